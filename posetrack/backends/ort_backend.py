@@ -1,0 +1,51 @@
+"""ONNX Runtime execution of an ONNX file: CPU here; CUDA / TensorRT execution providers when installed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from posetrack.backends.base import check_inputs
+from posetrack.errors import PosetrackError
+
+# Preferred order; only those the installed onnxruntime build offers are used.
+PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def default_providers() -> list[str]:
+    available = set(ort.get_available_providers())
+    return [p for p in PROVIDER_PREFERENCE if p in available]
+
+
+class OrtBackend:
+    """An ``onnxruntime.InferenceSession`` behind the backend protocol.
+
+    Args:
+        model: path to an ONNX file, or its serialized bytes.
+        providers: execution providers in priority order; default: best available (``default_providers``).
+        threads: intra-op threads (default: ONNX Runtime's choice, one per core).
+    """
+
+    def __init__(self, model: str | Path | bytes, providers: Sequence[str] | None = None, threads: int | None = None):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self.session = ort.InferenceSession(source, opts, providers=list(providers or default_providers()))
+        except Exception as exc:  # ORT raises its own exception types for unreadable/invalid models
+            where = "model bytes" if isinstance(model, bytes) else str(model)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PosetrackError(f"{where}: ONNX Runtime cannot load it ({first})") from None
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
+        self.output_names = tuple(o.name for o in self.session.get_outputs())
+        self.name = f"ort:{self.session.get_providers()[0]}"
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        check_inputs(self, inputs)
+        outs = self.session.run(list(self.output_names), {n: inputs[n] for n in self.input_names})
+        return dict(zip(self.output_names, outs))

@@ -1,0 +1,101 @@
+"""Latency measurement of inference backends and the reports written to ``benchmarks/``.
+
+Numbers come from real runs only: warm-up calls first, then ``repeats`` timed calls with
+``time.perf_counter``; the report keeps every sample's summary and the environment it ran in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from posetrack.backends import Backend
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Timing of one backend at one batch size.
+
+    Attributes:
+        backend: backend name. batch: crops per call. repeats: timed calls.
+        median_ms / p90_ms / p99_ms: per-call wall time, milliseconds.
+        per_crop_ms: median_ms / batch. crops_per_s: batch / median seconds.
+    """
+
+    backend: str
+    batch: int
+    repeats: int
+    median_ms: float
+    p90_ms: float
+    p99_ms: float
+    per_crop_ms: float
+    crops_per_s: float
+
+
+def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmup: int = 2,
+            repeats: int = 10, seed: int = 0) -> Latency:
+    """Time ``backend.run`` on a random (batch, *input_shape) float32 input."""
+    x = {backend.input_names[0]: np.random.default_rng(seed).standard_normal((batch, *input_shape), dtype=np.float32)}
+    for _ in range(warmup):
+        backend.run(x)
+    samples = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        backend.run(x)
+        samples[i] = time.perf_counter() - start
+    median = float(np.median(samples))
+    return Latency(backend.name, batch, repeats, median * 1e3, float(np.percentile(samples, 90)) * 1e3,
+                   float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median)
+
+
+def environment() -> dict[str, object]:
+    """The machine and software a measurement ran on."""
+    import onnxruntime
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__, "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def write_latency_report(results: dict[str, list[Latency]], out_dir: str | Path, title: str, stem: str) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (a table per model) and ``<stem>.json`` (every number + environment)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps({"title": title, "environment": env,
+                                     "results": {m: [asdict(r) for r in rs] for m, rs in results.items()}}, indent=1))
+    lines = [f"# {title}", "", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
+    for model, rows in results.items():
+        lines += [f"## {model}", "", "| backend | batch | median ms/call | p90 ms | p99 ms | ms/crop | crops/s |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.backend} | {r.batch} | {r.median_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} | "
+                  f"{r.per_crop_ms:.1f} | {r.crops_per_s:.1f} |" for r in rows]
+        lines.append("")
+    md_path.write_text("\n".join(lines))
+    return md_path, json_path

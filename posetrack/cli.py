@@ -1,0 +1,186 @@
+"""``posetrack`` command line: one sub-command per job.
+
+User mistakes (missing files, bad weights, bad options) end in one ``posetrack: error: ...`` line on
+stderr and exit status 2; Ctrl-C ends with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from posetrack.errors import PosetrackError
+from posetrack.models.hrnet import CONFIGS
+
+
+def _size_hw(text: str) -> tuple[int, int]:
+    """'256x192' (height x width, as in checkpoint names) → (width, height)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
+    if h % 32 or w % 32 or h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"HRNet input sides must be positive multiples of 32, got {text!r}")
+    return w, h
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _name_list(choices: tuple[str, ...]):
+    def parse(text: str) -> list[str]:
+        names = [v for v in text.split(",") if v]
+        bad = [n for n in names if n not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}; got {text!r}")
+        return names
+    return parse
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="w32", choices=sorted(CONFIGS), help="HRNet configuration (default: w32)")
+    p.add_argument("--weights", type=Path, help="official or MMPose checkpoint (.pth); default: random init")
+    p.add_argument("--input-size", type=_size_hw, default=(192, 256), metavar="HxW",
+                   help="network input, height x width as in checkpoint names (default: 256x192)")
+    p.add_argument("--joints", type=int, default=17, help="heatmap channels (default: 17)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posetrack",
+        description="Real-time multi-person pose tracking with HRNet: PyTorch models, ONNX / TensorRT engines.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="check the foundation end to end: build, export, run, compare backends",
+                       description="Build an HRNet, export it to ONNX (verified against PyTorch), estimate poses "
+                                   "of a few persons with the PyTorch and ONNX Runtime backends, and compare.")
+    _add_model_args(p)
+    p.add_argument("--out", type=Path, default=Path("engines"), help="folder for the ONNX file (default: engines/)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="export an HRNet to ONNX (dynamic batch), verified against PyTorch",
+                       description="Export to ONNX with a dynamic batch dimension; the file is checked with "
+                                   "onnx.checker and its ONNX Runtime output compared with PyTorch's.")
+    _add_model_args(p)
+    p.add_argument("--out", type=Path, help="output .onnx (default: engines/hrnet_<config>_<H>x<W>.onnx)")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("bench", help="measure per-crop latency of backends, write a report to benchmarks/",
+                       description="Time HRNet inference per backend and batch size (warm-up, then repeated "
+                                   "runs) and write Markdown + JSON reports.")
+    _add_model_args(p)
+    p.add_argument("--backends", type=_name_list(("torch", "ort")), default=["torch", "ort"],
+                   help="comma-separated: torch, ort (default: both)")
+    p.add_argument("--batches", type=_int_list, default=[1, 8], help="comma-separated batch sizes (default: 1,8)")
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement (default: 10)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks"), help="report folder (default: benchmarks/)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _model(args: argparse.Namespace):
+    from posetrack.models import build_pose_model
+
+    return build_pose_model(args.config, args.weights, args.joints)
+
+
+def _onnx_path(args: argparse.Namespace) -> Path:
+    w, h = args.input_size
+    return Path("engines") / f"hrnet_{args.config}_{h}x{w}.onnx"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from posetrack.export import export_onnx
+
+    out = args.out or _onnx_path(args)
+    result = export_onnx(_model(args), out, args.input_size, opset=args.opset)
+    print(f"wrote {result.path} (opset {result.opset}, dynamic batch); "
+          f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.2e} on batches {list(result.batches)}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from posetrack.backends import OrtBackend, TorchBackend
+    from posetrack.bench import measure, write_latency_report
+    from posetrack.export import export_onnx
+
+    model = _model(args)
+    w, h = args.input_size
+    backends = []
+    if "torch" in args.backends:
+        backends.append(TorchBackend(model))
+    if "ort" in args.backends:
+        path = export_onnx(model, _onnx_path(args), args.input_size).path
+        backends.append(OrtBackend(path, ["CPUExecutionProvider"]))
+    rows = []
+    for backend in backends:
+        for batch in args.batches:
+            r = measure(backend, (3, h, w), batch, repeats=args.repeats)
+            rows.append(r)
+            print(f"{backend.name:28s} batch {batch:3d}: {r.median_ms:8.1f} ms/call  {r.per_crop_ms:7.1f} ms/crop  "
+                  f"{r.crops_per_s:7.1f} crops/s")
+    model_name = f"hrnet_{args.config} {h}x{w}" + ("" if args.weights else " (random weights)")
+    md, js = write_latency_report({model_name: rows}, args.out, f"HRNet latency, {model_name}",
+                                  f"{date.today().isoformat()}-cpu-latency-{args.config}-{h}x{w}")
+    print(f"wrote {md} and {js}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from posetrack.backends import OrtBackend, TorchBackend
+    from posetrack.export import export_onnx
+    from posetrack.pose import TopDownConfig, TopDownEstimator
+
+    model = _model(args)
+    w, h = args.input_size
+    print(f"HRNet {args.config} {h}x{w}: {sum(p.numel() for p in model.parameters()):,} parameters"
+          + ("" if args.weights else " (random weights: no trained demo model ships yet)"))
+    t0 = time.perf_counter()
+    result = export_onnx(model, args.out / _onnx_path(args).name, args.input_size)
+    print(f"exported {result.path} in {time.perf_counter() - t0:.1f} s; "
+          f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.1e}")
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    boxes = np.array([[40, 40, 160, 330], [250, 20, 390, 350], [470, 90, 600, 340], [580, 200, 700, 400]], np.float32)
+    poses = {}
+    for backend in (TorchBackend(model), OrtBackend(result.path, ["CPUExecutionProvider"])):
+        estimator = TopDownEstimator(backend, config=TopDownConfig(input_size=args.input_size))
+        estimator.estimate(image, boxes)  # warm-up
+        t0 = time.perf_counter()
+        poses[backend.name] = estimator.estimate(image, boxes)
+        ms = (time.perf_counter() - t0) * 1e3
+        print(f"{backend.name:24s} {len(boxes)} persons in one batch: {ms:7.1f} ms ({ms / len(boxes):.1f} ms/person)")
+    a, b = poses.values()
+    print(f"keypoints, torch vs ONNX Runtime: max |diff| {np.abs(a.keypoints - b.keypoints).max():.3f} px, "
+          f"scores max |diff| {np.abs(a.scores - b.scores).max():.2e}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PosetrackError as exc:
+        print(f"posetrack: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("posetrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

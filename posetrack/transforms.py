@@ -1,0 +1,79 @@
+"""Person box → affine crop at the model's input size, and model coordinates back to image pixels.
+
+Conventions follow the official HRNet code: a box is grown to the model's aspect ratio, padded by 1.25,
+and mapped isotropically onto the input so that its centre lands on the input centre (no half-pixel
+offset). Sizes here are in pixels (the official code divides them by ``pixel_std = 200``).
+All functions are vectorised over N boxes; matrices are (N, 2, 3) float64 mapping ``[x, y, 1]``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def boxes_to_center_size(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """Grow boxes to ``aspect_ratio`` (width / height) around their centres, then scale by ``padding``.
+
+    Args:
+        boxes: (N, 4) x1, y1, x2, y2 in image pixels.
+        aspect_ratio: model input width / height (0.75 for 256x192).
+        padding: extra context around the box.
+    Returns:
+        centers (N, 2) and sizes (N, 2) (width, height), float64 image pixels.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    centers = 0.5 * (boxes[:, :2] + boxes[:, 2:])
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-3)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-3)
+    w, h = np.maximum(w, h * aspect_ratio), np.maximum(h, w / aspect_ratio)
+    return centers, np.stack([w, h], axis=1) * padding
+
+
+def crop_matrices(centers: np.ndarray, sizes: np.ndarray, output_size: tuple[int, int],
+                  rotation: np.ndarray | None = None) -> np.ndarray:
+    """Affine maps image → crop: the region (centre, size) fills an ``output_size`` (w, h) crop.
+
+    Args:
+        centers: (N, 2) image pixels.
+        sizes: (N, 2) region width/height in image pixels (the width sets the scale, as officially).
+        output_size: (width, height) of the crop.
+        rotation: optional (N,) degrees; the region is rotated by this angle before cropping
+            (the official augmentation convention).
+    Returns:
+        (N, 2, 3) float64.
+    """
+    centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+    scale = output_size[0] / np.asarray(sizes, dtype=np.float64).reshape(-1, 2)[:, 0]
+    theta = np.zeros(len(centers)) if rotation is None else np.deg2rad(np.asarray(rotation, dtype=np.float64))
+    cos, sin = np.cos(theta) * scale, np.sin(theta) * scale
+    m = np.empty((len(centers), 2, 3))
+    # crop = s * R(-theta) (p - c) + crop_centre
+    m[:, 0, 0], m[:, 0, 1] = cos, sin
+    m[:, 1, 0], m[:, 1, 1] = -sin, cos
+    m[:, :, 2] = np.array(output_size, dtype=np.float64) / 2 - np.einsum("nij,nj->ni", m[:, :, :2], centers)
+    return m
+
+
+def invert_affine(matrices: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) → (N, 2, 3) inverse maps."""
+    linear = np.linalg.inv(matrices[:, :, :2])
+    return np.concatenate([linear, -np.einsum("nij,nj->ni", linear, matrices[:, :, 2])[:, :, None]], axis=2)
+
+
+def apply_affine(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Map (N, K, 2) points with (N, 2, 3) matrices; returns (N, K, 2) in the points' dtype."""
+    out = np.einsum("nij,nkj->nki", matrices[:, :, :2], points) + matrices[:, None, :, 2]
+    return out.astype(points.dtype, copy=False)
+
+
+def warp_crops(image: np.ndarray, matrices: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
+    """Cut N crops from ``image`` (H, W, C) uint8 with bilinear sampling; returns (N, h, w, C) uint8.
+
+    Pixels outside the image are black (zero), as in the official pipeline.
+    """
+    w, h = output_size
+    out = np.empty((len(matrices), h, w, image.shape[2]), dtype=image.dtype)
+    for i, m in enumerate(matrices):
+        cv2.warpAffine(image, m, (w, h), dst=out[i], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return out

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from posetrack.models.hrnet import HRNet, official_extra
+
+
+def _cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    if _cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def tiny_extra() -> dict:
+    """A small HRNet of the official schema (plus STAGE1/STEM_INPLANES) for fast tests."""
+    extra = official_extra(8)
+    extra["STAGE1"] = {"BLOCK": "BOTTLENECK", "NUM_BLOCKS": [1], "NUM_CHANNELS": [16]}
+    extra["STEM_INPLANES"] = 32
+    for s in ("STAGE3", "STAGE4"):
+        extra[s]["NUM_MODULES"] = 1
+    return extra
+
+
+def randomize_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every BatchNorm non-trivial affine parameters and running statistics."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.weight.data = 0.5 + torch.rand(n, generator=g)
+            m.bias.data = 0.1 * torch.randn(n, generator=g)
+            m.running_mean = 0.1 * torch.randn(n, generator=g)
+            m.running_var = 0.5 + torch.rand(n, generator=g)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> HRNet:
+    torch.manual_seed(0)
+    return randomize_bn(HRNet.from_official_config(tiny_extra())).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model, tmp_path_factory):
+    from posetrack.export import export_onnx
+
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx") / "tiny.onnx", (96, 128))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

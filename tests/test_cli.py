@@ -1,0 +1,73 @@
+"""The command line: help, one-line errors for user mistakes, the bench report."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "posetrack.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_console_script_help():
+    out = subprocess.run(["posetrack", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for command in ("demo", "export", "bench"):
+        assert command in out.stdout
+
+
+def _one_line_error(result, *fragments):
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert lines[-1].startswith("posetrack: error:") or lines[0].startswith("usage:")
+    for fragment in fragments:
+        assert fragment in lines[-1]
+
+
+def test_missing_weights(tmp_path):
+    r = run("export", "--weights", str(tmp_path / "missing.pth"), "--out", str(tmp_path / "x.onnx"))
+    _one_line_error(r, "missing.pth", "no such file")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_weights(tmp_path):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"not a checkpoint at all")
+    r = run("export", "--weights", str(bad), "--out", str(tmp_path / "x.onnx"))
+    _one_line_error(r, "broken.pth", "not a PyTorch checkpoint")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["export", "--input-size", "250x192"], "multiples of 32"),
+    (["export", "--input-size", "big"], "HEIGHTxWIDTH"),
+    (["bench", "--backends", "torch,cuda"], "choose from"),
+    (["bench", "--batches", "0"], "positive integers"),
+    (["export", "--config", "w99"], "invalid choice"),
+])
+def test_bad_options(args, fragment):
+    r = run(*args)
+    _one_line_error(r, fragment)
+
+
+def test_low_opset_is_refused(tmp_path):
+    r = run("export", "--opset", "11", "--out", str(tmp_path / "x.onnx"))
+    _one_line_error(r, "opset 11")
+
+
+def test_bench_writes_report_from_real_runs(tmp_path):
+    r = run("bench", "--backends", "torch", "--batches", "1,2", "--repeats", "2", "--input-size", "128x96",
+            "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    (md,) = tmp_path.glob("*.md")
+    (js,) = tmp_path.glob("*.json")
+    report = json.loads(js.read_text())
+    rows = next(iter(report["results"].values()))
+    assert [row["batch"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["median_ms"] > 0 and row["p90_ms"] >= row["median_ms"] * 0.5
+        assert row["crops_per_s"] == pytest.approx(row["batch"] / row["median_ms"] * 1e3)
+    assert report["environment"]["cores"] >= 1 and "torch" in report["environment"]
+    assert "| torch:cpu | 1 |" in md.read_text()
