@@ -1,0 +1,1 @@
+"""File formats: PoseTrack 2018 JSON and video."""

@@ -1,0 +1,207 @@
+"""PoseTrack 2018 JSON files, in the form the official evaluator (poseval) reads unchanged.
+
+One file per sequence with ``images``, ``annotations`` and ``categories``. Keypoints are written in
+PoseTrack-17 order as flat x, y, v triples; an absent keypoint is exactly (0, 0, 0) — poseval counts
+every other triple, whatever its flag. Frames are named ``images/<split>/<digits>_mpii_<split>/NNNNNN.jpg``,
+since poseval accepts only such names; image ids follow PoseTrack 2018 (``1`` + sequence digits + frame).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from posetrack.errors import PosetrackError
+from posetrack.skeleton import POSETRACK17
+
+_NAME = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)\w*$")
+MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of the image id
+
+
+@dataclass
+class PoseTrackFrame:
+    """The people of one frame.
+
+    Attributes:
+        track_ids: (N,) int64.
+        keypoints: (N, 17, 2) float32 image pixels, PoseTrack-17 order.
+        flags: (N, 17) int8; 0 = absent (written as 0, 0, 0), otherwise the visibility flag to write.
+        boxes: (N, 4) float32 x1, y1, x2, y2.
+        scores: (N, 17) float32 keypoint scores (predictions), or None (ground truth).
+        box_scores: (N,) float32 person scores, or None.
+        head_boxes: (N, 4) float32 x1, y1, x2, y2 (ground truth), or None.
+        ignore_regions: polygons [(P, 2) float arrays] of the frame (ground truth only).
+        is_labeled: whether the frame carries annotations.
+    """
+
+    track_ids: np.ndarray
+    keypoints: np.ndarray
+    flags: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray | None = None
+    box_scores: np.ndarray | None = None
+    head_boxes: np.ndarray | None = None
+    ignore_regions: list[np.ndarray] = field(default_factory=list)
+    is_labeled: bool = True
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    @classmethod
+    def empty(cls, is_labeled: bool = True) -> PoseTrackFrame:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.int8),
+                   np.zeros((0, 4), np.float32), is_labeled=is_labeled)
+
+
+@dataclass
+class PoseTrackSequence:
+    """A sequence: its name (``<digits>_mpii_<split>``), frame size and frames in order."""
+
+    name: str
+    width: int
+    height: int
+    frames: list[PoseTrackFrame]
+    split: str = "val"
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise PosetrackError(f"sequence name {self.name!r}: poseval needs digits followed by _mpii, _bonn or _mpiinew")
+
+    @property
+    def vid_id(self) -> str:
+        return self.name.split("_", 1)[0]
+
+    def image_id(self, index: int) -> int:
+        return int(f"1{self.vid_id}{index:04d}")
+
+
+def _r(x: float) -> float:
+    return round(float(x), 2)
+
+
+def to_json(seq: PoseTrackSequence) -> dict:
+    """The PoseTrack 2018 dict of a sequence (deterministic: same input, same bytes once dumped)."""
+    if len(seq.frames) > MAX_FRAMES:
+        raise PosetrackError(f"{seq.name}: {len(seq.frames)} frames; PoseTrack files hold at most {MAX_FRAMES}")
+    images, annotations = [], []
+    for i, frame in enumerate(seq.frames):
+        image_id = seq.image_id(i)
+        image = {"file_name": f"images/{seq.split}/{seq.name}/{i:06d}.jpg", "id": image_id, "frame_id": image_id,
+                 "vid_id": seq.vid_id, "nframes": len(seq.frames), "is_labeled": bool(frame.is_labeled),
+                 "has_no_densepose": True, "width": int(seq.width), "height": int(seq.height)}
+        if frame.ignore_regions:
+            image["ignore_regions_x"] = [[_r(v) for v in poly[:, 0]] for poly in frame.ignore_regions]
+            image["ignore_regions_y"] = [[_r(v) for v in poly[:, 1]] for poly in frame.ignore_regions]
+        images.append(image)
+        for k in range(len(frame)):
+            annotations.append(_annotation(frame, k, image_id))
+    return {"images": images, "annotations": annotations, "categories": [_CATEGORY]}
+
+
+def _annotation(frame: PoseTrackFrame, k: int, image_id: int) -> dict:
+    flat = []
+    for (x, y), flag in zip(frame.keypoints[k], frame.flags[k]):
+        flat += [_r(x), _r(y), int(flag)] if flag else [0.0, 0.0, 0]
+    x1, y1, x2, y2 = (float(v) for v in frame.boxes[k])
+    ann = {"track_id": int(frame.track_ids[k]), "image_id": image_id, "id": image_id * 100 + k, "category_id": 1,
+           "bbox": [_r(x1), _r(y1), _r(x2 - x1), _r(y2 - y1)], "keypoints": flat,
+           "scores": [] if frame.scores is None else [_r4(s) for s in frame.scores[k]]}
+    if frame.head_boxes is not None:
+        hx1, hy1, hx2, hy2 = (float(v) for v in frame.head_boxes[k])
+        ann["bbox_head"] = [_r(hx1), _r(hy1), _r(hx2 - hx1), _r(hy2 - hy1)]
+    if frame.box_scores is not None:
+        ann["score"] = _r4(frame.box_scores[k])
+    return ann
+
+
+def _r4(x: float) -> float:
+    return round(float(x), 4)
+
+
+_CATEGORY = {
+    "supercategory": "person", "id": 1, "name": "person", "keypoints": list(POSETRACK17.joints),
+    "skeleton": [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
+                 [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]],
+}
+
+
+def write_sequence(seq: PoseTrackSequence, path: str | Path) -> Path:
+    """Write ``seq`` as PoseTrack 2018 JSON (written to a temporary file, then renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(to_json(seq), separators=(",", ":")))
+    tmp.replace(path)
+    return path
+
+
+def read_sequence(path: str | Path) -> PoseTrackSequence:
+    """Read a PoseTrack 2018 JSON file (ground truth or predictions).
+
+    Keypoints are mapped by the names in ``categories[0].keypoints`` to PoseTrack-17 order. Raises
+    ``PosetrackError`` naming the file for anything unreadable.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PosetrackError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
+    try:
+        return _parse(data, path)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise PosetrackError(f"{path}: not a PoseTrack 2018 file ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(data: dict, path: Path) -> PoseTrackSequence:
+    names = data["categories"][0]["keypoints"]
+    unknown = [n for n in names if n not in POSETRACK17.joints]
+    if unknown:
+        raise PosetrackError(f"{path}: keypoint names {unknown} are not PoseTrack 2018 names")
+    order = np.array([names.index(n) if n in names else -1 for n in POSETRACK17.joints])
+    images = data["images"]
+    by_image: dict[int, list[dict]] = {img["id"]: [] for img in images}
+    for ann in data.get("annotations", []):
+        if ann["image_id"] in by_image:
+            by_image[ann["image_id"]].append(ann)
+    folder = Path(images[0]["file_name"]).parent if images else Path(path.stem)
+    frames = [_frame(img, by_image[img["id"]], order) for img in images]
+    width = int(images[0].get("width", 0)) if images else 0
+    height = int(images[0].get("height", 0)) if images else 0
+    split = folder.parent.name if folder.parent.name else "val"
+    return PoseTrackSequence(folder.name, width, height, frames, split)
+
+
+def _frame(image: dict, anns: list[dict], order: np.ndarray) -> PoseTrackFrame:
+    regions = [np.stack([np.asarray(xs, float), np.asarray(ys, float)], 1)
+               for xs, ys in zip(image.get("ignore_regions_x", []), image.get("ignore_regions_y", []))]
+    frame = PoseTrackFrame.empty(bool(image.get("is_labeled", True)))
+    frame.ignore_regions = regions
+    if not anns:
+        return frame
+    n = len(anns)
+    raw = np.zeros((n, len(order) + 1, 3), np.float32)
+    for k, ann in enumerate(anns):
+        kp = np.asarray(ann.get("keypoints") or [], np.float32).reshape(-1, 3)
+        raw[k, : len(kp)] = kp
+    triples = raw[:, np.where(order >= 0, order, len(order))]  # missing names → the zero column
+    absent = (triples == 0).all(-1)
+    frame.track_ids = np.array([int(a.get("track_id", -1)) for a in anns], np.int64)
+    frame.keypoints = triples[..., :2]
+    frame.flags = np.where(absent, 0, np.maximum(triples[..., 2], 1)).astype(np.int8)
+    boxes = np.array([a.get("bbox") or [0, 0, 0, 0] for a in anns], np.float32).reshape(n, 4)
+    frame.boxes = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
+    if any("scores" in a and a["scores"] for a in anns):
+        scores = np.array([a.get("scores") or [0.0] * len(order) for a in anns], np.float32)
+        frame.scores = scores[:, np.maximum(order, 0)] * (order >= 0)
+    if any("score" in a for a in anns):
+        frame.box_scores = np.array([a.get("score", 1.0) for a in anns], np.float32)
+    if all("bbox_head" in a for a in anns):
+        head = np.array([a["bbox_head"] for a in anns], np.float32).reshape(n, 4)
+        frame.head_boxes = np.concatenate([head[:, :2], head[:, :2] + head[:, 2:]], 1)
+    return frame
