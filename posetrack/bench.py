@@ -55,6 +55,62 @@ def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmu
                    float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median)
 
 
+@dataclass(frozen=True)
+class SynthSpeed:
+    """Rendering speed of the synthetic world (in memory, no encoding), pinned to one core."""
+
+    preset: str
+    size: str
+    people: int
+    frames: int
+    frames_per_s: float
+    ms_per_frame: float
+
+
+def measure_synth(preset_name: str, frames: int = 300, seed: int = 0) -> SynthSpeed:
+    """Render ``frames`` frames of a preset on one CPU core (OpenCV single-threaded) and time them."""
+    import cv2
+
+    from posetrack.synth import SyntheticVideo, preset
+
+    config = preset(preset_name, frames=frames + 1)
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    threads = cv2.getNumThreads()
+    try:
+        if affinity:
+            os.sched_setaffinity(0, {min(affinity)})
+        cv2.setNumThreads(1)
+        frames_iter = iter(SyntheticVideo(config, seed))
+        next(frames_iter)  # the first frame also builds the background
+        start = time.perf_counter()
+        for _ in frames_iter:
+            pass
+        elapsed = time.perf_counter() - start
+    finally:
+        cv2.setNumThreads(threads)
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+    w, h = config.size
+    return SynthSpeed(preset_name, f"{w}x{h}", config.people, frames, frames / elapsed, elapsed / frames * 1e3)
+
+
+def write_synth_report(rows: list[SynthSpeed], out_dir: str | Path, stem: str) -> tuple[Path, Path]:
+    """Write ``<stem>.md`` and ``<stem>.json`` for synthetic-world rendering speed."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps({"title": "synthetic world rendering speed", "environment": env,
+                                     "results": [asdict(r) for r in rows]}, indent=1))
+    lines = ["# Synthetic world rendering speed (one core, in memory, no encoding)", "",
+             "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
+             "| preset | size | people in view | frames | frames/s | ms/frame |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.preset} | {r.size} | {r.people} | {r.frames} | {r.frames_per_s:.0f} | {r.ms_per_frame:.2f} |"
+              for r in rows]
+    md_path.write_text("\n".join(lines) + "\n")
+    return md_path, json_path
+
+
 def environment() -> dict[str, object]:
     """The machine and software a measurement ran on."""
     import onnxruntime

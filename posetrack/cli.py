@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batches", type=_int_list, default=[1, 8], help="comma-separated batch sizes (default: 1,8)")
     p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement (default: 10)")
     p.add_argument("--out", type=Path, default=Path("benchmarks"), help="report folder (default: benchmarks/)")
+    p.add_argument("--synth", action="store_true",
+                   help="measure the synthetic world's rendering speed per preset (one core) instead")
     p.set_defaults(func=cmd_bench)
 
     from posetrack.synth import PRESETS
@@ -158,6 +160,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from posetrack.bench import measure, write_latency_report
     from posetrack.export import export_onnx
 
+    if args.synth:
+        return _bench_synth(args)
     model = _model(args)
     w, h = args.input_size
     backends = []
@@ -199,6 +203,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
     with tqdm(total=args.frames, desc=f"rendering {name}", unit="frame", disable=None) as bar:
         video, truth = write_clip(config, args.seed, args.out_dir, name, progress=bar.update)
     print(f"wrote {video} and {truth}")
+    return 0
+
+
+def _bench_synth(args: argparse.Namespace) -> int:
+    from posetrack.bench import measure_synth, write_synth_report
+    from posetrack.synth import PRESETS
+
+    rows = []
+    for name in PRESETS:
+        r = measure_synth(name, frames=30 * args.repeats)
+        rows.append(r)
+        print(f"{name:10s} {r.people:3d} people  {r.frames_per_s:7.1f} frames/s  {r.ms_per_frame:6.2f} ms/frame")
+    md, js = write_synth_report(rows, args.out, f"{date.today().isoformat()}-cpu-synth")
+    print(f"wrote {md} and {js}")
     return 0
 
 

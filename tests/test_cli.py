@@ -71,3 +71,30 @@ def test_bench_writes_report_from_real_runs(tmp_path):
         assert row["crops_per_s"] == pytest.approx(row["batch"] / row["median_ms"] * 1e3)
     assert report["environment"]["cores"] >= 1 and "torch" in report["environment"]
     assert "| torch:cpu | 1 |" in md.read_text()
+
+
+def test_synth_command_writes_video_and_truth(tmp_path):
+    r = run("synth", str(tmp_path), "--preset", "easy", "--seed", "4", "--frames", "12", "--size", "320x192")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "100004_mpii_test.json").read_text())
+    assert len(data["images"]) == 12 and data["images"][0]["width"] == 320
+    assert (tmp_path / "100004_mpii_test.mp4").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--size", "640by360"], "WIDTHxHEIGHT"),
+    (["--frames", "0"], "positive"),
+    (["--frames", "20000"], "at most 10000"),
+    (["--preset", "nightmare"], "invalid choice"),
+])
+def test_synth_bad_options(tmp_path, args, fragment):
+    _one_line_error(run("synth", str(tmp_path), *args), fragment)
+
+
+def test_bench_synth_report(tmp_path):
+    r = run("bench", "--synth", "--repeats", "1", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    (js,) = tmp_path.glob("*-synth.json")
+    rows = json.loads(js.read_text())["results"]
+    assert {row["preset"] for row in rows} >= {"easy", "crossing", "crowd"}
+    assert all(row["frames_per_s"] > 0 and row["frames"] == 30 for row in rows)
