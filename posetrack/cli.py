@@ -131,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_positive(float), default=25.0, help="frame rate (default: 25)")
     p.add_argument("--name", help="sequence name, digits + '_mpii_test' (default: from preset and seed)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("eval", help="PoseTrack mAP and MOTA/MOTP/precision/recall, as the official poseval",
+                       description="Evaluate PoseTrack 2018 predictions against ground truth exactly as the official "
+                                   "poseval does (per-joint AP with PCKh@0.5; per-joint CLEAR-MOT). Each ground-truth "
+                                   "JSON is paired with the prediction JSON of the same name.")
+    p.add_argument("--gt", type=Path, required=True, help="ground-truth folder (or one .json)")
+    p.add_argument("--pred", type=Path, required=True, help="prediction folder (or one .json)")
+    p.add_argument("--json", type=Path, help="also write the metrics (percent) to this JSON file")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -217,6 +226,20 @@ def _bench_synth(args: argparse.Namespace) -> int:
         print(f"{name:10s} {r.people:3d} people  {r.frames_per_s:7.1f} frames/s  {r.ms_per_frame:6.2f} ms/frame")
     md, js = write_synth_report(rows, args.out, f"{date.today().isoformat()}-cpu-synth")
     print(f"wrote {md} and {js}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from posetrack.eval.poseval import evaluate_folders
+
+    metrics = evaluate_folders(args.gt, args.pred)
+    print(metrics.table())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(metrics.summary(), indent=1))
+        print(f"wrote {args.json}")
     return 0
 
 

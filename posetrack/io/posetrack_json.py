@@ -24,16 +24,17 @@ MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of t
 
 @dataclass
 class PoseTrackFrame:
-    """The people of one frame.
+    """The people of one frame. Arrays read from a file are float64, exactly as the JSON holds them.
 
     Attributes:
         track_ids: (N,) int64.
-        keypoints: (N, 17, 2) float32 image pixels, PoseTrack-17 order.
+        keypoints: (N, 17, 2) float image pixels, PoseTrack-17 order.
         flags: (N, 17) int8; 0 = absent (written as 0, 0, 0), otherwise the visibility flag to write.
-        boxes: (N, 4) float32 x1, y1, x2, y2.
-        scores: (N, 17) float32 keypoint scores (predictions), or None (ground truth).
-        box_scores: (N,) float32 person scores, or None.
-        head_boxes: (N, 4) float32 x1, y1, x2, y2 (ground truth), or None.
+        boxes: (N, 4) float x1, y1, x2, y2.
+        scores: (N, 17) float keypoint scores (predictions), NaN for a person written without scores;
+            None when no person of the frame has scores (ground truth).
+        box_scores: (N,) float person scores, or None.
+        head_boxes: (N, 4) float x1, y1, x2, y2 (ground truth), or None.
         ignore_regions: polygons [(P, 2) float arrays] of the frame (ground truth only).
         is_labeled: whether the frame carries annotations.
     """
@@ -185,23 +186,23 @@ def _frame(image: dict, anns: list[dict], order: np.ndarray) -> PoseTrackFrame:
     if not anns:
         return frame
     n = len(anns)
-    raw = np.zeros((n, len(order) + 1, 3), np.float32)
+    raw = np.zeros((n, len(order) + 1, 3))
     for k, ann in enumerate(anns):
-        kp = np.asarray(ann.get("keypoints") or [], np.float32).reshape(-1, 3)
+        kp = np.asarray(ann.get("keypoints") or [], np.float64).reshape(-1, 3)
         raw[k, : len(kp)] = kp
     triples = raw[:, np.where(order >= 0, order, len(order))]  # missing names → the zero column
     absent = (triples == 0).all(-1)
     frame.track_ids = np.array([int(a.get("track_id", -1)) for a in anns], np.int64)
     frame.keypoints = triples[..., :2]
     frame.flags = np.where(absent, 0, np.maximum(triples[..., 2], 1)).astype(np.int8)
-    boxes = np.array([a.get("bbox") or [0, 0, 0, 0] for a in anns], np.float32).reshape(n, 4)
+    boxes = np.array([a.get("bbox") or [0, 0, 0, 0] for a in anns], np.float64).reshape(n, 4)
     frame.boxes = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
-    if any("scores" in a and a["scores"] for a in anns):
-        scores = np.array([a.get("scores") or [0.0] * len(order) for a in anns], np.float32)
-        frame.scores = scores[:, np.maximum(order, 0)] * (order >= 0)
+    if any(a.get("scores") for a in anns):
+        scores = np.array([a.get("scores") or [np.nan] * len(order) for a in anns], np.float64)
+        frame.scores = np.where(order >= 0, scores[:, np.maximum(order, 0)], np.nan)
     if any("score" in a for a in anns):
-        frame.box_scores = np.array([a.get("score", 1.0) for a in anns], np.float32)
+        frame.box_scores = np.array([a.get("score", 1.0) for a in anns], np.float64)
     if all("bbox_head" in a for a in anns):
-        head = np.array([a["bbox_head"] for a in anns], np.float32).reshape(n, 4)
+        head = np.array([a["bbox_head"] for a in anns], np.float64).reshape(n, 4)
         frame.head_boxes = np.concatenate([head[:, :2], head[:, :2] + head[:, 2:]], 1)
     return frame
