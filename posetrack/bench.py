@@ -94,19 +94,83 @@ def measure_synth(preset_name: str, frames: int = 300, seed: int = 0) -> SynthSp
     return SynthSpeed(preset_name, f"{w}x{h}", config.people, frames, frames / elapsed, elapsed / frames * 1e3)
 
 
-def write_synth_report(rows: list[SynthSpeed], out_dir: str | Path, stem: str) -> tuple[Path, Path]:
-    """Write ``<stem>.md`` and ``<stem>.json`` for synthetic-world rendering speed."""
+@dataclass(frozen=True)
+class TrackerCost:
+    """Median ``PoseTracker.update`` time at a number of people (association only: no image, so no flow)."""
+
+    people: int
+    frames: int
+    median_ms: float
+    p90_ms: float
+
+
+def measure_tracker(people: int, frames: int = 200, seed: int = 0) -> TrackerCost:
+    """Time the tracker on ``people`` persons walking slowly with keypoint jitter, without optical flow."""
+    from posetrack.skeleton import POSETRACK17
+    from posetrack.track import PoseTracker
+    from posetrack.types import Poses
+
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 1200, (people, 1, 2)) + rng.normal(0, 20, (people, 17, 2))
+    velocity = rng.normal(0, 1.5, (people, 1, 2))
+    tracker = PoseTracker()
+    samples = []
+    for t in range(frames + 10):
+        kp = (base + t * velocity + rng.normal(0, 1, base.shape)).astype(np.float32)
+        poses = Poses(kp, np.full((people, 17), 0.9, np.float32), np.concatenate([kp.min(1), kp.max(1)], 1),
+                      np.ones(people, np.float32), POSETRACK17)
+        start = time.perf_counter()
+        tracker.update(poses)
+        samples.append(time.perf_counter() - start)
+    tail = np.array(samples[10:]) * 1e3  # after the tracks exist
+    return TrackerCost(people, frames, float(np.median(tail)), float(np.percentile(tail, 90)))
+
+
+@dataclass(frozen=True)
+class TrackerQuality:
+    """One tracker variant on one synthetic clip, tracked from corrupted ground truth (``track.stress``)."""
+
+    preset: str
+    seed: int
+    tracker: str
+    mota: float
+    switches: float
+    ms_per_frame: float
+
+
+TRACKER_VARIANTS = {
+    "flow+oks+hungarian": {},
+    "oks+hungarian": {"flow": None},
+    "iou+greedy": {"similarity": "iou", "flow": None, "assignment": "greedy"},
+}
+
+
+def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> list[TrackerQuality]:
+    """MOTA and identity switches of each ``TRACKER_VARIANTS`` entry on one synthetic clip."""
+    from posetrack.synth import preset
+    from posetrack.track import TrackerConfig
+    from posetrack.track.stress import stress
+
+    rows = []
+    for name, overrides in TRACKER_VARIANTS.items():
+        r = stress(preset(preset_name, frames=frames), seed, TrackerConfig(**overrides))
+        rows.append(TrackerQuality(preset_name, seed, name, r.metrics.total("mota"), r.switches, r.ms_per_frame))
+    return rows
+
+
+def write_rows_report(title: str, rows: list, out_dir: str | Path, stem: str) -> tuple[Path, Path]:
+    """Write a table of dataclass ``rows`` as ``<stem>.md`` and ``<stem>.json`` with the environment."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps({"title": "synthetic world rendering speed", "environment": env,
-                                     "results": [asdict(r) for r in rows]}, indent=1))
-    lines = ["# Synthetic world rendering speed (one core, in memory, no encoding)", "",
-             "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
-             "| preset | size | people in view | frames | frames/s | ms/frame |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r.preset} | {r.size} | {r.people} | {r.frames} | {r.frames_per_s:.0f} | {r.ms_per_frame:.2f} |"
-              for r in rows]
+    dicts = [asdict(r) for r in rows]
+    json_path.write_text(json.dumps({"title": title, "environment": env, "results": dicts}, indent=1))
+    head = list(dicts[0]) if dicts else []
+    lines = [f"# {title}", "", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in d.values()) + " |"
+              for d in dicts]
     md_path.write_text("\n".join(lines) + "\n")
     return md_path, json_path
 
