@@ -72,6 +72,24 @@ def _name_list(choices: tuple[str, ...]):
     return parse
 
 
+def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
+    p.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out}/)")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "ort", "trt"],
+                   help="inference backend (default: auto = best available)")
+    p.add_argument("--precision", default="fp32", choices=["fp32"], help="inference precision (default: fp32)")
+    p.add_argument("--pose-weights", type=Path, help="official / MMPose COCO HRNet checkpoint instead of the demo model")
+    p.add_argument("--pose-config", default="w32", choices=sorted(CONFIGS), help="config of --pose-weights (default: w32)")
+    p.add_argument("--pose-input", type=_size_hw, default=(192, 256), metavar="HxW",
+                   help="input of --pose-weights, height x width (default: 256x192)")
+    p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
+    p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
+    p.add_argument("--max-persons", type=_positive(int), default=50, help="poses per frame at most (default: 50)")
+    p.add_argument("--keep-score", type=float, default=0.3, help="keypoints below this score are not written (0.3)")
+    p.add_argument("--flip-test", action="store_true", help="average with mirrored crops (slower, more accurate)")
+    p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="w32", choices=sorted(CONFIGS), help="HRNet configuration (default: w32)")
     p.add_argument("--weights", type=Path, help="official or MMPose checkpoint (.pth); default: random init")
@@ -87,11 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="check the foundation end to end: build, export, run, compare backends",
-                       description="Build an HRNet, export it to ONNX (verified against PyTorch), estimate poses "
-                                   "of a few persons with the PyTorch and ONNX Runtime backends, and compare.")
-    _add_model_args(p)
-    p.add_argument("--out", type=Path, default=Path("engines"), help="folder for the ONNX file (default: engines/)")
+    p = sub.add_parser("run", help="track the poses of everyone in a video (the main job)",
+                       description="Detect persons, estimate their poses (HRNet, all persons of a frame in one batch) "
+                                   "and track identities, with the stages overlapped. Writes OUT/<stem>.json "
+                                   "(PoseTrack 2018, poseval-ready) and OUT/<stem>.mp4 (skeletons in per-track "
+                                   "colours), and prints a summary.")
+    p.add_argument("source", help="video file, image folder, or camera index")
+    _add_run_args(p, default_out=Path("out"))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="render a synthetic clip, track it, and score the result against its ground truth",
+                       description="Render a synthetic clip (crossing preset) with exact ground truth, run the "
+                                   "pipeline on it with the shipped models, and evaluate with the PoseTrack metrics.")
+    p.add_argument("--frames", type=_positive(int), default=150, help="clip length (default: 150)")
+    p.add_argument("--seed", type=int, default=3, help="clip seed (default: 3)")
+    p.add_argument("--preset", default="crossing", help="synthetic preset (default: crossing)")
+    p.add_argument("--compare", action="store_true", help="also run the sequential mode and report the speed-up")
+    _add_run_args(p, default_out=Path("out/demo"))
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("export", help="export an HRNet to ONNX (dynamic batch), verified against PyTorch",
@@ -142,6 +172,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", type=Path, required=True, help="prediction folder (or one .json)")
     p.add_argument("--json", type=Path, help="also write the metrics (percent) to this JSON file")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="train the pose model (HRNet) or the person detector",
+                       description="Train in PyTorch. Data: the synthetic world (default), a COCO keypoint file with "
+                                   "its image folder, or a PoseTrack 2018 file with its frame root. Validation: OKS AP "
+                                   "on held-out synthetic clips (seeds never used for training).")
+    p.add_argument("what", choices=["pose", "detector"], help="what to train")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history); resumed if present")
+    p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
+    p.add_argument("--input-size", type=_size_hw, metavar="HxW",
+                   help="network input, height x width (default: 128x96 pose, 192x320 detector)")
+    p.add_argument("--data", default="synthetic", metavar="SOURCE",
+                   help="synthetic | coco:ANNOTATIONS.json:IMAGE_DIR | posetrack:ANNOTATIONS.json:FRAME_ROOT")
+    p.add_argument("--steps", type=_positive(int), default=3000, help="optimiser steps (default: 3000)")
+    p.add_argument("--batch", type=_positive(int), default=32, help="batch size (default: 32)")
+    p.add_argument("--lr", type=_positive(float), default=1e-3, help="peak Adam learning rate (default: 1e-3)")
+    p.add_argument("--val-every", type=_positive(int), default=500, help="steps between validations (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: 0)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
@@ -271,33 +320,153 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from posetrack.backends import OrtBackend, TorchBackend
-    from posetrack.export import export_onnx
-    from posetrack.pose import TopDownConfig, TopDownEstimator
+VALIDATION_SEEDS = (90001, 90002)  # held out: training streams never use these seeds
 
-    model = _model(args)
-    w, h = args.input_size
-    print(f"HRNet {args.config} {h}x{w}: {sum(p.numel() for p in model.parameters()):,} parameters"
-          + ("" if args.weights else " (random weights: no trained demo model ships yet)"))
-    t0 = time.perf_counter()
-    result = export_onnx(model, args.out / _onnx_path(args).name, args.input_size)
-    print(f"exported {result.path} in {time.perf_counter() - t0:.1f} s; "
-          f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.1e}")
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
-    boxes = np.array([[40, 40, 160, 330], [250, 20, 390, 350], [470, 90, 600, 340], [580, 200, 700, 400]], np.float32)
-    poses = {}
-    for backend in (TorchBackend(model), OrtBackend(result.path, ["CPUExecutionProvider"])):
-        estimator = TopDownEstimator(backend, config=TopDownConfig(input_size=args.input_size))
-        estimator.estimate(image, boxes)  # warm-up
-        t0 = time.perf_counter()
-        poses[backend.name] = estimator.estimate(image, boxes)
-        ms = (time.perf_counter() - t0) * 1e3
-        print(f"{backend.name:24s} {len(boxes)} persons in one batch: {ms:7.1f} ms ({ms / len(boxes):.1f} ms/person)")
-    a, b = poses.values()
-    print(f"keypoints, torch vs ONNX Runtime: max |diff| {np.abs(a.keypoints - b.keypoints).max():.3f} px, "
-          f"scores max |diff| {np.abs(a.scores - b.scores).max():.2e}")
+
+def _validation_clips(skeleton):
+    """Held-out synthetic frames with COCO ground truth: (images, gt dict)."""
+    from posetrack.synth import preset
+    from posetrack.synth.files import coco_keypoints
+
+    val_images, val_gt = [], {"images": [], "annotations": [], "categories": [{"id": 1}]}
+    for seed, name in zip(VALIDATION_SEEDS, ("crossing", "crowd")):
+        images, gt = coco_keypoints(preset(name, frames=60), seed, skeleton, stride=4)
+        offset = len(val_gt["images"]) * 1000
+        for img in gt["images"]:
+            img["id"] += offset
+        for ann in gt["annotations"]:
+            ann["image_id"] += offset
+            ann["id"] += len(val_gt["annotations"]) + offset
+        val_images += images
+        val_gt["images"] += gt["images"]
+        val_gt["annotations"] += gt["annotations"]
+    return val_images, val_gt
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    if args.what == "detector":
+        return _train_detector(args)
+
+    from posetrack.models.hrnet import hrnet
+    from posetrack.synth.samples import person_samples
+    from posetrack.train.data import SKELETON_OF_SOURCE, batches, coco_person_samples, posetrack_person_samples
+    from posetrack.train.pose_trainer import PoseTrainConfig, train_pose
+
+    kind, *paths = args.data.split(":")
+    if kind not in SKELETON_OF_SOURCE or (kind != "synthetic" and len(paths) != 2):
+        raise PosetrackError(f"--data {args.data!r}: use synthetic, coco:ANNOTATIONS:IMAGES or posetrack:ANNOTATIONS:ROOT")
+    skeleton = SKELETON_OF_SOURCE[kind]
+    samples = {"synthetic": lambda: person_samples(seed=args.seed, skeleton=skeleton),
+               "coco": lambda: coco_person_samples(*paths),
+               "posetrack": lambda: posetrack_person_samples(*paths)}[kind]()
+    torch.manual_seed(args.seed)
+    model = hrnet(args.config, skeleton.num_joints).init_weights()
+    input_size = args.input_size or (96, 128)
+    cfg = PoseTrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed)
+    train = batches(samples, args.batch, input_size, skeleton, seed=args.seed)
+    history = train_pose(model, train, cfg, args.out, _validation_clips(skeleton), input_size, skeleton,
+                         resume=not args.no_resume)
+    best = max((v["AP"] for v in history.val), default=float("nan"))
+    print(f"done: {len(history.loss)} steps in {history.seconds / 60:.1f} min; best OKS AP {best:.4f}; "
+          f"weights in {args.out / 'best.pth'}")
+    return 0
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    import torch
+
+    from posetrack.models.detector import PersonDetector
+    from posetrack.skeleton import POSETRACK17
+    from posetrack.synth.samples import frame_samples
+    from posetrack.train.detector_trainer import boxes_ground_truth, detector_batches, train_detector
+    from posetrack.train.pose_trainer import PoseTrainConfig
+
+    if args.data != "synthetic":
+        raise PosetrackError("the detector trains on the synthetic world only (--data synthetic)")
+    torch.manual_seed(args.seed)
+    input_size = args.input_size or (320, 192)
+    images, gt = _validation_clips(POSETRACK17)
+    boxes = [[] for _ in images]
+    index = {img["id"]: i for i, img in enumerate(gt["images"])}
+    for ann in gt["annotations"]:
+        x, y, w, h = ann["bbox"]
+        boxes[index[ann["image_id"]]].append([x, y, x + w, y + h])
+    validation = (images, boxes_ground_truth(images, [np.array(b, np.float32).reshape(-1, 4) for b in boxes]))
+    cfg = PoseTrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, warmup=200)
+    train = detector_batches(frame_samples(seed=args.seed + 1), args.batch, input_size, seed=args.seed)
+    history = train_detector(PersonDetector(), train, cfg, args.out, validation, input_size)
+    best = max((v["AP50"] for v in history.val), default=float("nan"))
+    print(f"done: {len(history.loss)} steps in {history.seconds / 60:.1f} min; best box AP50 {best:.4f}; "
+          f"weights in {args.out / 'best.pth'}")
+    return 0
+
+
+def _pipeline(args: argparse.Namespace, sequential: bool):
+    from posetrack.detect import PrecomputedDetections
+    from posetrack.pipeline import Pipeline
+    from posetrack.runtime import DEMO_POSE, build_detector, build_estimator, user_pose_model
+    from posetrack.track import PoseTracker
+
+    threads = None if sequential else 1  # overlapped stages: one core each
+    spec = user_pose_model(args.pose_config, args.pose_weights, args.pose_input) if args.pose_weights else DEMO_POSE
+    estimator = build_estimator(spec, args.backend, threads, args.flip_test)
+    if args.detections:
+        detector = PrecomputedDetections(args.detections)
+    else:
+        detector = build_detector(args.detector, args.backend, threads)
+    return Pipeline(detector, estimator, PoseTracker(), max_persons=args.max_persons, sequential=sequential)
+
+
+def _run(args: argparse.Namespace, source, out: Path, sequential: bool, video: bool):
+    from posetrack.io.video import VideoReader
+    from posetrack.run import run_video
+
+    reader = VideoReader(source)  # bad sources fail here, before models load
+    summary = run_video(source, out, _pipeline(args, sequential), video=video, keep_score=args.keep_score,
+                        reader=reader)
+    return summary
+
+
+def _report_break(summary) -> int:
+    if summary.broken_at is not None:
+        print(f"posetrack: error: the source breaks off at frame {summary.broken_at} (truncated or corrupt); "
+              f"results cover frames 0..{summary.frames - 1}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    summary = _run(args, args.source, args.out, args.sequential, not args.no_video)
+    print("\n".join(summary.lines()))
+    return _report_break(summary)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from posetrack.eval.poseval import evaluate_folders
+    from posetrack.synth import PRESETS
+    from posetrack.synth.files import sequence_name, write_clip
+
+    if args.preset not in PRESETS:
+        raise PosetrackError(f"--preset {args.preset!r}: choose from {', '.join(PRESETS)}")
+    name = sequence_name(args.preset, args.seed)
+    clip, _ = write_clip(replace(PRESETS[args.preset], frames=args.frames), args.seed, args.out / "gt", name)
+    print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
+    summary = _run(args, clip, args.out / "pred", args.sequential, not args.no_video)
+    print("\n".join(summary.lines()))
+    metrics = evaluate_folders(args.out / "gt", args.out / "pred")
+    print(metrics.table())
+    fps = summary.times.fps()["total"]
+    line = f"mAP {metrics.total('ap'):.1f}  MOTA {metrics.total('mota'):.1f}  end-to-end {fps:.1f} FPS"
+    if args.compare:
+        other = _run(args, clip, args.out / "other", not args.sequential, False)
+        seq, pip = (other, summary) if not args.sequential else (summary, other)
+        line += (f"  |  pipelined {pip.times.fps()['total']:.1f} FPS vs sequential {seq.times.fps()['total']:.1f} FPS "
+                 f"({pip.times.fps()['total'] / seq.times.fps()['total']:.2f}x)")
+    print(line)
     return 0
 
 

@@ -189,6 +189,18 @@ class HRNet(nn.Module):
         kernel = int(extra.get("FINAL_CONV_KERNEL", 1))
         self.final_layer = nn.Conv2d(channels[0], num_joints, kernel, stride=1, padding=1 if kernel == 3 else 0)
 
+    def init_weights(self) -> HRNet:
+        """The official training initialisation: conv weights N(0, 0.001), zero biases, BN scale 1 and shift 0."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, std=0.001)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        return self
+
     @classmethod
     def from_official_config(cls, extra: dict[str, Any], num_joints: int = 17) -> HRNet:
         """Build from an official ``MODEL.EXTRA`` dict (or MMPose's ``backbone.extra``)."""
@@ -246,11 +258,24 @@ def official_extra(width: int, final_conv_kernel: int = 1) -> dict[str, Any]:
     return {"FINAL_CONV_KERNEL": final_conv_kernel, "STAGE2": stage(1, 2), "STAGE3": stage(4, 3), "STAGE4": stage(3, 4)}
 
 
-# Named configurations: ``MODEL.EXTRA`` dicts. The official widths; smaller ones are added with the models
-# that use them.
+def small_extra(width: int, stage1_blocks: int, stage1_channels: int, stem: int, modules: tuple[int, int, int],
+                blocks: int) -> dict[str, Any]:
+    """A slimmed HRNet of the official schema: narrower stem and stage 1, fewer modules and blocks."""
+    extra = official_extra(width)
+    extra["STEM_INPLANES"] = stem
+    extra["STAGE1"] = {"BLOCK": "BOTTLENECK", "NUM_BLOCKS": [stage1_blocks], "NUM_CHANNELS": [stage1_channels]}
+    for stage, count in zip(("STAGE2", "STAGE3", "STAGE4"), modules):
+        extra[stage]["NUM_MODULES"] = count
+        extra[stage]["NUM_BLOCKS"] = [blocks] * extra[stage]["NUM_BRANCHES"]
+    return extra
+
+
+# Named configurations: ``MODEL.EXTRA`` dicts. ``demo`` is the small model the repository ships (trained on the
+# synthetic world, 2.7 M parameters, input 128x96): the same network family, sized for a 2-core CPU.
 CONFIGS: dict[str, dict[str, Any]] = {
     "w32": official_extra(32),
     "w48": official_extra(48),
+    "demo": small_extra(16, stage1_blocks=2, stage1_channels=32, stem=32, modules=(1, 3, 2), blocks=2),
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence, write_sequence
 from posetrack.io.video import VideoWriter
 from posetrack.skeleton import POSETRACK17
@@ -44,3 +46,29 @@ def write_clip(config: SceneConfig, seed: int, out_dir: str | Path, name: str,
         if frames:
             write_sequence(PoseTrackSequence(name, *config.size, frames), json_path)
     return video_path, json_path
+
+
+def coco_keypoints(config: SceneConfig, seed: int, skeleton=POSETRACK17, stride: int = 1) -> tuple[list, dict]:
+    """Frames of a clip and their ground truth as a COCO keypoint dict (for OKS AP).
+
+    ``area`` is the person's visible mask area (as COCO's segment area); ``num_keypoints`` counts visible and
+    occluded joints. Returns (images: list of (H, W, 3) uint8, gt dict); image ids are frame indices.
+    """
+    images, anns, infos = [], [], []
+    for frame, truth in SyntheticVideo(config, seed, skeleton=skeleton, masks=True):
+        if frame.index % stride:
+            continue
+        images.append(frame.image)
+        h, w = frame.image.shape[:2]
+        infos.append({"id": frame.index, "width": w, "height": h, "file_name": f"{frame.index:06d}.jpg"})
+        areas = np.bincount(truth.masks.ravel(), minlength=int(truth.track_ids.max(initial=0)) + 2)
+        for k in range(len(truth)):
+            vis = truth.visibility[k]
+            kp = np.concatenate([truth.keypoints[k], vis[:, None]], 1) * (vis[:, None] > 0)
+            x1, y1, x2, y2 = (float(v) for v in truth.boxes[k])
+            anns.append({"id": len(anns) + 1, "image_id": frame.index, "category_id": 1, "iscrowd": 0,
+                         "keypoints": [round(float(v), 2) for v in kp.ravel()], "num_keypoints": int((vis > 0).sum()),
+                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(areas[truth.track_ids[k] + 1]),
+                         "track_id": int(truth.track_ids[k])})
+    gt = {"images": infos, "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": list(skeleton.joints)}]}
+    return images, gt

@@ -1,0 +1,156 @@
+"""Person detection: a YOLO-layout network (the shipped detector or a user's exported Ultralytics model),
+precomputed detections from a COCO results file, or ground-truth boxes.
+
+Every source answers ``detect(frame) -> Detections`` with boxes in image pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from posetrack.backends import Backend
+from posetrack.errors import PosetrackError
+from posetrack.pose import preprocess
+from posetrack.types import Detections, Frame
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tuple[np.ndarray, float, np.ndarray]:
+    """Resize keeping the aspect ratio and pad to ``size`` (width, height), centred (the YOLO convention).
+
+    Returns:
+        (h, w, 3) uint8 image, scale (input px per image px), pad (2,) (x, y) in input pixels.
+    """
+    w, h = size
+    scale = min(w / image.shape[1], h / image.shape[0])
+    nw, nh = round(image.shape[1] * scale), round(image.shape[0] * scale)
+    pad = np.array([(w - nw) / 2, (h - nh) / 2])
+    out = np.full((h, w, 3), fill, np.uint8)
+    x0, y0 = int(round(pad[0] - 0.1)), int(round(pad[1] - 0.1))
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out, scale, np.array([x0, y0], np.float64)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression. boxes (N, 4) x1, y1, x2, y2; returns kept indices, best first."""
+    order = np.argsort(-scores, kind="stable")
+    boxes = boxes[order]
+    areas = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=-1)
+    iou = inter / np.maximum(areas[:, None] + areas[None, :] - inter, 1e-9)
+    keep = np.ones(len(boxes), bool)
+    for i in range(len(boxes)):
+        if keep[i]:
+            keep[i + 1:] &= iou[i, i + 1:] <= iou_threshold
+    return order[keep]
+
+
+def decode_yolo(output: np.ndarray, conf_threshold: float, iou_threshold: float, classes: Sequence[int] = (0,),
+                max_detections: int = 100) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Decode a YOLO detection output ``[batch, 4 + num_classes, candidates]``.
+
+    Returns, per image, boxes (M, 4) x1, y1, x2, y2 in input pixels and scores (M,), for candidates whose best
+    class is in ``classes`` and scores at least ``conf_threshold``, after NMS.
+    """
+    if output.ndim != 3 or output.shape[1] < 5 or output.shape[1] >= output.shape[2]:
+        hint = " (it looks transposed)" if output.ndim == 3 and output.shape[2] >= 5 else ""
+        raise PosetrackError(f"detector output has shape {tuple(output.shape)}{hint}; expected the YOLO layout "
+                             "[batch, 4 + classes, candidates] with more candidates than channels")
+    results = []
+    for out in output:
+        cls_scores = out[4:]
+        best = cls_scores.argmax(0)
+        score = cls_scores[best, np.arange(out.shape[1])]
+        keep = (score >= conf_threshold) & np.isin(best, classes)
+        cx, cy, w, h = out[:4, keep]
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
+        score = score[keep].astype(np.float32)
+        kept = nms(boxes, score, iou_threshold)[:max_detections]
+        results.append((boxes[kept], score[kept]))
+    return results
+
+
+class YoloDetector:
+    """Person detection with a YOLO-layout network.
+
+    Args:
+        backend: runs the network ((N, 3, H, W) normalised RGB → [N, 4 + C, candidates]).
+        input_size: network input (width, height).
+        conf_threshold / iou_threshold: score floor and NMS overlap.
+        person_class: class index of "person" (0 in COCO-trained YOLO models and the shipped detector).
+        normalise: ``"imagenet"`` (the shipped detector) or ``"unit"`` (Ultralytics: RGB / 255).
+    """
+
+    def __init__(self, backend: Backend, input_size: tuple[int, int] = (320, 192), conf_threshold: float = 0.3,
+                 iou_threshold: float = 0.5, person_class: int = 0, normalise: str = "imagenet",
+                 max_detections: int = 100):
+        self.backend, self.input_size = backend, tuple(input_size)
+        self.conf_threshold, self.iou_threshold = conf_threshold, iou_threshold
+        self.person_class, self.normalise, self.max_detections = person_class, normalise, max_detections
+
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """Image → (1, 3, H, W) network input, scale and pad (see ``letterbox``)."""
+        boxed, scale, pad = letterbox(image, self.input_size)
+        if self.normalise == "unit":
+            x = np.ascontiguousarray(boxed[None, ..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+        else:
+            x = preprocess(boxed[None])
+        return x, scale, pad
+
+    def detect(self, frame: Frame | np.ndarray) -> Detections:
+        image = frame.image if isinstance(frame, Frame) else frame
+        x, scale, pad = self.prepare(image)
+        out = next(iter(self.backend.run({self.backend.input_names[0]: x}).values()))
+        (boxes, scores), = decode_yolo(out, self.conf_threshold, self.iou_threshold, (self.person_class,),
+                                       self.max_detections)
+        boxes = (boxes - np.tile(pad, 2)) / scale
+        h, w = image.shape[:2]
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        return Detections(boxes, scores)
+
+
+class PrecomputedDetections:
+    """Boxes from a COCO detection-results JSON (``[{"image_id", "bbox": [x, y, w, h], "score", "category_id"}]``),
+    ``image_id`` being the 0-based frame index."""
+
+    def __init__(self, path: str | Path, min_score: float = 0.0, category_id: int | None = 1):
+        path = Path(path)
+        try:
+            rows = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise PosetrackError(f"{path}: no such file") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
+        if not isinstance(rows, list):
+            raise PosetrackError(f"{path}: expected a COCO detection-results list")
+        self._by_frame: dict[int, list[tuple[list[float], float]]] = {}
+        try:
+            for r in rows:
+                if (category_id is None or r.get("category_id", category_id) == category_id) and r["score"] >= min_score:
+                    self._by_frame.setdefault(int(r["image_id"]), []).append((r["bbox"], float(r["score"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PosetrackError(f"{path}: bad detection entry ({type(exc).__name__}: {exc})") from None
+
+    def detect(self, frame: Frame) -> Detections:
+        rows = self._by_frame.get(frame.index, [])
+        if not rows:
+            return Detections.empty()
+        xywh = np.array([b for b, _ in rows], np.float32).reshape(-1, 4)
+        return Detections(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1), [s for _, s in rows])
+
+
+class GroundTruthDetections:
+    """Ground-truth boxes per frame index (e.g. from a synthetic clip), score 1: pose quality apart from detection."""
+
+    def __init__(self, boxes_per_frame: Sequence[np.ndarray]):
+        self._boxes = list(boxes_per_frame)
+
+    def detect(self, frame: Frame) -> Detections:
+        boxes = self._boxes[frame.index] if frame.index < len(self._boxes) else np.zeros((0, 4), np.float32)
+        return Detections(boxes, np.ones(len(boxes), np.float32))

@@ -1,0 +1,165 @@
+"""Training the person detector on synthetic frames: centre heatmaps with the penalty-reduced focal loss, L1 on
+box size (log pixels) and sub-cell offset (CenterNet, Zhou et al. 2019); validation by box AP50."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from posetrack.backends import TorchBackend
+from posetrack.detect import YoloDetector, letterbox
+from posetrack.eval.coco import evaluate_boxes
+from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
+from posetrack.pose import preprocess
+from posetrack.synth.samples import FrameSample
+from posetrack.train.pose_trainer import History, PoseTrainConfig, _lr_factor
+
+
+@dataclass
+class DetectorBatch:
+    """inputs (B, 3, H, W); heat (B, 1, H/8, W/8) Gaussian centre targets (exactly 1 at centres); size (B, 2, h, w)
+    log box size at centres; offset (B, 2, h, w); mask (B, 1, h, w) 1 at centres."""
+
+    inputs: np.ndarray
+    heat: np.ndarray
+    size: np.ndarray
+    offset: np.ndarray
+    mask: np.ndarray
+
+
+def make_detector_batch(samples: list[FrameSample], input_size: tuple[int, int], rng: np.random.Generator,
+                        augment: bool = True) -> DetectorBatch:
+    """Letterbox (with random zoom and shift when augmenting), flip, colour jitter, and encode the boxes."""
+    w, h = input_size
+    gw, gh = w // STRIDE, h // STRIDE
+    n = len(samples)
+    images = np.empty((n, h, w, 3), np.uint8)
+    heat = np.zeros((n, 1, gh, gw), np.float32)
+    size = np.zeros((n, 2, gh, gw), np.float32)
+    offset = np.zeros((n, 2, gh, gw), np.float32)
+    mask = np.zeros((n, 1, gh, gw), np.float32)
+    ys, xs = np.mgrid[0:gh, 0:gw]
+    for i, s in enumerate(samples):
+        boxed, scale, pad = letterbox(s.image, input_size)
+        boxes = s.boxes * scale + np.tile(pad, 2)
+        if augment:
+            zoom = rng.uniform(0.75, 1.35)
+            centre = np.array([w / 2, h / 2]) + rng.uniform(-0.15, 0.15, 2) * [w, h]
+            m = np.array([[zoom, 0, w / 2 - zoom * centre[0]], [0, zoom, h / 2 - zoom * centre[1]]])
+            boxed = cv2.warpAffine(boxed, m, (w, h), borderValue=(114, 114, 114))
+            boxes = boxes * zoom + np.tile(m[:, 2], 2)
+            if rng.random() < 0.5:
+                boxed = boxed[:, ::-1]
+                boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+        boxes = np.clip(boxes, 0, [w, h, w, h])
+        boxes = boxes[((boxes[:, 2] - boxes[:, 0]) > 2) & ((boxes[:, 3] - boxes[:, 1]) > 2)]
+        images[i] = boxed
+        for x1, y1, x2, y2 in boxes:
+            cx, cy = (x1 + x2) / 2 / STRIDE, (y1 + y2) / 2 / STRIDE
+            ix, iy = min(int(cx), gw - 1), min(int(cy), gh - 1)
+            sigma = max(0.8, min(x2 - x1, y2 - y1) / STRIDE / 6)
+            heat[i, 0] = np.maximum(heat[i, 0], np.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma**2)))
+            size[i, :, iy, ix] = np.log([x2 - x1, y2 - y1])
+            offset[i, :, iy, ix] = [cx - ix, cy - iy]
+            mask[i, 0, iy, ix] = 1.0
+    inputs = preprocess(images)
+    if augment:
+        inputs = inputs * (1 + rng.uniform(-0.25, 0.25, (n, 1, 1, 1)).astype(np.float32)) + \
+            rng.uniform(-0.25, 0.25, (n, 1, 1, 1)).astype(np.float32)
+    return DetectorBatch(inputs, heat, size, offset, mask)
+
+
+def detector_batches(samples: Iterable[FrameSample], batch_size: int, input_size: tuple[int, int],
+                     seed: int = 0, shuffle: int = 128) -> Iterator[DetectorBatch]:
+    """Endless augmented detector batches through a shuffle buffer."""
+    rng = np.random.default_rng(seed)
+    pool: list[FrameSample] = []
+    for sample in samples:
+        pool.append(sample)
+        if len(pool) < shuffle:
+            continue
+        picks = sorted(rng.choice(len(pool), batch_size, replace=False), reverse=True)
+        batch = [pool.pop(i) for i in picks]
+        yield make_detector_batch(batch, input_size, rng)
+
+
+def centernet_loss(heat: torch.Tensor, size: torch.Tensor, offset: torch.Tensor, batch: DetectorBatch) -> torch.Tensor:
+    """Penalty-reduced focal loss on centres + 0.1 x L1 on log size + L1 on offsets, per centre."""
+    target = torch.from_numpy(batch.heat)
+    mask = torch.from_numpy(batch.mask)
+    p = torch.sigmoid(heat).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1).float()
+    pos_loss = -(torch.log(p) * (1 - p) ** 2 * pos).sum()
+    neg_loss = -(torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos)).sum()
+    n = mask.sum().clamp(min=1)
+    l1_size = (torch.abs(size - torch.from_numpy(batch.size)) * mask).sum() / n
+    l1_offset = (torch.abs(offset - torch.from_numpy(batch.offset)) * mask).sum() / n
+    return (pos_loss + neg_loss) / n + 0.1 * l1_size + l1_offset
+
+
+def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict, input_size: tuple[int, int]) -> dict:
+    """Box AP of the detector (YOLO-layout decoding, as deployed) on ground-truth person boxes."""
+    model.eval()
+    detector = YoloDetector(TorchBackend(YoloLayout(model), output_names=("output",)), input_size, conf_threshold=0.05)
+    dets = []
+    for info, image in zip(gt["images"], images):
+        found = detector.detect(image)
+        for (x1, y1, x2, y2), score in zip(found.boxes, found.scores):
+            dets.append({"image_id": info["id"], "category_id": 1, "bbox": [float(x1), float(y1), float(x2 - x1),
+                                                                             float(y2 - y1)], "score": float(score)})
+    return evaluate_boxes(gt, dets)
+
+
+def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: PoseTrainConfig, out_dir: str | Path,
+                   validation: tuple[list[np.ndarray], dict], input_size: tuple[int, int],
+                   progress: bool = True) -> History:
+    """Train for ``cfg.steps`` steps; ``out_dir/best.pth`` keeps the best AP50 weights, ``history.json`` the curves."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, cfg))
+    history, best = History(), -1.0
+    t0 = time.perf_counter()
+    with tqdm(total=cfg.steps, disable=not progress, unit="step", dynamic_ncols=True) as bar:
+        for step in range(cfg.steps):
+            model.train()
+            batch = next(train)
+            loss = centernet_loss(*model(torch.from_numpy(batch.inputs)), batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            history.loss.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(history.loss[-50:]):.3f}")
+            if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
+                stats = validate_detector(model, *validation, input_size)
+                history.val.append({"step": step + 1, **stats})
+                bar.write(f"step {step + 1}: box AP50 {stats['AP50']:.4f}  AP {stats['AP']:.4f}  AR {stats['AR']:.4f}")
+                if stats["AP50"] > best:
+                    best = stats["AP50"]
+                    torch.save(model.state_dict(), out_dir / "best.pth")
+                (out_dir / "history.json").write_text(json.dumps(asdict(history)))
+    history.seconds = time.perf_counter() - t0
+    (out_dir / "history.json").write_text(json.dumps(asdict(history)))
+    return history
+
+
+def boxes_ground_truth(images: list[np.ndarray], boxes: list[np.ndarray]) -> dict:
+    """COCO box ground truth from per-image (N, 4) x1, y1, x2, y2 arrays (image ids = list positions)."""
+    anns = []
+    for i, image_boxes in enumerate(boxes):
+        for x1, y1, x2, y2 in np.asarray(image_boxes, np.float64).reshape(-1, 4):
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1, "iscrowd": 0,
+                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)})
+    return {"images": [{"id": i, "width": im.shape[1], "height": im.shape[0]} for i, im in enumerate(images)],
+            "annotations": anns, "categories": [{"id": 1, "name": "person"}]}

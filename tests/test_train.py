@@ -1,0 +1,100 @@
+"""Training: targets, augmentation, file datasets, a few steps that lower the loss, resume."""
+
+import itertools
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_extra
+from posetrack.errors import PosetrackError
+from posetrack.heatmaps import decode
+from posetrack.models.detector import PersonDetector
+from posetrack.models.hrnet import HRNet
+from posetrack.skeleton import COCO17, POSETRACK17
+from posetrack.synth.samples import PersonSample, frame_samples, person_samples
+from posetrack.train.data import NO_AUGMENT, Augment, coco_person_samples, make_batch
+from posetrack.train.detector_trainer import centernet_loss, make_detector_batch
+from posetrack.train.pose_trainer import PoseTrainConfig, train_pose
+from posetrack.train.targets import gaussian_heatmaps
+
+
+def test_targets_peak_at_subpixel_centres():
+    kp = np.array([[[20.6, 30.2], [-40.0, 10.0]]], np.float32)
+    heat, weights = gaussian_heatmaps(kp, np.ones((1, 2)), (24, 32), 4.0)
+    assert heat.shape == (1, 2, 32, 24) and weights.tolist() == [[1.0, 0.0]]  # the second lies far outside
+    coords, _ = decode(heat[:, :1], "dark", blur_sigma=0)
+    np.testing.assert_allclose(coords[0, 0] * 4, kp[0, 0], atol=1e-3)
+    assert heat[0, 1].max() == 0
+
+
+def test_flip_augmentation_swaps_joints_consistently():
+    sample = next(person_samples(seed=2))
+    rng = np.random.default_rng(0)
+    plain = make_batch([sample], (96, 128), POSETRACK17, rng, NO_AUGMENT)
+    flipped = make_batch([sample], (96, 128), POSETRACK17, rng, Augment(0, 0, 0, 0, flip_prob=1.0, colour=0))
+    expected = plain.keypoints[0][POSETRACK17.flip_permutation()]
+    expected[:, 0] = 95 - expected[:, 0]
+    np.testing.assert_allclose(flipped.keypoints[0], expected, atol=1e-4)
+    np.testing.assert_allclose(flipped.inputs[0], plain.inputs[0][..., ::-1], atol=1e-6)
+
+
+def _fixed(batch):
+    return itertools.repeat(batch)
+
+
+def test_pose_steps_lower_the_loss_and_resume(tmp_path):
+    torch.manual_seed(0)
+    model = HRNet.from_official_config(tiny_extra()).init_weights()
+    samples = list(itertools.islice(person_samples(seed=1), 8))
+    batch = make_batch(samples, (96, 128), POSETRACK17, np.random.default_rng(0), NO_AUGMENT)
+    cfg = PoseTrainConfig(steps=40, lr=3e-3, warmup=5, val_every=1000)
+    history = train_pose(model, _fixed(batch), cfg, tmp_path, progress=False)
+    assert np.mean(history.loss[-5:]) < 0.7 * np.mean(history.loss[:5])
+    assert (tmp_path / "last.pth").is_file()
+    more = train_pose(model, _fixed(batch), PoseTrainConfig(steps=45, lr=3e-3, warmup=5, val_every=1000), tmp_path,
+                      progress=False)
+    assert len(more.loss) == 45  # resumed at step 40, not restarted
+
+
+def test_detector_steps_lower_the_loss():
+    torch.manual_seed(0)
+    model = PersonDetector(widths=(8, 16, 32, 32, 32), head=16)
+    with_people = (f for f in frame_samples(seed=1) if len(f.boxes) >= 2)
+    batch = make_detector_batch(list(itertools.islice(with_people, 4)), (320, 192), np.random.default_rng(0),
+                                augment=False)
+    assert batch.mask.sum() > 0 and batch.heat.max() == 1.0
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = centernet_loss(*model(torch.from_numpy(batch.inputs)), batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
+
+
+def test_coco_dataset(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((100, 120, 3), np.uint8))
+    kp = np.zeros((17, 3))
+    kp[5] = [40, 30, 2]
+    kp[6] = [60, 30, 1]
+    anns = {"images": [{"id": 7, "file_name": "a.jpg"}, {"id": 8, "file_name": "missing.jpg"}],
+            "annotations": [{"id": 1, "image_id": 7, "keypoints": kp.ravel().tolist(), "num_keypoints": 2,
+                             "bbox": [30, 20, 40, 70], "iscrowd": 0},
+                            {"id": 2, "image_id": 7, "keypoints": kp.ravel().tolist(), "num_keypoints": 2,
+                             "bbox": [0, 0, 9, 9], "iscrowd": 1},
+                            {"id": 3, "image_id": 8, "keypoints": kp.ravel().tolist(), "num_keypoints": 2,
+                             "bbox": [0, 0, 9, 9], "iscrowd": 0}]}
+    (tmp_path / "ann.json").write_text(json.dumps(anns))
+    stream = coco_person_samples(tmp_path / "ann.json", tmp_path, repeat=False)
+    first = next(stream)
+    assert isinstance(first, PersonSample) and first.box.tolist() == [30, 20, 70, 90]
+    assert first.visibility[5] == 2 and first.keypoints.shape == (17, 2)
+    with pytest.raises(PosetrackError, match="missing.jpg"):
+        next(stream)  # the crowd annotation is skipped; the next image is missing
+    batch = make_batch([first], (96, 128), COCO17, np.random.default_rng(0))
+    assert batch.weights[0].sum() <= 2
