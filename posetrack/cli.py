@@ -88,6 +88,7 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     p.add_argument("--flip-test", action="store_true", help="average with mirrored crops (slower, more accurate)")
     p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
+    p.add_argument("--show", action="store_true", help="display the annotated frames (needs a display; q stops)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -99,6 +100,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from posetrack.synth import PRESETS
+
     parser = argparse.ArgumentParser(
         prog="posetrack",
         description="Real-time multi-person pose tracking with HRNet: PyTorch models, ONNX / TensorRT engines.",
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "pipeline on it with the shipped models, and evaluate with the PoseTrack metrics.")
     p.add_argument("--frames", type=_positive(int), default=150, help="clip length (default: 150)")
     p.add_argument("--seed", type=int, default=3, help="clip seed (default: 3)")
-    p.add_argument("--preset", default="crossing", help="synthetic preset (default: crossing)")
+    p.add_argument("--preset", default="crossing", choices=list(PRESETS), help="synthetic preset (default: crossing)")
     p.add_argument("--compare", action="store_true", help="also run the sequential mode and report the speed-up")
     _add_run_args(p, default_out=Path("out/demo"))
     p.set_defaults(func=cmd_demo)
@@ -132,9 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("bench", help="measure per-crop latency of backends, write a report to benchmarks/",
-                       description="Time HRNet inference per backend and batch size (warm-up, then repeated "
-                                   "runs) and write Markdown + JSON reports.")
+    p = sub.add_parser("bench", help="measure speed and accuracy, write reports to benchmarks/",
+                       description="Measure after warm-up with repeated runs and write Markdown + JSON reports: "
+                                   "HRNet latency per backend and batch size (default), or the shipped models "
+                                   "(--models), the tracker (--tracker), the synthetic world (--synth).")
     _add_model_args(p)
     p.add_argument("--backends", type=_name_list(("torch", "ort")), default=["torch", "ort"],
                    help="comma-separated: torch, ort (default: both)")
@@ -145,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure the synthetic world's rendering speed per preset (one core) instead")
     p.add_argument("--tracker", action="store_true",
                    help="measure the tracker's association cost per frame for 1..50 people instead")
+    p.add_argument("--models", action="store_true",
+                   help="held-out accuracy and ONNX Runtime speed of the shipped demo models instead")
     p.set_defaults(func=cmd_bench)
-
-    from posetrack.synth import PRESETS
 
     p = sub.add_parser("synth", help="render a synthetic multi-person clip with exact PoseTrack ground truth",
                        description="Render a procedural clip (people walking, crossing, occluding, entering and "
@@ -224,6 +228,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_synth(args)
     if args.tracker:
         return _bench_tracker(args)
+    if args.models:
+        return _bench_models(args)
     model = _model(args)
     w, h = args.input_size
     backends = []
@@ -280,6 +286,19 @@ def _bench_synth(args: argparse.Namespace) -> int:
     md, js = write_rows_report("Synthetic world rendering speed (one core, in memory, no encoding)", rows, args.out,
                                f"{date.today().isoformat()}-cpu-synth")
     print(f"wrote {md} and {js}")
+    return 0
+
+
+def _bench_models(args: argparse.Namespace) -> int:
+    from posetrack.bench import measure_shipped_models, write_rows_report
+
+    rows = measure_shipped_models(args.repeats)
+    for r in rows:
+        speed = f"{r.items_per_s:7.1f}/s at batch {r.batch} ({r.backend})" if r.batch else ""
+        print(f"{r.model:22s} {r.accuracy:22s} {r.value:.4f}  {speed}")
+    for path in write_rows_report("Shipped demo models: held-out accuracy and ONNX Runtime CPU speed", rows, args.out,
+                                  f"{date.today().isoformat()}-cpu-models"):
+        print(f"wrote {path}")
     return 0
 
 
@@ -421,11 +440,13 @@ def _pipeline(args: argparse.Namespace, sequential: bool):
 
 def _run(args: argparse.Namespace, source, out: Path, sequential: bool, video: bool):
     from posetrack.io.video import VideoReader
-    from posetrack.run import run_video
+    from posetrack.run import open_window, run_video
 
     reader = VideoReader(source)  # bad sources fail here, before models load
+    if getattr(args, "show", False):
+        open_window("posetrack")
     summary = run_video(source, out, _pipeline(args, sequential), video=video, keep_score=args.keep_score,
-                        reader=reader)
+                        reader=reader, show=args.show)
     return summary
 
 
@@ -450,8 +471,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from posetrack.synth import PRESETS
     from posetrack.synth.files import sequence_name, write_clip
 
-    if args.preset not in PRESETS:
-        raise PosetrackError(f"--preset {args.preset!r}: choose from {', '.join(PRESETS)}")
     name = sequence_name(args.preset, args.seed)
     clip, _ = write_clip(replace(PRESETS[args.preset], frames=args.frames), args.seed, args.out / "gt", name)
     print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")

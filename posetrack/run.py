@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from posetrack.errors import PosetrackError
 from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, PoseTrackSequence, write_sequence
 from posetrack.io.video import VideoReader, VideoWriter
 from posetrack.pipeline import Pipeline, StageTimes
@@ -62,9 +63,29 @@ class RunSummary:
         return out
 
 
+def open_window(name: str) -> None:
+    """Open a display window, or explain in one line why there is none."""
+    import cv2
+
+    try:
+        cv2.namedWindow(name, cv2.WINDOW_NORMAL)
+    except cv2.error:
+        raise PosetrackError("--show needs a display and OpenCV with GUI support (pip install opencv-python); "
+                             "this OpenCV build is headless") from None
+
+
+def _shown_and_stopped(image: np.ndarray) -> bool:
+    import cv2
+
+    cv2.imshow("posetrack", image)
+    return cv2.waitKey(1) & 0xFF in (ord("q"), 27)
+
+
 def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline, *, video: bool = True,
-              keep_score: float = 0.3, progress: bool = True, reader: VideoReader | None = None) -> RunSummary:
-    """Run ``pipeline`` over ``source`` and write ``out_dir/<stem>.json`` (+ ``<stem>.mp4``)."""
+              keep_score: float = 0.3, progress: bool = True, reader: VideoReader | None = None,
+              show: bool = False) -> RunSummary:
+    """Run ``pipeline`` over ``source`` and write ``out_dir/<stem>.json`` (+ ``<stem>.mp4``); with ``show`` also
+    display the annotated frames (q or Esc stops, keeping the results so far)."""
     reader = reader or VideoReader(source)
     stem = "camera" if isinstance(source, int) or str(source).isdigit() else Path(source).stem
     out_dir = Path(out_dir)
@@ -73,6 +94,8 @@ def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,
     frames: list[PoseTrackFrame] = []
     tracks: set[int] = set()
     persons = 0
+    if show:
+        open_window("posetrack")
     writer = VideoWriter(video_path, reader.size, reader.fps) if video_path else None
     bar = tqdm(total=reader.frame_count, unit="frame", disable=not progress or None, dynamic_ncols=True,
                desc=f"tracking {stem}")
@@ -82,8 +105,12 @@ def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,
             frames.append(to_posetrack_frame(poses, keep_score))
             tracks.update(int(i) for i in poses.track_ids)
             persons += len(poses)
-            if writer is not None:
-                writer.write(draw_poses(result.frame.image, poses, keep_score, pipeline.times.fps()["total"]))
+            if writer is not None or show:
+                annotated = draw_poses(result.frame.image, poses, keep_score, pipeline.times.fps()["total"])
+                if writer is not None:
+                    writer.write(annotated)
+                if show and _shown_and_stopped(annotated):
+                    break
             bar.update(1)
             if len(frames) % 10 == 0:
                 bar.set_postfix(fps=f"{pipeline.times.fps()['total']:.1f}", persons=len(poses))

@@ -146,3 +146,16 @@ class _Transposed(torch.nn.Module):
 
     def forward(self, x):
         return x.mean(1).flatten(1)[:, :, None].expand(-1, -1, 84).contiguous()
+
+
+def test_show_without_a_gui_says_so(assets, tmp_path):
+    import cv2
+
+    try:
+        cv2.namedWindow("probe")
+        pytest.skip("this OpenCV has GUI support")
+    except cv2.error:
+        pass
+    root, video = assets
+    r = subprocess.run(run_args(root, video, tmp_path, "--show"), capture_output=True, text=True, timeout=120)
+    _error_line(r, "--show needs a display")

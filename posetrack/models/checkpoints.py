@@ -117,3 +117,14 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         ))
     model.load_state_dict(state, strict=True)
     return model
+
+
+def save_half(source: str | Path, dest: str | Path) -> Path:
+    """Store a plain state_dict with float16 floating-point tensors (half the size; loads back as float32 — for
+    shipping small models). Integer buffers (``num_batches_tracked``) are kept as they are."""
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(half, dest)
+    return dest

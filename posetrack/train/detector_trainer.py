@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from posetrack.backends import TorchBackend
 from posetrack.detect import YoloDetector, letterbox
-from posetrack.eval.coco import evaluate_boxes
 from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
 from posetrack.pose import preprocess
 from posetrack.synth.samples import FrameSample
-from posetrack.train.pose_trainer import History, PoseTrainConfig, _lr_factor
+from posetrack.train.heldout import detector_ap
+from posetrack.train.pose_trainer import History, PoseTrainConfig, lr_factor, optimiser_step
 
 
 @dataclass
@@ -109,13 +109,7 @@ def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict,
     """Box AP of the detector (YOLO-layout decoding, as deployed) on ground-truth person boxes."""
     model.eval()
     detector = YoloDetector(TorchBackend(YoloLayout(model), output_names=("output",)), input_size, conf_threshold=0.05)
-    dets = []
-    for info, image in zip(gt["images"], images):
-        found = detector.detect(image)
-        for (x1, y1, x2, y2), score in zip(found.boxes, found.scores):
-            dets.append({"image_id": info["id"], "category_id": 1, "bbox": [float(x1), float(y1), float(x2 - x1),
-                                                                             float(y2 - y1)], "score": float(score)})
-    return evaluate_boxes(gt, dets)
+    return detector_ap(detector, images, gt)
 
 
 def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: PoseTrainConfig, out_dir: str | Path,
@@ -126,19 +120,14 @@ def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: P
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, cfg))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, cfg))
     history, best = History(), -1.0
     t0 = time.perf_counter()
     with tqdm(total=cfg.steps, disable=not progress, unit="step", dynamic_ncols=True) as bar:
         for step in range(cfg.steps):
             model.train()
             batch = next(train)
-            loss = centernet_loss(*model(torch.from_numpy(batch.inputs)), batch)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            history.loss.append(loss.item())
+            optimiser_step(centernet_loss(*model(torch.from_numpy(batch.inputs)), batch), optimiser, schedule, history)
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(history.loss[-50:]):.3f}")
             if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:

@@ -15,10 +15,10 @@ from torch import nn
 from tqdm import tqdm
 
 from posetrack.backends import TorchBackend
-from posetrack.eval.coco import evaluate_keypoints
 from posetrack.pose import TopDownConfig, TopDownEstimator
 from posetrack.skeleton import Skeleton
 from posetrack.train.data import PoseBatch
+from posetrack.train.heldout import pose_ap
 
 
 @dataclass
@@ -50,7 +50,7 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     return 0.5 * ((pred * w - target * w) ** 2).mean()
 
 
-def _lr_factor(step: int, cfg: PoseTrainConfig) -> float:
+def lr_factor(step: int, cfg: PoseTrainConfig) -> float:
     if step < cfg.warmup:
         return (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
@@ -63,21 +63,16 @@ def validate(model: nn.Module, images: list[np.ndarray], gt: dict, input_size: t
     model.eval()
     estimator = TopDownEstimator(TorchBackend(model), config=TopDownConfig(input_size=input_size, skeleton=skeleton,
                                                                           refine=refine))
-    by_image: dict[int, list[dict]] = {}
-    for ann in gt["annotations"]:
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    detections = []
-    for info, image in zip(gt["images"], images):
-        anns = by_image.get(info["id"], [])
-        if not anns:
-            continue
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                          for a in anns], np.float32)
-        poses = estimator.estimate(image, boxes)
-        for kp, sc in zip(poses.keypoints, poses.scores):
-            detections.append({"image_id": info["id"], "category_id": 1, "score": float(sc.mean()),
-                               "keypoints": np.concatenate([kp, np.ones((len(kp), 1))], 1).ravel().tolist()})
-    return evaluate_keypoints(gt, detections, skeleton.sigmas.astype(np.float64))
+    return pose_ap(estimator, images, gt)
+
+
+def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, schedule, history: History) -> None:
+    """Backward, step, schedule, and record the loss."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    history.loss.append(loss.item())
 
 
 def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfig, out_dir: str | Path,
@@ -93,7 +88,7 @@ def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfi
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: _lr_factor(s, cfg))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, cfg))
     history, start, best = History(), 0, -1.0
     last = out_dir / "last.pth"
     if resume and last.is_file():
@@ -117,11 +112,7 @@ def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfi
             batch = next(train)
             pred = model(torch.from_numpy(batch.inputs))
             loss = weighted_mse(pred, torch.from_numpy(batch.heatmaps), torch.from_numpy(batch.weights))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            history.loss.append(loss.item())
+            optimiser_step(loss, optimiser, schedule, history)
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(history.loss[-50:]):.2e}", lr=f"{schedule.get_last_lr()[0]:.1e}")
             if validation is not None and ((step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps):

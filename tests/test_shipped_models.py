@@ -1,0 +1,50 @@
+"""The demo models the repository ships: load strictly, fit the size budget, and work on fresh synthetic data."""
+
+import numpy as np
+import pytest
+import torch
+
+from posetrack.models.checkpoints import load_checkpoint
+from posetrack.models.detector import PersonDetector, YoloLayout
+from posetrack.models.hrnet import hrnet
+from posetrack.runtime import DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator
+from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
+
+# Floors well below the measured held-out numbers (posetrack/weights/README.md), above what an untrained
+# network scores (0.0): a broken file, layout or preprocessing fails them.
+POSE_AP_FLOOR = 0.35
+POSE_AP50_FLOOR = 0.70
+DETECTOR_AP50_FLOOR = 0.60
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """A small set the models never saw: one short clip per preset, seeds outside training and validation."""
+    return heldout_set(frames=24, stride=4)
+
+
+def test_files_fit_the_budget_and_load_strictly():
+    for path in (DEMO_POSE.weights, DEMO_DETECTOR_WEIGHTS):
+        assert path.stat().st_size <= 10 * 2**20
+    load_checkpoint(hrnet("demo", 17), DEMO_POSE.weights)
+    net = PersonDetector()
+    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
+
+
+def test_pose_model_on_fresh_frames(fresh):
+    stats = pose_ap(build_estimator(DEMO_POSE, "ort"), *fresh)
+    assert stats["AP"] >= POSE_AP_FLOOR and stats["AP50"] >= POSE_AP50_FLOOR
+
+
+def test_detector_on_fresh_frames(fresh):
+    stats = detector_ap(build_detector(None, "ort"), *fresh)
+    assert stats["AP50"] >= DETECTOR_AP50_FLOOR
+
+
+def test_detector_export_has_the_yolo_layout():
+    net = PersonDetector()
+    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
+    with torch.no_grad():
+        out = YoloLayout(net.eval())(torch.zeros(1, 3, 192, 320))
+    assert out.shape == (1, 5, 24 * 40)
+    assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
