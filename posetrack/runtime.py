@@ -58,8 +58,10 @@ def file_digest(*parts: Path | str, length: int = 12) -> str:
     return h.hexdigest()[:length]
 
 
-def cached_onnx(model: torch.nn.Module, name: str, key: str, input_size: tuple[int, int], output_name: str) -> Path:
-    """The ONNX export of ``model``, made once per ``key`` (weights + config digest) and reused."""
+def cached_onnx(model: torch.nn.Module, name: str, key: str, input_size: tuple[int, int], output_name: str,
+                atol: float = 1e-4) -> Path:
+    """The ONNX export of ``model``, made once per ``key`` (weights + config digest) and reused; ``atol`` is the
+    export's parity bar."""
     path = engine_dir() / f"{name}-{key}.onnx"
     if path.is_file():
         try:
@@ -67,11 +69,11 @@ def cached_onnx(model: torch.nn.Module, name: str, key: str, input_size: tuple[i
             return path
         except onnx.checker.ValidationError:
             path.unlink()  # a damaged cache entry is rebuilt, never used
-    return export_onnx(model, path, input_size, output_name=output_name).path
+    return export_onnx(model, path, input_size, output_name=output_name, atol=atol).path
 
 
 def make_backend(kind: str, model: torch.nn.Module, name: str, key: str, input_size: tuple[int, int],
-                 output_name: str, threads: int | None = None) -> Backend:
+                 output_name: str, threads: int | None = None, atol: float = 1e-4) -> Backend:
     """A backend for ``model``: ``torch``, ``ort``, ``trt`` or ``auto`` (best available: ONNX Runtime here)."""
     if kind == "torch":
         return TorchBackend(model, output_names=(output_name,))
@@ -79,7 +81,7 @@ def make_backend(kind: str, model: torch.nn.Module, name: str, key: str, input_s
         raise PosetrackError("--backend trt: TensorRT is not installed on this machine; use ort or torch")
     if kind not in ("ort", "auto"):
         raise PosetrackError(f"unknown backend {kind!r}; use auto, torch, ort or trt")
-    return OrtBackend(cached_onnx(model, name, key, input_size, output_name), default_providers(), threads)
+    return OrtBackend(cached_onnx(model, name, key, input_size, output_name, atol), default_providers(), threads)
 
 
 def load_pose(spec: PoseModel) -> torch.nn.Module:
@@ -119,8 +121,9 @@ def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads
     wrapped = YoloLayout(net.eval()).eval()
     w, h = DEMO_DETECTOR_INPUT
     key = file_digest(DEMO_DETECTOR_WEIGHTS, f"detector:{w}x{h}")
+    # outputs are box coordinates in input pixels (up to hundreds): parity within 1e-3 px
     return YoloDetector(make_backend(backend, wrapped, f"detector_demo_{h}x{w}", key, DEMO_DETECTOR_INPUT, "output",
-                                     threads), DEMO_DETECTOR_INPUT, conf_threshold)
+                                     threads, atol=1e-3), DEMO_DETECTOR_INPUT, conf_threshold)
 
 
 def user_pose_model(config: str, weights: Path, input_size: tuple[int, int]) -> PoseModel:
