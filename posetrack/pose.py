@@ -6,7 +6,7 @@ flip test, sub-pixel refinement); the network itself is any ``Backend``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class TopDownEstimator:
         self.backend = backend
         self.config = config or TopDownConfig()
         if input_size is not None:
-            self.config.input_size = tuple(input_size)
+            self.config = replace(self.config, input_size=tuple(input_size))
         self._flip_perm = self.config.skeleton.flip_permutation()
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:

@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from posetrack.errors import PosetrackError
-from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, PoseTrackSequence, write_sequence
+from posetrack.io.posetrack_json import MAX_FRAMES, MAX_TRACK_ID, PoseTrackFrame, PoseTrackSequence, write_sequence
 from posetrack.io.video import VideoReader, VideoWriter
 from posetrack.pipeline import Pipeline, StageTimes
 from posetrack.render import draw_poses
@@ -37,7 +37,7 @@ def to_posetrack_frame(poses: TrackedPoses, keep_score: float) -> PoseTrackFrame
     if poses.skeleton is COCO17:
         keypoints, scores = coco_to_posetrack(keypoints, scores)
     flags = (scores >= keep_score).astype(np.int8)
-    return PoseTrackFrame(poses.track_ids % MAX_FRAMES, keypoints, flags, poses.boxes, scores=scores,
+    return PoseTrackFrame(poses.track_ids % MAX_TRACK_ID, keypoints, flags, poses.boxes, scores=scores,
                           box_scores=poses.box_scores)
 
 

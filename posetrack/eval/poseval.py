@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from posetrack.errors import PosetrackError
-from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence, read_sequence
+from posetrack.io.posetrack_json import MAX_TRACK_ID, PoseTrackFrame, PoseTrackSequence, read_sequence
 from posetrack.skeleton import POSETRACK17
 
 # poseval's joint order and printed names ("neck" is PoseTrack 2018's head_bottom).
@@ -46,7 +46,6 @@ GROUPS = {
 NJ = len(JOINTS)
 PCKH_THRESHOLD = 0.5
 MIN_SCORE = -9999.0
-MAX_TRACK_ID = 10_000
 
 
 @dataclass

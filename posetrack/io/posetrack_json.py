@@ -20,6 +20,7 @@ from posetrack.skeleton import POSETRACK17
 
 _NAME = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)\w*$")
 MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of the image id
+MAX_TRACK_ID = 10_000  # poseval offsets track ids by sequence index x 10 000
 
 
 @dataclass
