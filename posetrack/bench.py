@@ -237,22 +237,3 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
-
-
-def write_latency_report(results: dict[str, list[Latency]], out_dir: str | Path, title: str, stem: str) -> tuple[Path, Path]:
-    """Write ``<stem>.md`` (a table per model) and ``<stem>.json`` (every number + environment)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = environment()
-    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps({"title": title, "environment": env,
-                                     "results": {m: [asdict(r) for r in rs] for m, rs in results.items()}}, indent=1))
-    lines = [f"# {title}", "", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
-    for model, rows in results.items():
-        lines += [f"## {model}", "", "| backend | batch | median ms/call | p90 ms | p99 ms | ms/crop | crops/s |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r.backend} | {r.batch} | {r.median_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} | "
-                  f"{r.per_crop_ms:.1f} | {r.crops_per_s:.1f} |" for r in rows]
-        lines.append("")
-    md_path.write_text("\n".join(lines))
-    return md_path, json_path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -18,12 +17,18 @@ from posetrack.errors import PosetrackError
 from posetrack.models.hrnet import CONFIGS
 
 
+def _two_ints(text: str, form: str) -> tuple[int, int]:
+    """'AxB' → (A, B); ``form`` names the expected order in the error, e.g. 'HEIGHTxWIDTH such as 256x192'."""
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}") from None
+    return a, b
+
+
 def _size_hw(text: str) -> tuple[int, int]:
     """'256x192' (height x width, as in checkpoint names) → (width, height)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}") from None
+    h, w = _two_ints(text, "HEIGHTxWIDTH such as 256x192")
     if h % 32 or w % 32 or h <= 0 or w <= 0:
         raise argparse.ArgumentTypeError(f"HRNet input sides must be positive multiples of 32, got {text!r}")
     return w, h
@@ -31,10 +36,7 @@ def _size_hw(text: str) -> tuple[int, int]:
 
 def _size_wh(text: str) -> tuple[int, int]:
     """'640x360' (width x height, as video sizes are written) → (width, height)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x360, got {text!r}") from None
+    w, h = _two_ints(text, "WIDTHxHEIGHT such as 640x360")
     if not (64 <= w <= 7680 and 64 <= h <= 4320):
         raise argparse.ArgumentTypeError(f"frame size {text!r} outside 64x64 .. 7680x4320")
     return w, h
@@ -221,7 +223,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from posetrack.backends import OrtBackend, TorchBackend
-    from posetrack.bench import measure, write_latency_report
+    from posetrack.bench import measure, write_rows_report
     from posetrack.export import export_onnx
 
     if args.synth:
@@ -246,8 +248,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"{backend.name:28s} batch {batch:3d}: {r.median_ms:8.1f} ms/call  {r.per_crop_ms:7.1f} ms/crop  "
                   f"{r.crops_per_s:7.1f} crops/s")
     model_name = f"hrnet_{args.config} {h}x{w}" + ("" if args.weights else " (random weights)")
-    md, js = write_latency_report({model_name: rows}, args.out, f"HRNet latency, {model_name}",
-                                  f"{date.today().isoformat()}-cpu-latency-{args.config}-{h}x{w}")
+    md, js = write_rows_report(f"HRNet latency, {model_name}", rows, args.out,
+                               f"{date.today().isoformat()}-cpu-latency-{args.config}-{h}x{w}")
     print(f"wrote {md} and {js}")
     return 0
 

@@ -1,6 +1,5 @@
 """The demo models the repository ships: load strictly, fit the size budget, and work on fresh synthetic data."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -127,7 +127,7 @@ def test_smoothing_reduces_jitter_and_keeps_ids(rng):
     a = _person(rng, 300, 200)
     raw, smooth = PoseTracker(TrackerConfig(flow=None)), PoseTracker(TrackerConfig(flow=None, smoothing=OneEuroConfig()))
     jitter_raw, jitter_smooth = [], []
-    for t in range(40):
+    for _ in range(40):
         poses = _poses([a + rng.normal(0, 2, a.shape)])
         r, s = raw.update(poses), smooth.update(poses)
         assert r.track_ids.tolist() == s.track_ids.tolist() == [0]
