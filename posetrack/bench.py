@@ -158,43 +158,6 @@ def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> l
     return rows
 
 
-@dataclass(frozen=True)
-class ModelRow:
-    """A shipped model's held-out accuracy and speed on one backend and batch size."""
-
-    model: str
-    accuracy: str
-    value: float
-    backend: str
-    batch: int
-    ms_per_call: float
-    items_per_s: float
-
-
-def measure_shipped_models(repeats: int = 10) -> list[ModelRow]:
-    """Held-out OKS AP (ground-truth boxes) and AP50 of the demo pose model and detector, with ONNX Runtime speeds."""
-    from posetrack.runtime import DEMO_DETECTOR_INPUT, DEMO_POSE, build_detector, build_estimator
-    from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
-
-    images, gt = heldout_set()
-    estimator = build_estimator(DEMO_POSE, "ort")
-    detector = build_detector(None, "ort")
-    ap = pose_ap(estimator, images, gt)
-    box = detector_ap(detector, images, gt)
-    rows = []
-    w, h = DEMO_POSE.input_size
-    for batch in (1, 8):
-        r = measure(estimator.backend, (3, h, w), batch, repeats=repeats)
-        rows.append(ModelRow(f"pose demo {h}x{w}", "OKS AP (GT boxes)", ap["AP"], r.backend, batch, r.median_ms,
-                             r.crops_per_s))
-    dw, dh = DEMO_DETECTOR_INPUT
-    r = measure(detector.backend, (3, dh, dw), 1, repeats=repeats)
-    rows.append(ModelRow(f"detector {dh}x{dw}", "box AP50", box["AP50"], r.backend, 1, r.median_ms, r.crops_per_s))
-    rows.append(ModelRow(f"pose demo {h}x{w}", "OKS AP50 (GT boxes)", ap["AP50"], "-", 0, 0.0, 0.0))
-    rows.append(ModelRow(f"detector {dh}x{dw}", "box AP (0.5:0.95)", box["AP"], "-", 0, 0.0, 0.0))
-    return rows
-
-
 def write_rows_report(title: str, rows: list, out_dir: str | Path, stem: str) -> tuple[Path, Path]:
     """Write a table of dataclass ``rows`` as ``<stem>.md`` and ``<stem>.json`` with the environment."""
     out_dir = Path(out_dir)
@@ -225,6 +188,7 @@ def environment() -> dict[str, object]:
         pass
     return {
         "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
         "numpy": np.__version__, "git_commit": _git_commit(),
     }

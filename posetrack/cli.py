@@ -15,6 +15,7 @@ import numpy as np
 
 from posetrack.errors import PosetrackError
 from posetrack.models.hrnet import CONFIGS
+from posetrack.report import MODELS
 
 
 def _two_ints(text: str, form: str) -> tuple[int, int]:
@@ -78,11 +79,9 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     p.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out}/)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "ort", "trt"],
                    help="inference backend (default: auto = best available)")
-    p.add_argument("--precision", default="fp32", choices=["fp32"], help="inference precision (default: fp32)")
-    p.add_argument("--pose-weights", type=Path, help="official / MMPose COCO HRNet checkpoint instead of the demo model")
-    p.add_argument("--pose-config", default="w32", choices=sorted(CONFIGS), help="config of --pose-weights (default: w32)")
-    p.add_argument("--pose-input", type=_size_hw, default=(192, 256), metavar="HxW",
-                   help="input of --pose-weights, height x width (default: 256x192)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                   help="fp32 (default), fp16, or int8 (calibrated Q/DQ models; calibrates on first use)")
+    _add_pose_args(p)
     p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
     p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
     p.add_argument("--max-persons", type=_positive(int), default=50, help="poses per frame at most (default: 50)")
@@ -91,6 +90,13 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
     p.add_argument("--show", action="store_true", help="display the annotated frames (needs a display; q stops)")
+
+
+def _add_pose_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pose-weights", type=Path, help="official / MMPose COCO HRNet checkpoint instead of the demo model")
+    p.add_argument("--pose-config", default="w32", choices=sorted(CONFIGS), help="config of --pose-weights (default: w32)")
+    p.add_argument("--pose-input", type=_size_hw, default=(192, 256), metavar="HxW",
+                   help="input of --pose-weights, height x width (default: 256x192)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -137,22 +143,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("bench", help="measure speed and accuracy, write reports to benchmarks/",
-                       description="Measure after warm-up with repeated runs and write Markdown + JSON reports: "
-                                   "HRNet latency per backend and batch size (default), or the shipped models "
-                                   "(--models), the tracker (--tracker), the synthetic world (--synth).")
-    _add_model_args(p)
-    p.add_argument("--backends", type=_name_list(("torch", "ort")), default=["torch", "ort"],
-                   help="comma-separated: torch, ort (default: both)")
-    p.add_argument("--batches", type=_int_list, default=[1, 8], help="comma-separated batch sizes (default: 1,8)")
-    p.add_argument("--repeats", type=int, default=10, help="timed runs per measurement (default: 10)")
+    p = sub.add_parser("calibrate", help="gather INT8 calibration data and activation ranges into calib/",
+                       description="Run representative inputs (person crops for the pose model, frames for the "
+                                   "detector; made by the models' own preprocessing) through the FP32 model and store "
+                                   "a manifest and the activation ranges (max, percentile, entropy) in "
+                                   "calib/<model>/. INT8 models are built from these ranges; a cache made for other "
+                                   "weights or preprocessing is refused.")
+    p.add_argument("--model", choices=["pose", "detector"], required=True, help="which network")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--images", type=Path, help="folder of your own images (persons found by the demo detector)")
+    source.add_argument("--synthetic", type=_positive(int), metavar="N",
+                        help="N synthetic inputs (default source; N defaults to 512 crops / 256 frames)")
+    p.add_argument("--method", choices=["max", "percentile", "entropy"],
+                   help="range method INT8 models use (default: entropy, best measured on held-out data)")
+    _add_pose_args(p)
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("build", help="build a TensorRT engine (FP32, FP16 or INT8) into engines/",
+                       description="Derive the ONNX file of the precision (FP16 conversion, or the TensorRT-flavoured "
+                                   "INT8 Q/DQ model checked against TensorRT's rules) and build a strongly typed "
+                                   "engine with a dynamic-batch profile and a timing cache. Engines are cached by "
+                                   "model hash, precision, shapes, GPU and TensorRT version; stale ones are rebuilt.")
+    p.add_argument("--model", choices=["pose", "detector"], required=True, help="which network")
+    p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp16", help="(default: fp16)")
+    p.add_argument("--max-batch", type=_positive(int), default=32, help="largest batch the engine takes (default: 32)")
+    _add_pose_args(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("bench", help="measure speed and accuracy side by side; write a report to benchmarks/",
+                       description="Measure after warm-up with repeated runs: latency (median/p90/p99) and throughput "
+                                   "per model, backend, precision and batch, against the CPU's convolution ceiling; "
+                                   "accuracy per precision; the pipelined vs sequential runtime; tracker cost vs "
+                                   "people. Writes <date>-<host>.md, .json and PNG plots.")
+    p.add_argument("--quick", action="store_true", help="the < 5 minute subset (demo models, batches 1 and 8)")
     p.add_argument("--out", type=Path, default=Path("benchmarks"), help="report folder (default: benchmarks/)")
-    p.add_argument("--synth", action="store_true",
-                   help="measure the synthetic world's rendering speed per preset (one core) instead")
-    p.add_argument("--tracker", action="store_true",
-                   help="measure the tracker's association cost per frame for 1..50 people instead")
-    p.add_argument("--models", action="store_true",
-                   help="held-out accuracy and ONNX Runtime speed of the shipped demo models instead")
+    p.add_argument("--models", type=_name_list(MODELS), help="comma-separated: demo, detector, w32, w48 "
+                   "(w32/w48: official architecture, random weights) (default: demo,detector,w32)")
+    p.add_argument("--backends", type=_name_list(("torch", "ort", "trt")),
+                   help="comma-separated: torch, ort, trt (default: all; trt where TensorRT can run)")
+    p.add_argument("--precisions", type=_name_list(("fp32", "fp16", "int8")), help="comma-separated (default: all)")
+    p.add_argument("--batches", type=_int_list, help="comma-separated batch sizes (default: 1,4,8,16)")
+    p.add_argument("--repeats", type=_positive(int), help="timed runs per measurement (default: 10, quick 5)")
+    p.add_argument("--synth", action="store_true", help="instead: the synthetic world's rendering speed per preset")
+    p.add_argument("--tracker-quality", action="store_true",
+                   help="instead: MOTA and identity switches of tracker variants on corrupted ground truth")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("synth", help="render a synthetic multi-person clip with exact PoseTrack ground truth",
@@ -222,35 +256,71 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from posetrack.backends import OrtBackend, TorchBackend
-    from posetrack.bench import measure, write_rows_report
-    from posetrack.export import export_onnx
+    from dataclasses import replace
+
+    from posetrack.report import BenchOptions, run_benchmarks, write_report
 
     if args.synth:
         return _bench_synth(args)
-    if args.tracker:
-        return _bench_tracker(args)
-    if args.models:
-        return _bench_models(args)
-    model = _model(args)
-    w, h = args.input_size
-    backends = []
-    if "torch" in args.backends:
-        backends.append(TorchBackend(model))
-    if "ort" in args.backends:
-        path = export_onnx(model, _onnx_path(args), args.input_size).path
-        backends.append(OrtBackend(path, ["CPUExecutionProvider"]))
-    rows = []
-    for backend in backends:
-        for batch in args.batches:
-            r = measure(backend, (3, h, w), batch, repeats=args.repeats)
-            rows.append(r)
-            print(f"{backend.name:28s} batch {batch:3d}: {r.median_ms:8.1f} ms/call  {r.per_crop_ms:7.1f} ms/crop  "
-                  f"{r.crops_per_s:7.1f} crops/s")
-    model_name = f"hrnet_{args.config} {h}x{w}" + ("" if args.weights else " (random weights)")
-    md, js = write_rows_report(f"HRNet latency, {model_name}", rows, args.out,
-                               f"{date.today().isoformat()}-cpu-latency-{args.config}-{h}x{w}")
-    print(f"wrote {md} and {js}")
+    if args.tracker_quality:
+        return _bench_tracker_quality(args)
+    options = BenchOptions.quick() if args.quick else BenchOptions()
+    given = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in (("models", args.models), ("backends", args.backends), ("precisions", args.precisions),
+                          ("batches", args.batches), ("repeats", args.repeats)) if v is not None}
+    report = run_benchmarks(replace(options, **given))
+    for path in write_report(report, args.out, "-quick" if args.quick else ""):
+        print(f"wrote {path}")
+    return 0
+
+
+def _pose_spec(args: argparse.Namespace):
+    from posetrack.runtime import DEMO_POSE, user_pose_model
+
+    return user_pose_model(args.pose_config, args.pose_weights, args.pose_input) if args.pose_weights else DEMO_POSE
+
+
+def _exported(args: argparse.Namespace):
+    from posetrack.runtime import export_detector, export_pose
+
+    return export_pose(_pose_spec(args)) if args.model == "pose" else export_detector()
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from posetrack.calibrate import calib_dir
+    from posetrack.runtime import calibration
+
+    model = _exported(args)
+    calib = calibration(model, args.synthetic, args.images, recalibrate=True)
+    folder = calib_dir() / model.calib_name
+    if args.method:
+        calib = replace(calib, manifest=replace(calib.manifest, default_method=args.method))
+        calib.save(folder)
+    m = calib.manifest
+    seed = f", seed {m.seed}" if m.seed is not None else ""
+    print(f"calibrated {m.model} on {m.count} inputs ({m.source}{seed}): {m.tensors} activations, "
+          f"INT8 models use the {m.default_method} ranges; wrote {folder}/manifest.json and ranges.json")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from posetrack.engines import ensure_engine
+    from posetrack.quantize import TENSORRT, check_tensorrt_qdq
+    from posetrack.runtime import precision_onnx
+
+    model = _exported(args)
+    path = precision_onnx(model, args.precision, TENSORRT)
+    if args.precision == "int8":
+        import onnx
+
+        problems = check_tensorrt_qdq(onnx.load(str(path)))
+        if problems:
+            raise PosetrackError(f"{path}: not buildable by TensorRT: {problems[0]} (+{len(problems) - 1} more)")
+    print(f"{args.precision} ONNX for TensorRT: {path}")
+    plan, spec = ensure_engine(path, model.name, args.precision, args.max_batch)
+    print(f"engine: {plan} ({spec.gpu.name}, TensorRT {spec.tensorrt_version}, batch 1..{args.max_batch})")
     return 0
 
 
@@ -282,7 +352,7 @@ def _bench_synth(args: argparse.Namespace) -> int:
 
     rows = []
     for name in PRESETS:
-        r = measure_synth(name, frames=30 * args.repeats)
+        r = measure_synth(name, frames=30 * (args.repeats or 10))
         rows.append(r)
         print(f"{name:10s} {r.people:3d} people  {r.frames_per_s:7.1f} frames/s  {r.ms_per_frame:6.2f} ms/frame")
     md, js = write_rows_report("Synthetic world rendering speed (one core, in memory, no encoding)", rows, args.out,
@@ -291,38 +361,17 @@ def _bench_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_models(args: argparse.Namespace) -> int:
-    from posetrack.bench import measure_shipped_models, write_rows_report
+def _bench_tracker_quality(args: argparse.Namespace) -> int:
+    from posetrack.bench import measure_tracker_quality, write_rows_report
 
-    rows = measure_shipped_models(args.repeats)
-    for r in rows:
-        speed = f"{r.items_per_s:7.1f}/s at batch {r.batch} ({r.backend})" if r.batch else ""
-        print(f"{r.model:22s} {r.accuracy:22s} {r.value:.4f}  {speed}")
-    for path in write_rows_report("Shipped demo models: held-out accuracy and ONNX Runtime CPU speed", rows, args.out,
-                                  f"{date.today().isoformat()}-cpu-models"):
-        print(f"wrote {path}")
-    return 0
-
-
-def _bench_tracker(args: argparse.Namespace) -> int:
-    from posetrack.bench import measure_tracker, measure_tracker_quality, write_rows_report
-
-    rows = []
-    for people in (1, 5, 10, 20, 50):
-        r = measure_tracker(people, frames=20 * args.repeats)
-        rows.append(r)
-        print(f"{people:3d} people  {r.median_ms:6.3f} ms/frame median  {r.p90_ms:6.3f} p90")
-    stem = f"{date.today().isoformat()}-cpu-tracker"
-    for path in write_rows_report("Tracker association cost per frame (no optical flow)", rows, args.out, stem):
-        print(f"wrote {path}")
     quality = []
     for name in ("crossing", "pan"):
-        for seed in range(max(1, args.repeats // 3)):
+        for seed in range(max(1, (args.repeats or 10) // 3)):
             for r in measure_tracker_quality(name, seed, frames=200):
                 quality.append(r)
                 print(f"{name:9s} seed {seed} {r.tracker:20s} MOTA {r.mota:6.2f}  switches {r.switches:5.1f}")
     title = "Tracking from corrupted ground truth (2% keypoint noise, 10% dropped persons): MOTA and switches"
-    for path in write_rows_report(title, quality, args.out, stem + "-quality"):
+    for path in write_rows_report(title, quality, args.out, f"{date.today().isoformat()}-cpu-tracker-quality"):
         print(f"wrote {path}")
     return 0
 
@@ -427,16 +476,15 @@ def _train_detector(args: argparse.Namespace) -> int:
 def _pipeline(args: argparse.Namespace, sequential: bool):
     from posetrack.detect import PrecomputedDetections
     from posetrack.pipeline import Pipeline
-    from posetrack.runtime import DEMO_POSE, build_detector, build_estimator, user_pose_model
+    from posetrack.runtime import build_detector, build_estimator
     from posetrack.track import PoseTracker
 
     threads = None if sequential else 1  # overlapped stages: one core each
-    spec = user_pose_model(args.pose_config, args.pose_weights, args.pose_input) if args.pose_weights else DEMO_POSE
-    estimator = build_estimator(spec, args.backend, threads, args.flip_test)
+    estimator = build_estimator(_pose_spec(args), args.backend, threads, args.flip_test, args.precision)
     if args.detections:
         detector = PrecomputedDetections(args.detections)
     else:
-        detector = build_detector(args.detector, args.backend, threads)
+        detector = build_detector(args.detector, args.backend, threads, precision=args.precision)
     return Pipeline(detector, estimator, PoseTracker(), max_persons=args.max_persons, sequential=sequential)
 
 

@@ -53,6 +53,21 @@ class TopDownConfig:
     output_name: str = "heatmaps"
 
 
+def crop_batch(image: np.ndarray, boxes: np.ndarray, config: TopDownConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Network input for the persons in ``boxes`` ((N, 4) x1, y1, x2, y2 image pixels) of a BGR ``image``:
+    (N, 3, H, W) float32 crops and the (N, 2, 3) image → crop affine matrices."""
+    width, height = config.input_size
+    centers, sizes = boxes_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), width / height, config.padding)
+    to_crop = crop_matrices(centers, sizes, config.input_size)
+    return preprocess(warp_crops(image, to_crop, config.input_size)), to_crop
+
+
+def preprocessing_description(config: TopDownConfig) -> dict:
+    """Everything that decides the network input of a crop (calibration caches are keyed by it)."""
+    return {"kind": "topdown-crop", "input_size": list(config.input_size), "padding": config.padding,
+            "mean_rgb": MEAN_RGB.tolist(), "std_rgb": STD_RGB.tolist(), "channels": "rgb"}
+
+
 class TopDownEstimator:
     """Estimate the poses of all given persons of an image in one network call.
 
@@ -85,12 +100,10 @@ class TopDownEstimator:
         k = cfg.skeleton.num_joints
         if len(boxes) == 0:
             return Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), boxes, box_scores, cfg.skeleton)
-        width, height = cfg.input_size
-        centers, sizes = boxes_to_center_size(boxes, width / height, cfg.padding)
-        to_crop = crop_matrices(centers, sizes, cfg.input_size)
-        crops = warp_crops(image, to_crop, cfg.input_size)
-        heatmaps = self.heatmaps(preprocess(crops))
+        batch, to_crop = crop_batch(image, boxes, cfg)
+        heatmaps = self.heatmaps(batch)
         coords, scores = hm.decode(heatmaps, cfg.refine)
+        width, height = cfg.input_size
         stride = np.array([width / heatmaps.shape[3], height / heatmaps.shape[2]], dtype=np.float32)
         keypoints = apply_affine(coords * stride, invert_affine(to_crop))
         return Poses(keypoints, scores, boxes, box_scores, cfg.skeleton)

@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
 from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
+from posetrack.backends.select import choose_backend, tensorrt_usable
+from posetrack.calibrate import (CALIB_SEED, Calibration, Manifest, calib_dir, collect_ranges, detector_inputs,
+                                 digest, load_calibration, pose_inputs)
 from posetrack.detect import YoloDetector
 from posetrack.errors import PosetrackError
 from posetrack.export import export_onnx
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector, YoloLayout
 from posetrack.models.hrnet import hrnet
-from posetrack.pose import TopDownConfig, TopDownEstimator
+from posetrack.pose import TopDownConfig, TopDownEstimator, preprocessing_description
+from posetrack.quantize import ORT_CPU, TENSORRT, QdqFlavour, convert_fp16, quantize_qdq
 from posetrack.skeleton import COCO17, POSETRACK17, Skeleton
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -28,10 +34,11 @@ WEIGHTS = Path(__file__).parent / "weights"
 
 @dataclass(frozen=True)
 class PoseModel:
-    """An HRNet to run: named config, weights file, input (width, height), joint layout."""
+    """An HRNet to run: named config, weights file (None: the architecture with random weights, seed 0, for speed
+    measurements), input (width, height), joint layout."""
 
     config: str
-    weights: Path
+    weights: Path | None
     input_size: tuple[int, int]
     skeleton: Skeleton
 
@@ -72,39 +79,166 @@ def cached_onnx(model: torch.nn.Module, name: str, key: str, input_size: tuple[i
     return export_onnx(model, path, input_size, output_name=output_name, atol=atol).path
 
 
-def make_backend(kind: str, model: torch.nn.Module, name: str, key: str, input_size: tuple[int, int],
-                 output_name: str, threads: int | None = None, atol: float = 1e-4) -> Backend:
-    """A backend for ``model``: ``torch``, ``ort``, ``trt`` or ``auto`` (best available: ONNX Runtime here)."""
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """A network's verified FP32 ONNX export and what deriving its FP16 / INT8 versions needs.
+
+    Attributes:
+        name: file stem, e.g. ``pose_demo_128x96``. key: digest of weights + description (cache key).
+        onnx: the FP32 ``.onnx`` file.
+        calib_name: its folder under ``calib/``, e.g. ``pose-demo``.
+        preprocessing: description of its input preprocessing (calibration caches are keyed by it).
+        calibration_inputs: ``(count, images folder or None) → (count, 3, H, W)`` float32 network inputs.
+        calib_count: default calibration set size.
+    """
+
+    name: str
+    key: str
+    onnx: Path
+    calib_name: str
+    preprocessing: dict
+    calibration_inputs: Callable[[int, Path | None], np.ndarray]
+    calib_count: int = 256
+
+
+def calibration(model: ExportedModel, count: int | None = None, images: Path | None = None,
+                recalibrate: bool = False, progress: bool = True) -> Calibration:
+    """The model's calibration from ``calib/``, made on first use (synthetic set) or when ``recalibrate``.
+
+    Raises:
+        CalibrationError: a cached calibration belongs to another model or preprocessing (and not ``recalibrate``).
+    """
+    folder = calib_dir() / model.calib_name
+    prep = digest(model.preprocessing)
+    if not recalibrate and (folder / "manifest.json").is_file():
+        return load_calibration(folder, model.key, prep)
+    count = count or model.calib_count
+    inputs = model.calibration_inputs(count, images)
+    ranges = collect_ranges(model.onnx, inputs, progress=progress)
+    manifest = Manifest(model.calib_name, model.key, prep, "synthetic" if images is None else str(images),
+                        CALIB_SEED if images is None else None, len(inputs), len(ranges["max"]))
+    result = Calibration(manifest, ranges)
+    result.save(folder)
+    return result
+
+
+def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = ORT_CPU) -> Path:
+    """The ONNX file of ``model`` at ``precision``: the FP32 export, its FP16 conversion, or its INT8 Q/DQ
+    version in ``flavour`` from the model's calibration (made on first use); derived files are cached in
+    ``engines/`` under names that include the ranges' digest."""
+    if precision == "fp32":
+        return model.onnx
+    if precision == "fp16":
+        path = engine_dir() / f"{model.name}-{model.key}-fp16.onnx"
+        make = lambda: convert_fp16(onnx.load(str(model.onnx)))  # noqa: E731
+    elif precision == "int8":
+        calib = calibration(model)
+        path = engine_dir() / f"{model.name}-{model.key}-int8-{flavour.name}-{calib.key()}.onnx"
+        make = lambda: quantize_qdq(onnx.load(str(model.onnx)), calib.method_ranges(), flavour)  # noqa: E731
+    else:
+        raise PosetrackError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    if not path.is_file():
+        derived = make()
+        onnx.checker.check_model(derived)
+        onnx.save(derived, path)
+    return path
+
+
+def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, output_name: str,
+                 precision: str = "fp32", threads: int | None = None) -> Backend:
+    """A backend running ``model``: ``torch`` (FP32 eager), ``ort``, ``trt``, or ``auto`` (TensorRT if usable,
+    else ONNX Runtime with its best provider)."""
+    kind = choose_backend(kind, tensorrt_usable())
     if kind == "torch":
-        return TorchBackend(model, output_names=(output_name,))
+        if precision != "fp32":
+            raise PosetrackError(f"--precision {precision} needs --backend ort or trt (torch runs fp32)")
+        return TorchBackend(module, output_names=(output_name,))
     if kind == "trt":
-        raise PosetrackError("--backend trt: TensorRT is not installed on this machine; use ort or torch")
-    if kind not in ("ort", "auto"):
-        raise PosetrackError(f"unknown backend {kind!r}; use auto, torch, ort or trt")
-    return OrtBackend(cached_onnx(model, name, key, input_size, output_name, atol), default_providers(), threads)
+        from posetrack.engines import tensorrt_backend
+        return tensorrt_backend(precision_onnx(model, precision, TENSORRT), model.name, precision)
+    providers = default_providers()
+    flavour = ORT_CPU if providers[0] == "CPUExecutionProvider" else TENSORRT
+    return OrtBackend(precision_onnx(model, precision, flavour), providers, threads)
 
 
 def load_pose(spec: PoseModel) -> torch.nn.Module:
     """The HRNet of ``spec`` with its weights (float16 files load as float32)."""
+    if spec.weights is None:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return hrnet(spec.config, spec.skeleton.num_joints).eval()
     if not spec.weights.is_file():
         raise PosetrackError(f"{spec.weights}: pose weights not found")
     return load_checkpoint(hrnet(spec.config, spec.skeleton.num_joints), spec.weights).eval()
 
 
-def build_estimator(spec: PoseModel, backend: str = "auto", threads: int | None = None,
-                    flip_test: bool = False) -> TopDownEstimator:
-    model = load_pose(spec)
+def pose_config(spec: PoseModel, flip_test: bool = False) -> TopDownConfig:
+    return TopDownConfig(input_size=spec.input_size, skeleton=spec.skeleton, refine="dark", flip_test=flip_test)
+
+
+def export_pose(spec: PoseModel, module: torch.nn.Module | None = None) -> ExportedModel:
+    """The pose model's FP32 ONNX export (cached) and its calibration recipe (person crops)."""
+    module = module if module is not None else load_pose(spec)
     w, h = spec.input_size
-    key = file_digest(spec.weights, f"{spec.config}:{w}x{h}:{spec.skeleton.name}")
-    return TopDownEstimator(make_backend(backend, model, f"pose_{spec.config}_{h}x{w}", key, spec.input_size,
-                                         "heatmaps", threads),
-                            config=TopDownConfig(input_size=spec.input_size, skeleton=spec.skeleton, refine="dark",
-                                                 flip_test=flip_test))
+    description = f"{spec.config}:{w}x{h}:{spec.skeleton.name}"
+    if spec.weights is None:
+        name, key = f"pose_{spec.config}_{h}x{w}_random", file_digest(f"random seed 0, torch {torch.__version__}", description)
+    else:
+        name, key = f"pose_{spec.config}_{h}x{w}", file_digest(spec.weights, description)
+    config = pose_config(spec)
+
+    def inputs(count: int, images: Path | None) -> np.ndarray:
+        if images is None:
+            return pose_inputs(config, count)
+        detector = build_detector(backend="ort")  # a user's images: persons found by the shipped detector
+        return pose_inputs(config, count, images=images, find_people=lambda image: detector.detect(image).boxes)
+
+    calib_name = "pose-demo" if spec == DEMO_POSE else name.replace("_", "-")
+    return ExportedModel(name, key, cached_onnx(module, name, key, spec.input_size, "heatmaps"), calib_name,
+                         preprocessing_description(config), inputs, 512 if spec == DEMO_POSE else 128)
+
+
+def build_estimator(spec: PoseModel, backend: str = "auto", threads: int | None = None,
+                    flip_test: bool = False, precision: str = "fp32") -> TopDownEstimator:
+    module = load_pose(spec)
+    exported = export_pose(spec, module)
+    return TopDownEstimator(make_backend(backend, module, exported, "heatmaps", precision, threads),
+                            config=pose_config(spec, flip_test))
+
+
+def demo_detector_module() -> torch.nn.Module:
+    """The shipped detector with its YOLO-layout output."""
+    if not DEMO_DETECTOR_WEIGHTS.is_file():
+        raise PosetrackError(f"{DEMO_DETECTOR_WEIGHTS}: detector weights not found")
+    net = PersonDetector()
+    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
+    return YoloLayout(net.eval()).eval()
+
+
+def export_detector(module: torch.nn.Module | None = None) -> ExportedModel:
+    """The shipped detector's FP32 ONNX export (cached) and its calibration recipe (letterboxed frames)."""
+    module = module if module is not None else demo_detector_module()
+    w, h = DEMO_DETECTOR_INPUT
+    name = f"detector_demo_{h}x{w}"
+    key = file_digest(DEMO_DETECTOR_WEIGHTS, f"detector:{w}x{h}")
+    # outputs are box coordinates in input pixels (up to hundreds): parity within 1e-3 px
+    path = cached_onnx(module, name, key, DEMO_DETECTOR_INPUT, "output", atol=1e-3)
+    prepare = YoloDetector(None, DEMO_DETECTOR_INPUT).prepare
+
+    def inputs(count: int, images: Path | None) -> np.ndarray:
+        return detector_inputs(lambda image: prepare(image)[0], count, images=images)
+
+    prep = {"kind": "letterbox", "input_size": list(DEMO_DETECTOR_INPUT), "normalise": "imagenet", "fill": 114}
+    return ExportedModel(name, key, path, "detector-demo", prep, inputs, 256)
 
 
 def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: int | None = None,
-                   conf_threshold: float = 0.3) -> YoloDetector:
-    """The shipped detector, or a user's YOLO-layout ONNX (Ultralytics export: RGB / 255 input, class 0 person)."""
+                   conf_threshold: float = 0.3, precision: str = "fp32") -> YoloDetector:
+    """The shipped detector, or a user's YOLO-layout ONNX (Ultralytics export: RGB / 255 input, class 0 person;
+    run in FP32 by ONNX Runtime)."""
     if onnx_path is not None:
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
@@ -114,18 +248,11 @@ def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
             raise PosetrackError(f"{onnx_path}: expected a fixed (N, 3, H, W) input, got {shape}")
         return YoloDetector(runner, (shape[3], shape[2]), conf_threshold, normalise="unit")
-    if not DEMO_DETECTOR_WEIGHTS.is_file():
-        raise PosetrackError(f"{DEMO_DETECTOR_WEIGHTS}: detector weights not found")
-    net = PersonDetector()
-    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
-    wrapped = YoloLayout(net.eval()).eval()
-    w, h = DEMO_DETECTOR_INPUT
-    key = file_digest(DEMO_DETECTOR_WEIGHTS, f"detector:{w}x{h}")
-    # outputs are box coordinates in input pixels (up to hundreds): parity within 1e-3 px
-    return YoloDetector(make_backend(backend, wrapped, f"detector_demo_{h}x{w}", key, DEMO_DETECTOR_INPUT, "output",
-                                     threads, atol=1e-3), DEMO_DETECTOR_INPUT, conf_threshold)
+    module = demo_detector_module()
+    backend_ = make_backend(backend, module, export_detector(module), "output", precision, threads)
+    return YoloDetector(backend_, DEMO_DETECTOR_INPUT, conf_threshold)
 
 
-def user_pose_model(config: str, weights: Path, input_size: tuple[int, int]) -> PoseModel:
-    """An official / MMPose COCO checkpoint the user supplies (COCO-17 layout)."""
-    return PoseModel(config, Path(weights), input_size, COCO17)
+def user_pose_model(config: str, weights: Path | None, input_size: tuple[int, int]) -> PoseModel:
+    """An official / MMPose COCO checkpoint the user supplies (COCO-17 layout); no weights: random ones."""
+    return PoseModel(config, None if weights is None else Path(weights), input_size, COCO17)

@@ -57,20 +57,37 @@ def test_low_opset_is_refused(tmp_path):
     _one_line_error(r, "opset 11")
 
 
-def test_bench_writes_report_from_real_runs(tmp_path):
-    r = run("bench", "--backends", "torch", "--batches", "1,2", "--repeats", "2", "--input-size", "128x96",
-            "--out", str(tmp_path))
+def test_bench_report_schema_and_outputs(tmp_path):
+    r = run("bench", "--models", "demo,detector", "--backends", "torch,ort", "--precisions", "fp32,int8",
+            "--batches", "1,2", "--repeats", "2", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     (md,) = tmp_path.glob("*.md")
     (js,) = tmp_path.glob("*.json")
+    assert len(list(tmp_path.glob("*.png"))) == 3
     report = json.loads(js.read_text())
-    rows = report["results"]
-    assert [row["batch"] for row in rows] == [1, 2]
-    for row in rows:
-        assert row["median_ms"] > 0 and row["p90_ms"] >= row["median_ms"] * 0.5
-        assert row["crops_per_s"] == pytest.approx(row["batch"] / row["median_ms"] * 1e3)
-    assert report["environment"]["cores"] >= 1 and "torch" in report["environment"]
-    assert "| torch:cpu | 1 |" in md.read_text()
+    assert set(report) >= {"options", "environment", "ceiling", "engines", "accuracy", "pipeline", "tracker"}
+    env = report["environment"]
+    assert env["cores"] >= 1 and env["cpu"] and "onnxruntime" in env and "git_commit" in env
+    assert report["ceiling"]["gflops_per_s"] > 1
+    engines = report["engines"]
+    # torch fp32 + ort fp32/int8, for two models, two batch sizes
+    assert {(e["model"].split("_")[0], e["precision"], e["batch"]) for e in engines} == {
+        (m, p, b) for m in ("pose", "detector") for p in ("fp32", "int8") for b in (1, 2)}
+    for e in engines:
+        assert e["p99_ms"] >= e["p90_ms"] >= e["median_ms"] * 0.5 > 0
+        assert e["items_per_s"] == pytest.approx(e["batch"] / e["median_ms"] * 1e3)
+        assert e["gflops_per_s"] == pytest.approx(e["gflop_per_item"] * e["items_per_s"])
+    metrics = {(a["model"].split("_")[0], a["precision"], a["metric"]) for a in report["accuracy"]}
+    assert {("pose", "int8", "OKS AP"), ("pose", "int8", "argmax agreement vs fp32"),
+            ("detector", "int8", "box AP50")} <= metrics
+    modes = {(p["precision"], p["mode"]) for p in report["pipeline"]}
+    assert modes == {(p, m) for p in ("fp32", "int8") for m in ("pipelined", "sequential")}
+    for p in report["pipeline"]:
+        slowest = min(p["stage_fps"].values())
+        assert p["overlap_efficiency"] == pytest.approx(p["fps"] / slowest) and 0 < p["overlap_efficiency"] <= 1.05
+    assert [t["people"] for t in report["tracker"]] == [1, 2, 5, 10, 20, 50]
+    text = md.read_text()
+    assert "## Ceiling" in text and "| pose_demo_128x96 | torch:cpu | fp32 | 1 |" in text
 
 
 def test_synth_command_writes_video_and_truth(tmp_path):

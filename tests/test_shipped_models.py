@@ -6,7 +6,9 @@ import torch
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector, YoloLayout
 from posetrack.models.hrnet import hrnet
-from posetrack.runtime import DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator
+from posetrack.calibrate import calib_dir, digest, load_calibration
+from posetrack.runtime import (DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator, export_detector,
+                               export_pose)
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
 
 # Floors well below the measured held-out numbers (posetrack/weights/README.md), above what an untrained
@@ -47,3 +49,23 @@ def test_detector_export_has_the_yolo_layout():
         out = YoloLayout(net.eval())(torch.zeros(1, 3, 192, 320))
     assert out.shape == (1, 5, 24 * 40)
     assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
+
+
+@pytest.fixture(scope="module")
+def exported():
+    return {"pose": export_pose(DEMO_POSE), "detector": export_detector()}
+
+
+@pytest.mark.parametrize("which", ["pose", "detector"])
+def test_committed_calibration_belongs_to_the_shipped_weights(exported, which):
+    model = exported[which]
+    calib = load_calibration(calib_dir() / model.calib_name, model.key, digest(model.preprocessing))
+    assert calib.manifest.count >= 256 and calib.manifest.source == "synthetic"
+
+
+@pytest.mark.parametrize("precision, allowed", [("int8", 0.01), ("fp16", 0.005)])
+def test_lower_precisions_keep_the_accuracy(fresh, precision, allowed):
+    pose = {p: pose_ap(build_estimator(DEMO_POSE, "ort", precision=p), *fresh)["AP"] for p in ("fp32", precision)}
+    det = {p: detector_ap(build_detector(None, "ort", precision=p), *fresh)["AP50"] for p in ("fp32", precision)}
+    assert abs(pose[precision] - pose["fp32"]) <= allowed, pose
+    assert abs(det[precision] - det["fp32"]) <= allowed, det

@@ -1,0 +1,223 @@
+"""TensorRT engines: build from ONNX, cache in ``engines/``, refuse stale ones.
+
+Precision comes from the ONNX file (FP32 export, FP16 conversion, INT8 Q/DQ in the TensorRT flavour), never from
+builder flags: TensorRT 11 builds every network strongly typed and removed the FP16/INT8 flags, and on 10.x the
+STRONGLY_TYPED creation flag gives the same behaviour. The build follows TensorRT's samples step by step:
+parse → optimisation profile for the dynamic batch → workspace limit and timing cache → serialize.
+
+Everything decided without a GPU lives in plain dataclasses (``ShapeProfile``, ``EngineSpec``: names, cache keys,
+metadata, staleness) and is tested on the CPU; the TensorRT calls are the thin rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import onnx
+
+from posetrack.calibrate import digest
+from posetrack.errors import PosetrackError
+from posetrack.runtime import engine_dir, file_digest
+
+DEFAULT_MAX_BATCH = 32
+DEFAULT_WORKSPACE = 2 << 30
+
+
+class EngineError(PosetrackError):
+    """An engine that cannot be built or loaded, or a cached one made for something else."""
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """A TensorRT optimisation profile for one input with a dynamic batch: (min, opt, max) shapes."""
+
+    input_name: str
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+    @classmethod
+    def for_batch(cls, input_name: str, item_shape: tuple[int, ...], max_batch: int = DEFAULT_MAX_BATCH,
+                  opt_batch: int | None = None) -> ShapeProfile:
+        """Batch 1 … ``max_batch``, tuned for ``opt_batch`` (default: 8, or ``max_batch`` if smaller)."""
+        if max_batch < 1:
+            raise EngineError(f"max batch must be ≥ 1, got {max_batch}")
+        opt = min(opt_batch or 8, max_batch)
+        return cls(input_name, (1, *item_shape), (opt, *item_shape), (max_batch, *item_shape))
+
+    def admits(self, shape: tuple[int, ...]) -> bool:
+        """``shape`` lies inside the profile (element-wise between min and max)."""
+        return len(shape) == len(self.min) and all(lo <= s <= hi for lo, s, hi in zip(self.min, shape, self.max))
+
+
+def onnx_profile(path: Path, max_batch: int = DEFAULT_MAX_BATCH, opt_batch: int | None = None) -> ShapeProfile:
+    """The profile for an ONNX file whose single input is (batch, C, H, W) with a symbolic batch."""
+    inputs = onnx.load(str(path), load_external_data=False).graph.input
+    if len(inputs) != 1:
+        raise EngineError(f"{path}: expected one input, found {len(inputs)}")
+    dims = inputs[0].type.tensor_type.shape.dim
+    if not dims or dims[0].dim_value or any(d.dim_value <= 0 for d in dims[1:]):
+        raise EngineError(f"{path}: input {inputs[0].name} must be (dynamic batch, fixed C, H, W)")
+    return ShapeProfile.for_batch(inputs[0].name, tuple(d.dim_value for d in dims[1:]), max_batch, opt_batch)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """The device an engine is built for: name and compute capability (major, minor)."""
+
+    name: str
+    compute_capability: tuple[int, int]
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything an engine plan depends on; two specs with the same ``key`` give interchangeable plans.
+
+    Attributes:
+        model: model name (file stem), e.g. ``pose_demo_128x96``.
+        onnx_digest: digest of the ONNX file the engine is built from (weights, precision, quantization).
+        precision: ``fp32``, ``fp16`` or ``int8`` (as carried by the ONNX file).
+        profile: dynamic-batch shape profile.
+        gpu: target device. tensorrt_version: e.g. ``10.16.1``.
+        workspace: builder workspace limit in bytes.
+    """
+
+    model: str
+    onnx_digest: str
+    precision: str
+    profile: ShapeProfile
+    gpu: Gpu
+    tensorrt_version: str
+    workspace: int = DEFAULT_WORKSPACE
+
+    @property
+    def key(self) -> str:
+        return digest(asdict(self))
+
+    @property
+    def filename(self) -> str:
+        """E.g. ``pose_demo_128x96-int8-b1-32-nvidia-h100-sm90-trt10.16.1-3f2a9c0d1e4b.plan``."""
+        major, minor = self.gpu.compute_capability
+        return (f"{self.model}-{self.precision}-b{self.profile.min[0]}-{self.profile.max[0]}-{self.gpu.slug}"
+                f"-sm{major}{minor}-trt{self.tensorrt_version}-{self.key}.plan")
+
+    def metadata(self) -> dict:
+        return {**asdict(self), "key": self.key}
+
+
+def stale_reason(plan: Path, spec: EngineSpec) -> str | None:
+    """Why the cached ``plan`` cannot serve ``spec`` (None: it can). Reads the JSON sidecar written at build time;
+    a plan without one is never trusted."""
+    meta_path = plan.with_suffix(".json")
+    if not plan.is_file():
+        return "not built yet"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (FileNotFoundError, ValueError):
+        return "no readable metadata next to the plan"
+    want = json.loads(json.dumps(spec.metadata()))  # tuples → lists, as stored
+    for field in ("onnx_digest", "precision", "profile", "gpu", "tensorrt_version", "workspace", "model"):
+        if meta.get(field) != want[field]:
+            return f"{field} differs (cached {meta.get(field)!r}, wanted {want[field]!r})"
+    return None
+
+
+def engine_spec(onnx_path: Path, model: str, precision: str, gpu: Gpu, tensorrt_version: str,
+                max_batch: int = DEFAULT_MAX_BATCH) -> EngineSpec:
+    return EngineSpec(model, file_digest(onnx_path), precision, onnx_profile(onnx_path, max_batch), gpu,
+                      tensorrt_version)
+
+
+# ------------------------------------------------------------------------------------- TensorRT calls
+
+
+def _trt():
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise EngineError("TensorRT is not installed (pip install 'posetrack[tensorrt]' on a machine with an NVIDIA "
+                          "GPU)") from None
+    return trt
+
+
+def current_gpu() -> Gpu:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise EngineError("no CUDA GPU visible to torch: TensorRT engines need one")
+    return Gpu(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
+
+
+def build_engine(onnx_path: Path, spec: EngineSpec, plan_path: Path, timing_cache: Path | None = None) -> Path:
+    """Build ``onnx_path`` into a serialized plan at ``plan_path`` (+ JSON metadata sidecar).
+
+    Raises:
+        EngineError: the parser rejects the model, the profile is invalid, or the build fails.
+    """
+    trt = _trt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    try:
+        builder = trt.Builder(logger)
+    except TypeError:  # the bindings' factory returns nullptr without a usable CUDA driver
+        raise EngineError("TensorRT cannot create a builder: no usable CUDA GPU") from None
+    # strongly typed: precision comes from the ONNX file (flag required on 10.x, ignored on 11.x)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EngineError(f"{onnx_path}: TensorRT's ONNX parser rejects it: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace)
+    profile = builder.create_optimization_profile()
+    p = spec.profile
+    profile.set_shape(p.input_name, p.min, p.opt, p.max)
+    if config.add_optimization_profile(profile) < 0:
+        raise EngineError(f"{onnx_path}: invalid optimisation profile {p}")
+    old = timing_cache.read_bytes() if timing_cache is not None and timing_cache.is_file() else b""
+    cache = config.create_timing_cache(old)
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise EngineError(f"{onnx_path}: TensorRT failed to build the {spec.precision} engine (see its log above)")
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    plan_path.write_bytes(bytes(plan))
+    plan_path.with_suffix(".json").write_text(json.dumps(spec.metadata(), indent=2) + "\n")
+    if timing_cache is not None:
+        timing_cache.write_bytes(bytes(config.get_timing_cache().serialize()))
+    return plan_path
+
+
+def ensure_engine(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH,
+                  rebuild: bool = True) -> tuple[Path, EngineSpec]:
+    """The cached plan for this model, precision, batch range, GPU and TensorRT version; built when missing,
+    rebuilt when stale (or refused with the reason when ``rebuild`` is False)."""
+    trt = _trt()
+    spec = engine_spec(onnx_path, model, precision, current_gpu(), trt.__version__, max_batch)
+    plan = engine_dir() / spec.filename
+    reason = stale_reason(plan, spec)
+    if reason is not None:
+        if plan.is_file() and not rebuild:
+            raise EngineError(f"{plan}: cached engine is stale ({reason}); run `posetrack build` again")
+        gpu_cache = engine_dir() / f"timing-{spec.gpu.slug}-trt{spec.tensorrt_version}.cache"
+        build_engine(onnx_path, spec, plan, gpu_cache)
+    return plan, spec
+
+
+def tensorrt_backend(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH):
+    """A ``TrtBackend`` over the cached (or freshly built) engine of ``onnx_path``."""
+    from posetrack.backends.trt_backend import TrtBackend
+
+    plan, spec = ensure_engine(onnx_path, model, precision, max_batch)
+    trt = _trt()
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    engine = runtime.deserialize_cuda_engine(plan.read_bytes())
+    if engine is None:
+        raise EngineError(f"{plan}: TensorRT cannot deserialize the plan; delete it to rebuild")
+    return TrtBackend(engine, runtime=runtime, name=f"trt:{spec.gpu.name}:{precision}")

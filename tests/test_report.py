@@ -1,0 +1,45 @@
+"""Benchmark primitives: measurements come from real runs, FLOP counts match the published ones."""
+
+import time
+
+import numpy as np
+import pytest
+
+from posetrack.models.hrnet import hrnet
+from posetrack.report import Ceiling, argmax_agreement, count_gflop, engine_row
+
+
+class Slowed:
+    """A backend that sleeps before delegating: the report must see the extra time."""
+
+    def __init__(self, inner, seconds):
+        self.inner, self.seconds = inner, seconds
+        self.name, self.input_names, self.output_names = "slowed", inner.input_names, inner.output_names
+
+    def run(self, inputs):
+        time.sleep(self.seconds)
+        return self.inner.run(inputs)
+
+
+def test_a_slowed_backend_measures_slower(tiny_onnx):
+    from posetrack.backends import OrtBackend
+
+    fast = OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"])
+    ceiling = Ceiling("x", 1.0, 100.0, 50.0)
+    a = engine_row("tiny", "fp32", fast, (3, 128, 96), 1, 5, 0.1, ceiling)
+    b = engine_row("tiny", "fp32", Slowed(fast, 0.03), (3, 128, 96), 1, 5, 0.1, ceiling)
+    assert b.median_ms >= a.median_ms + 25
+    assert a.ceiling_fraction == pytest.approx(a.gflops_per_s / 100.0)
+
+
+def test_flop_counts():
+    assert count_gflop(hrnet("w32").eval(), (3, 256, 192)) == pytest.approx(15.3, abs=0.05)  # the published figure
+    assert count_gflop(hrnet("w32").eval(), (3, 128, 96)) == pytest.approx(15.29 / 4, rel=0.01)
+
+
+def test_argmax_agreement():
+    a = np.zeros((2, 3, 4, 4), np.float32)
+    a[:, :, 1, 2] = 1
+    b = a.copy()
+    b[0, 0, 3, 3] = 2  # one of six joints moves its peak
+    assert argmax_agreement(a, b) == pytest.approx(5 / 6)
