@@ -78,7 +78,7 @@ def _name_list(choices: tuple[str, ...]):
 def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     p.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out}/)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "ort", "trt"],
-                   help="inference backend (default: auto = best available)")
+                   help="inference backend (default: auto = TensorRT where it can run, else ONNX Runtime)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
                    help="fp32 (default), fp16, or int8 (calibrated Q/DQ models; calibrates on first use)")
     _add_pose_args(p)
@@ -97,6 +97,12 @@ def _add_pose_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pose-config", default="w32", choices=sorted(CONFIGS), help="config of --pose-weights (default: w32)")
     p.add_argument("--pose-input", type=_size_hw, default=(192, 256), metavar="HxW",
                    help="input of --pose-weights, height x width (default: 256x192)")
+
+
+def _add_which_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=["pose", "detector"], required=True,
+                   help="pose: the demo HRNet, or --pose-weights; detector: the shipped detector")
+    _add_pose_args(p)
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -149,14 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a manifest and the activation ranges (max, percentile, entropy) in "
                                    "calib/<model>/. INT8 models are built from these ranges; a cache made for other "
                                    "weights or preprocessing is refused.")
-    p.add_argument("--model", choices=["pose", "detector"], required=True, help="which network")
+    _add_which_model(p)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--images", type=Path, help="folder of your own images (persons found by the demo detector)")
     source.add_argument("--synthetic", type=_positive(int), metavar="N",
                         help="N synthetic inputs (default source; N defaults to 512 crops / 256 frames)")
     p.add_argument("--method", choices=["max", "percentile", "entropy"],
                    help="range method INT8 models use (default: entropy, best measured on held-out data)")
-    _add_pose_args(p)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("build", help="build a TensorRT engine (FP32, FP16 or INT8) into engines/",
@@ -164,10 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "INT8 Q/DQ model checked against TensorRT's rules) and build a strongly typed "
                                    "engine with a dynamic-batch profile and a timing cache. Engines are cached by "
                                    "model hash, precision, shapes, GPU and TensorRT version; stale ones are rebuilt.")
-    p.add_argument("--model", choices=["pose", "detector"], required=True, help="which network")
+    _add_which_model(p)
     p.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp16", help="(default: fp16)")
     p.add_argument("--max-batch", type=_positive(int), default=32, help="largest batch the engine takes (default: 32)")
-    _add_pose_args(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("bench", help="measure speed and accuracy side by side; write a report to benchmarks/",

@@ -273,9 +273,34 @@ def _bench_model(name: str, options: BenchOptions, report: Report, progress: boo
                 if precision == "fp32" and kind == "ort":
                     ref_backend = backend
                 rows = _accuracy(name, subject, backend, ref_backend, precision, options)
+                if kind == "ort" and precision == "int8":
+                    rows += _calibration_methods(name, subject, ref_backend, options)
                 report.accuracy += rows
                 for a in rows:
-                    _say(progress, f"{label:28s} {backend.name:24s} {precision} {a.metric}: {a.value:.4f}")
+                    _say(progress, f"{label:28s} {a.backend:24s} {a.precision} {a.metric}: {a.value:.4f}")
+
+
+def _calibration_methods(name: str, subject: _Subject, reference: Backend | None,
+                         options: BenchOptions) -> list[AccuracyRow]:
+    """Accuracy of every range method in both Q/DQ flavours (run by ONNX Runtime on the CPU): the evidence for
+    the default method."""
+    import onnx
+
+    from posetrack.backends import OrtBackend
+    from posetrack.quantize import FLAVOURS, quantize_qdq
+    from posetrack.runtime import calibration
+
+    calib = calibration(subject.exported, progress=False)
+    fp32 = onnx.load(str(subject.exported.onnx))
+    rows = []
+    for method in calib.ranges:
+        for flavour in FLAVOURS.values():
+            backend = OrtBackend(quantize_qdq(fp32, calib.method_ranges(method), flavour).SerializeToString(),
+                                 ["CPUExecutionProvider"])
+            backend.name = f"ort:CPU ({flavour.name} Q/DQ)"
+            rows += [replace(r, precision=f"int8 {method}")
+                     for r in _accuracy(name, subject, backend, reference, "int8", options)]
+    return rows
 
 
 _HELDOUT: dict[int, tuple] = {}

@@ -164,21 +164,27 @@ def test_backend_choice():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_engine_matches_onnx_runtime(tiny_onnx, tmp_path, monkeypatch, precision):
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 2e-2), ("int8", 0.15)])
+def test_engine_matches_onnx_runtime(tiny_onnx, tmp_path, monkeypatch, precision, tolerance):
     pytest.importorskip("tensorrt", reason="TensorRT is not installed")
     from posetrack.backends import OrtBackend
+    from posetrack.calibrate import collect_ranges
     from posetrack.engines import tensorrt_backend
-    from posetrack.quantize import convert_fp16
+    from posetrack.quantize import TENSORRT, convert_fp16, quantize_qdq
 
     monkeypatch.setenv("POSETRACK_ENGINES", str(tmp_path))
-    path = tiny_onnx.path
-    if precision == "fp16":
-        path = tmp_path / "tiny-fp16.onnx"
-        onnx.save(convert_fp16(onnx.load(str(tiny_onnx.path))), path)
-    backend = tensorrt_backend(path, "tiny", precision, max_batch=8)
     x = np.random.default_rng(0).standard_normal((3, 3, 128, 96)).astype(np.float32)
+    fp32 = onnx.load(str(tiny_onnx.path))
+    path = tmp_path / f"tiny-{precision}.onnx"
+    if precision == "fp16":
+        onnx.save(convert_fp16(fp32), path)
+    elif precision == "int8":
+        ranges = collect_ranges(tiny_onnx.path, x, progress=False)["max"]
+        onnx.save(quantize_qdq(fp32, ranges, TENSORRT), path)
+    else:
+        onnx.save(fp32, path)
+    backend = tensorrt_backend(path, "tiny", precision, max_batch=8)
     ref = OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"]).run({"input": x})["heatmaps"]
     out = backend.run({"input": x})["heatmaps"]
-    assert np.abs(out - ref).max() < (1e-3 if precision == "fp32" else 2e-2) * np.abs(ref).max()
+    assert np.abs(out - ref).max() < tolerance * np.abs(ref).max()
     assert tensorrt_backend(path, "tiny", precision, max_batch=8).name == backend.name  # cached plan reused

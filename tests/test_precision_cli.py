@@ -10,7 +10,7 @@ import pytest
 
 from posetrack.quantize import check_tensorrt_qdq
 from posetrack.synth import preset
-from posetrack.synth.files import write_clip
+from posetrack.synth.files import truth_detections, write_clip
 
 
 def cli(*args, env=None, timeout=300):
@@ -46,11 +46,7 @@ def test_build_writes_the_tensorrt_qdq_model_then_says_what_is_missing():
 @pytest.mark.parametrize("precision", ["int8", "fp16"])
 def test_run_at_lower_precision_scores_like_fp32(tmp_path, precision):
     video, truth = write_clip(preset("crossing", frames=30, size=(320, 192)), 11, tmp_path / "gt", "200011_mpii_test")
-    data = json.loads(truth.read_text())
-    index = {img["id"]: i for i, img in enumerate(data["images"])}
-    dets = [{"image_id": index[a["image_id"]], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
-            for a in data["annotations"]]
-    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    (tmp_path / "dets.json").write_text(json.dumps(truth_detections(truth)))
     scores = {}
     for p in ("fp32", precision):
         r = cli("run", str(video), "--out", str(tmp_path / p), "--backend", "ort", "--precision", p, "--no-video",

@@ -13,7 +13,7 @@ import torch
 
 from posetrack.models.hrnet import hrnet
 from posetrack.synth import preset
-from posetrack.synth.files import write_clip
+from posetrack.synth.files import truth_detections, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,7 @@ def assets(tmp_path_factory):
     """A synthetic clip with ground truth, its boxes as COCO detection results, and random demo-config weights."""
     root = tmp_path_factory.mktemp("run")
     video, truth = write_clip(preset("crossing", frames=40, size=(320, 192)), 8, root / "gt", "200008_mpii_test")
-    data = json.loads(truth.read_text())
-    index = {img["id"]: i for i, img in enumerate(data["images"])}
-    dets = [{"image_id": index[a["image_id"]], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
-            for a in data["annotations"]]
-    (root / "dets.json").write_text(json.dumps(dets))
+    (root / "dets.json").write_text(json.dumps(truth_detections(truth)))
     torch.manual_seed(0)
     torch.save(hrnet("demo").state_dict(), root / "weights.pth")
     return root, video

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,3 +73,12 @@ def coco_keypoints(config: SceneConfig, seed: int, skeleton=POSETRACK17, stride:
                          "track_id": int(truth.track_ids[k])})
     gt = {"images": infos, "annotations": anns, "categories": [{"id": 1, "name": "person", "keypoints": list(skeleton.joints)}]}
     return images, gt
+
+
+def truth_detections(truth_json: str | Path) -> list[dict]:
+    """The person boxes of a ground-truth PoseTrack file as COCO detection results (``image_id`` = 0-based frame
+    index, score 1): what ``posetrack run --detections`` reads, to evaluate pose and tracking apart from detection."""
+    data = json.loads(Path(truth_json).read_text())
+    index = {img["id"]: i for i, img in enumerate(data["images"])}
+    return [{"image_id": index[a["image_id"]], "category_id": 1, "bbox": a["bbox"], "score": 1.0}
+            for a in data["annotations"]]
