@@ -20,7 +20,8 @@ import numpy as np
 
 from posetrack.pose import TopDownEstimator
 from posetrack.track import PoseTracker
-from posetrack.types import Detections, Frame, Poses, TrackedPoses
+from posetrack.track.oks import box_iou
+from posetrack.types import Detections, Frame, Poses, TrackedPoses, concat_poses
 
 STAGES = ("decode", "detect", "pose", "track")
 
@@ -63,6 +64,9 @@ class Pipeline:
         detector: person boxes per frame. estimator: top-down poses of those boxes (one batch per frame).
         tracker: identities. max_persons: keep at most this many highest-scoring boxes per frame.
         queue_size: frames in flight between two stages. sequential: run stages one after another.
+        recover_score: re-detection of persons the detector missed: a track that had a pose last frame and
+            found none is looked for at its flow-moved box, and the pose found there is kept if its mean
+            keypoint score reaches this (None: off).
     """
 
     detector: Detector
@@ -71,7 +75,10 @@ class Pipeline:
     max_persons: int = 50
     queue_size: int = 4
     sequential: bool = False
+    recover_score: float | None = 0.5
     times: StageTimes = field(default_factory=StageTimes)
+    # the pose and track stages share the estimator (backends such as TensorRT contexts are not thread-safe)
+    _estimator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         """Process ``frames``; yields results in frame order as they complete."""
@@ -102,10 +109,31 @@ class Pipeline:
         return frame, found
 
     def _pose(self, frame: Frame, found: Detections) -> tuple[Frame, Detections, Poses]:
-        return frame, found, self.estimator.estimate(frame.image, found.boxes, found.scores)
+        with self._estimator_lock:
+            return frame, found, self.estimator.estimate(frame.image, found.boxes, found.scores)
 
     def _track(self, frame: Frame, found: Detections, poses: Poses) -> FrameResult:
-        return FrameResult(frame, found, self.tracker.update(poses, frame.image))
+        tracked = self.tracker.update(poses, frame.image)
+        if self.recover_score is not None:
+            tracked = self._recover(frame, tracked)
+        return FrameResult(frame, found, tracked)
+
+    def _recover(self, frame: Frame, tracked: TrackedPoses) -> TrackedPoses:
+        """Poses for the tracks the detector lost this frame, found at their flow-moved boxes (inside the image,
+        not on a person already posed), kept when confident enough."""
+        ids, boxes = self.tracker.missing()
+        h, w = frame.image.shape[:2]
+        look = (boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= w) & (boxes[:, 3] <= h)
+        if len(tracked) and len(boxes):
+            look &= box_iou(boxes, tracked.boxes).max(1) < 0.5
+        if not look.any():
+            return tracked
+        with self._estimator_lock:
+            found = self.estimator.estimate(frame.image, boxes[look], np.zeros(int(look.sum()), np.float32))
+        keep = found.scores.mean(1) >= self.recover_score
+        if not keep.any():
+            return tracked
+        return concat_poses(tracked, self.tracker.reclaim(ids[look][keep], found.take(keep)))
 
     def _sequential(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         source = iter(frames)

@@ -5,7 +5,7 @@ Frame ──> Detections ──> Poses ──> TrackedPoses. Arrays are numpy; s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -73,6 +73,16 @@ class Poses:
 
     def __len__(self) -> int:
         return len(self.keypoints)
+
+    def take(self, rows: np.ndarray) -> Poses:
+        """The poses selected by ``rows`` (indices or a boolean mask), same type."""
+        return replace(self, **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "skeleton"})
+
+
+def concat_poses(a: Poses, b: Poses) -> Poses:
+    """The poses of ``a`` followed by those of ``b`` (same type and skeleton)."""
+    return replace(a, **{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+                         for f in fields(a) if f.name != "skeleton"})
 
 
 @dataclass

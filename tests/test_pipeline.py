@@ -99,3 +99,39 @@ def test_memory_stays_flat_on_a_long_stream(tiny_model):
         if result.frame.index in (300, 1499):
             rss[result.frame.index] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB
     assert rss[1499] - rss[300] < 20
+
+
+@pytest.fixture(scope="module")
+def clip_truth():
+    return list(SyntheticVideo(preset("crossing", frames=14, size=(320, 192)), seed=4))
+
+
+@pytest.mark.parametrize("recover", [True, False])
+def test_missed_person_is_recovered_at_its_tracked_box(clip_truth, recover):
+    from posetrack.runtime import DEMO_POSE, build_estimator
+
+    frames = [f for f, _ in clip_truth]
+    truths = [t for _, t in clip_truth]
+    target = truths[9].track_ids[0]
+    # ground-truth boxes, except that the target person is missed in frames 10 and 11
+    boxes = [t.boxes[(t.track_ids != target) | (t.index not in (10, 11))] for t in truths]
+    pipeline = Pipeline(GroundTruthDetections(boxes), build_estimator(DEMO_POSE, "ort"), PoseTracker(),
+                        sequential=True, recover_score=0.5 if recover else None)
+    results = list(pipeline.run(frames))
+
+    def track_of_target(t):
+        row = np.flatnonzero(truths[t].track_ids == target)[0]
+        return results[t].poses.track_ids[np.flatnonzero((results[t].poses.boxes == truths[t].boxes[row]).all(1))[0]]
+
+    person = track_of_target(9)
+    assert track_of_target(12) == person  # the same identity once detected again
+    for t in (10, 11):
+        ids = results[t].poses.track_ids
+        assert (person in ids) == recover
+        if recover:
+            keypoints = results[t].poses.take(ids == person).keypoints[0]
+            x1, y1, x2, y2 = truths[t].boxes[truths[t].track_ids == target][0]
+            inside = (keypoints[:, 0] >= x1 - 5) & (keypoints[:, 0] <= x2 + 5) & (keypoints[:, 1] >= y1 - 5) & (
+                keypoints[:, 1] <= y2 + 5)
+            assert inside.mean() > 0.8  # the recovered pose is on the person the detector missed
+            assert len(ids) == len(truths[t])  # nobody posed twice

@@ -56,3 +56,21 @@ def test_run_at_lower_precision_scores_like_fp32(tmp_path, precision):
         assert ev.returncode == 0, ev.stderr
         scores[p] = json.loads((tmp_path / f"{p}.json").read_text())["mAP"]["total"]
     assert abs(scores[precision] - scores["fp32"]) < 2.0, scores
+
+
+def test_calibrate_pose_on_an_image_folder(tmp_path):
+    from itertools import islice
+
+    import cv2
+
+    from posetrack.synth import SyntheticVideo
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for frame, _ in islice(SyntheticVideo(preset("easy", frames=3), seed=12), 3):
+        cv2.imwrite(str(frames / f"{frame.index:03d}.png"), frame.image)
+    r = cli("calibrate", "--model", "pose", "--images", str(frames), env={"POSETRACK_CALIB": str(tmp_path / "c")})
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "c" / "pose-demo" / "manifest.json").read_text())
+    assert manifest["source"] == str(frames) and manifest["seed"] is None
+    assert 3 <= manifest["count"] <= 3 * 6  # the persons the detector found in three frames of ~3 people

@@ -128,6 +128,7 @@ class PoseTracker:
 
         ids = np.full(len(poses), -1, np.int64)
         ids[cols] = tracks.ids[rows]
+        tracks.age += 1
         self._absorb(tracks, rows, poses, cols)
         born = np.flatnonzero(ids < 0)
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
@@ -143,6 +144,24 @@ class PoseTracker:
             self._smoother.forget(set(self._tracks.ids.tolist()))
         return TrackedPoses(keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton, ids)
 
+    def missing(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tracks that had a pose in the previous frame but none in this one (call after ``update``): their ids
+        (M,) int64 and boxes (M, 4) float32, moved into the current frame with their flow."""
+        t = self._tracks
+        if t is None:
+            return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
+        rows = np.flatnonzero(t.age == 1)
+        return t.ids[rows], t.boxes[rows].copy()
+
+    def reclaim(self, ids: np.ndarray, poses: Poses) -> TrackedPoses:
+        """Give the ``missing`` tracks ``ids`` the poses found at their boxes in this frame (a re-detection the
+        detector missed), as if they had matched. Returns those poses with their track ids."""
+        t = self._tracks
+        row_of = {int(i): r for r, i in enumerate(t.ids)}
+        self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)))
+        return TrackedPoses(poses.keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton,
+                            np.asarray(ids, np.int64))
+
     def similarity(self, tracks: _Tracks, poses: Poses) -> np.ndarray:
         """(T, N) similarity of the (propagated) tracks with the new poses."""
         cfg = self.config
@@ -156,7 +175,8 @@ class PoseTracker:
 
     @staticmethod
     def _absorb(tracks: _Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray) -> None:
-        """Matched tracks take their new pose and update their own velocity; all others age by a frame."""
+        """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box), update their own velocity, and are
+        seen this frame (age 0)."""
         centres = 0.5 * (poses.boxes[cols, :2] + poses.boxes[cols, 2:])
         gap = tracks.age[rows][:, None] + 1
         own = (centres - tracks.anchor[rows] - tracks.camera[rows]) / gap
@@ -165,7 +185,6 @@ class PoseTracker:
         tracks.keypoints[rows] = poses.keypoints[cols]
         tracks.scores[rows] = poses.scores[cols]
         tracks.boxes[rows] = poses.boxes[cols]
-        tracks.age += 1
         tracks.age[rows] = 0
 
     def _predict(self, tracks: _Tracks, gray: np.ndarray | None) -> None:
