@@ -199,6 +199,13 @@ def argmax_agreement(reference: np.ndarray, other: np.ndarray) -> float:
     return float((a == b).mean())
 
 
+def peak_margin(heatmaps: np.ndarray) -> float:
+    """Median gap between the highest and second-highest cell of each (N, K, h, w) heatmap: an argmax can only
+    survive quantization noise larger than this by luck."""
+    top2 = np.sort(heatmaps.reshape(*heatmaps.shape[:2], -1), axis=-1)[..., -2:]
+    return float(np.median(top2[..., 1] - top2[..., 0]))
+
+
 # ------------------------------------------------------------------------------------------------- runs
 
 
@@ -346,7 +353,9 @@ def _accuracy(name: str, subject: _Subject, backend: Backend, reference: Backend
         crops = pose_inputs(pose_config(subject.spec), 32, seed=CALIB_SEED + 1)  # not the calibration crops
         ref = np.concatenate([reference.run({"input": crops[i:i + 8]})["heatmaps"] for i in range(0, len(crops), 8)])
         out = np.concatenate([backend.run({"input": crops[i:i + 8]})["heatmaps"] for i in range(0, len(crops), 8)])
-        rows.append(row("argmax agreement vs fp32", argmax_agreement(ref, out)))
+        rows += [row("argmax agreement vs fp32", argmax_agreement(ref, out)),
+                 row("fp32 peak margin (median top-1 minus top-2)", peak_margin(ref)),
+                 row("mean abs heatmap error vs fp32", float(np.abs(out - ref).mean()))]
     return rows
 
 
@@ -460,13 +469,18 @@ def _plots(report: Report, out_dir: Path, stem: str) -> list[Path]:
             ax.set(title=model, xlabel="batch", ylabel="ms per item", xscale="log", yscale="log")
             ax.legend(fontsize=7)
         paths.append(_save(fig, out_dir / f"{stem}-latency.png"))
-    points = _speed_accuracy_points(report)
-    if points:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for label, speed, acc in points:
-            ax.scatter(speed, acc)
-            ax.annotate(label, (speed, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(xlabel="items/s (best batch)", ylabel="accuracy", title="speed vs accuracy")
+    panels = _speed_accuracy_panels(report)
+    if panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
+        for ax, (title, (xlabel, ylabel), points) in zip(axes[0], panels):
+            for label, speed, acc in points:
+                ax.scatter(speed, acc)
+                ax.annotate(label, (speed, acc), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+            ax.margins(x=0.25)
+            ys = [p[2] for p in points]
+            unit = 1.0 if ylabel == "MOTA" else 0.01  # at least ±1 point: small differences are not inflated
+            ax.set_ylim(min(ys) - unit, max(ys) + unit)
         paths.append(_save(fig, out_dir / f"{stem}-speed-accuracy.png"))
     if report.tracker:
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -478,19 +492,26 @@ def _plots(report: Report, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _speed_accuracy_points(report: Report) -> list[tuple[str, float, float]]:
-    """(label, best items/s, accuracy) per model × backend × precision that has both; plus pipeline FPS vs MOTA."""
-    main_metric = {"OKS AP", "box AP50"}
-    points = []
-    for a in report.accuracy:
-        if a.metric not in main_metric:
-            continue
-        speeds = [r.items_per_s for r in report.engines
-                  if (r.model, r.backend, r.precision) == (a.model, a.backend, a.precision)]
-        if speeds:
-            points.append((f"{a.model} {a.precision} ({a.metric})", max(speeds), a.value))
-    points += [(f"pipeline {p.precision} {p.mode} (MOTA/100)", p.fps, p.MOTA / 100) for p in report.pipeline]
-    return points
+def _speed_accuracy_panels(report: Report) -> list[tuple[str, tuple[str, str], list[tuple[str, float, float]]]]:
+    """One panel per model (its main metric vs its best items/s, a point per backend × precision) and one for the
+    pipeline (MOTA vs end-to-end FPS, a point per precision × mode)."""
+    panels = []
+    for model in sorted({a.model for a in report.accuracy}):
+        points = []
+        for a in report.accuracy:
+            if a.model != model or a.metric not in ("OKS AP", "box AP50"):
+                continue
+            speeds = [r.items_per_s for r in report.engines
+                      if (r.model, r.backend, r.precision) == (a.model, a.backend, a.precision)]
+            if speeds:
+                points.append((f"{a.backend.split(':')[0]} {a.precision}", max(speeds), a.value))
+                metric = a.metric
+        if points:
+            panels.append((model, ("items/s (best batch)", metric), points))
+    if report.pipeline:
+        panels.append(("pipeline, crossing clip", ("end-to-end FPS", "MOTA"),
+                       [(f"{p.precision} {p.mode}", p.fps, p.MOTA) for p in report.pipeline]))
+    return panels
 
 
 def _save(fig, path: Path) -> Path:

@@ -43,3 +43,12 @@ def test_argmax_agreement():
     b = a.copy()
     b[0, 0, 3, 3] = 2  # one of six joints moves its peak
     assert argmax_agreement(a, b) == pytest.approx(5 / 6)
+
+
+def test_peak_margin():
+    from posetrack.report import peak_margin
+
+    a = np.zeros((1, 2, 3, 3), np.float32)
+    a[0, 0, 0, 0], a[0, 0, 1, 1] = 1.0, 0.25
+    a[0, 1, 2, 2], a[0, 1, 0, 1] = 0.5, 0.5
+    assert peak_margin(a) == pytest.approx((0.75 + 0.0) / 2)
