@@ -59,8 +59,11 @@ def test_ctrl_c_leaves_valid_json_of_finished_frames(assets, tmp_path):
                             stderr=subprocess.PIPE, text=True)
     annotated = tmp_path / "out" / "100009_mpii_test.mp4"
     deadline = time.time() + 120
-    while time.time() < deadline and (not annotated.exists() or annotated.stat().st_size < 100_000):
-        time.sleep(0.2)  # wait until frames are being finished
+    while time.time() < deadline and not annotated.exists():
+        time.sleep(0.1)  # the outputs are open: frames are being processed
+    started = time.time()
+    while time.time() < started + 3 and annotated.stat().st_size < 20_000:
+        time.sleep(0.1)  # some frames finished (the writer flushes in chunks), far from all 3000
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
