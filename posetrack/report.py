@@ -123,7 +123,6 @@ class Report:
 def conv_ceiling(repeats: int = 5) -> Ceiling:
     """Time a (8, 256, 64, 48) → 256-channel 3x3 convolution, about as regular and large as CNN work gets, in
     PyTorch and in ONNX Runtime."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from posetrack.backends import OrtBackend

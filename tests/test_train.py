@@ -16,7 +16,7 @@ from posetrack.models.hrnet import HRNet
 from posetrack.skeleton import COCO17, POSETRACK17
 from posetrack.synth.samples import PersonSample, frame_samples, person_samples
 from posetrack.train.data import NO_AUGMENT, Augment, coco_person_samples, make_batch
-from posetrack.train.detector_trainer import centernet_loss, make_detector_batch
+from posetrack.train.detector_trainer import boxes_ground_truth, make_detector_batch, train_detector
 from posetrack.train.pose_trainer import PoseTrainConfig, train_pose
 from posetrack.train.targets import gaussian_heatmaps
 
@@ -59,22 +59,22 @@ def test_pose_steps_lower_the_loss_and_resume(tmp_path):
     assert len(more.loss) == 45  # resumed at step 40, not restarted
 
 
-def test_detector_steps_lower_the_loss():
+def test_detector_steps_lower_the_loss_validate_and_resume(tmp_path):
     torch.manual_seed(0)
     model = PersonDetector(widths=(8, 16, 32, 32, 32), head=16)
-    with_people = (f for f in frame_samples(seed=1) if len(f.boxes) >= 2)
-    batch = make_detector_batch(list(itertools.islice(with_people, 4)), (320, 192), np.random.default_rng(0),
-                                augment=False)
+    frames = list(itertools.islice((f for f in frame_samples(seed=1) if len(f.boxes) >= 2), 4))
+    batch = make_detector_batch(frames, (320, 192), np.random.default_rng(0), augment=False)
     assert batch.mask.sum() > 0 and batch.heat.max() == 1.0
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(25):
-        loss = centernet_loss(*model(torch.from_numpy(batch.inputs)), batch)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
+    images = [f.image for f in frames[:2]]
+    validation = (images, boxes_ground_truth(images, [f.boxes for f in frames[:2]]))
+    cfg = PoseTrainConfig(steps=25, lr=3e-3, warmup=2, val_every=25)
+    history = train_detector(model, _fixed(batch), cfg, tmp_path, validation, (320, 192), progress=False)
+    assert np.mean(history.loss[-3:]) < 0.7 * np.mean(history.loss[:3])
+    assert [v["step"] for v in history.val] == [25] and 0 <= history.val[0]["AP50"] <= 1
+    assert (tmp_path / "best.pth").is_file() and (tmp_path / "last.pth").is_file()
+    more = train_detector(model, _fixed(batch), PoseTrainConfig(steps=28, lr=3e-3, warmup=2, val_every=100), tmp_path,
+                          validation, (320, 192), progress=False)
+    assert len(more.loss) == 28 and len(more.val) == 2  # resumed at step 25; validated again at the end
 
 
 def test_coco_dataset(tmp_path):

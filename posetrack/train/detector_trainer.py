@@ -3,16 +3,13 @@ box size (log pixels) and sub-cell offset (CenterNet, Zhou et al. 2019); validat
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from posetrack.backends import TorchBackend
 from posetrack.detect import YoloDetector, letterbox
@@ -20,7 +17,7 @@ from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
 from posetrack.pose import preprocess
 from posetrack.synth.samples import FrameSample
 from posetrack.train.heldout import detector_ap
-from posetrack.train.pose_trainer import History, PoseTrainConfig, lr_factor, optimiser_step
+from posetrack.train.pose_trainer import History, PoseTrainConfig, fit
 
 
 @dataclass
@@ -113,34 +110,11 @@ def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict,
 
 
 def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: PoseTrainConfig, out_dir: str | Path,
-                   validation: tuple[list[np.ndarray], dict], input_size: tuple[int, int],
+                   validation: tuple[list[np.ndarray], dict], input_size: tuple[int, int], resume: bool = True,
                    progress: bool = True) -> History:
-    """Train for ``cfg.steps`` steps; ``out_dir/best.pth`` keeps the best AP50 weights, ``history.json`` the curves."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, cfg))
-    history, best = History(), -1.0
-    t0 = time.perf_counter()
-    with tqdm(total=cfg.steps, disable=not progress, unit="step", dynamic_ncols=True) as bar:
-        for step in range(cfg.steps):
-            model.train()
-            batch = next(train)
-            optimiser_step(centernet_loss(*model(torch.from_numpy(batch.inputs)), batch), optimiser, schedule, history)
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(history.loss[-50:]):.3f}")
-            if (step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps:
-                stats = validate_detector(model, *validation, input_size)
-                history.val.append({"step": step + 1, **stats})
-                bar.write(f"step {step + 1}: box AP50 {stats['AP50']:.4f}  AP {stats['AP']:.4f}  AR {stats['AR']:.4f}")
-                if stats["AP50"] > best:
-                    best = stats["AP50"]
-                    torch.save(model.state_dict(), out_dir / "best.pth")
-                (out_dir / "history.json").write_text(json.dumps(asdict(history)))
-    history.seconds = time.perf_counter() - t0
-    (out_dir / "history.json").write_text(json.dumps(asdict(history)))
-    return history
+    """Train the detector (see ``pose_trainer.fit``: checkpoints and resume); ``best.pth`` keeps the best box AP50."""
+    return fit(model, train, lambda m, batch: centernet_loss(*m(torch.from_numpy(batch.inputs)), batch), cfg, out_dir,
+               lambda m: validate_detector(m, *validation, input_size), "AP50", resume, progress)
 
 
 def boxes_ground_truth(images: list[np.ndarray], boxes: list[np.ndarray]) -> dict:

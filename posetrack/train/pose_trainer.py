@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,14 +75,15 @@ def optimiser_step(loss: torch.Tensor, optimiser: torch.optim.Optimizer, schedul
     history.loss.append(loss.item())
 
 
-def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfig, out_dir: str | Path,
-               validation: tuple[list[np.ndarray], dict] | None = None, input_size: tuple[int, int] = (96, 128),
-               skeleton: Skeleton | None = None, resume: bool = True, progress: bool = True) -> History:
-    """Train ``model`` on ``train`` batches for ``cfg.steps`` steps.
+def fit(model: nn.Module, train: Iterator, loss_fn: Callable[[nn.Module, object], torch.Tensor], cfg: PoseTrainConfig,
+        out_dir: str | Path, validate_fn: Callable[[nn.Module], dict[str, float]] | None, metric: str,
+        resume: bool = True, progress: bool = True) -> History:
+    """The training loop of every model here: ``cfg.steps`` Adam steps on ``loss_fn(model, batch)``.
 
-    Writes ``out_dir/last.pth`` (resume state: model, optimiser, step, history) at every validation and at the
-    end, ``out_dir/best.pth`` (plain official-format state_dict) at the best validation AP, and
-    ``out_dir/history.json``. With ``resume`` an existing ``last.pth`` is continued.
+    Writes ``out_dir/last.pth`` (resume state: model, optimiser, schedule, step, history) at every validation and
+    at the end (also when interrupted), ``out_dir/best.pth`` (plain state_dict) at the best ``metric`` of
+    ``validate_fn(model)``, and ``out_dir/history.json``. With ``resume`` an existing ``last.pth`` is continued
+    (a larger ``cfg.steps`` stretches the cosine schedule: a warm restart).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,7 @@ def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfi
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         start, history = state["step"], History(**state["history"])
-        best = max((v["AP"] for v in history.val), default=-1.0)
+        best = max((v[metric] for v in history.val), default=-1.0)
 
     def checkpoint(step: int) -> None:
         torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
@@ -109,18 +110,15 @@ def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfi
     try:
         for step in range(start, cfg.steps):
             model.train()
-            batch = next(train)
-            pred = model(torch.from_numpy(batch.inputs))
-            loss = weighted_mse(pred, torch.from_numpy(batch.heatmaps), torch.from_numpy(batch.weights))
-            optimiser_step(loss, optimiser, schedule, history)
+            optimiser_step(loss_fn(model, next(train)), optimiser, schedule, history)
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(history.loss[-50:]):.2e}", lr=f"{schedule.get_last_lr()[0]:.1e}")
-            if validation is not None and ((step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps):
-                stats = validate(model, *validation, input_size, skeleton)
+            if validate_fn is not None and ((step + 1) % cfg.val_every == 0 or step + 1 == cfg.steps):
+                stats = validate_fn(model)
                 history.val.append({"step": step + 1, **stats})
-                bar.write(f"step {step + 1}: OKS AP {stats['AP']:.4f}  AP50 {stats['AP50']:.4f}  AR {stats['AR']:.4f}")
-                if stats["AP"] > best:
-                    best = stats["AP"]
+                bar.write(f"step {step + 1}: " + "  ".join(f"{k} {stats[k]:.4f}" for k in ("AP", "AP50", "AR")))
+                if stats[metric] > best:
+                    best = stats[metric]
                     torch.save(model.state_dict(), out_dir / "best.pth")
                 history.seconds += time.perf_counter() - t0
                 t0 = time.perf_counter()
@@ -130,3 +128,16 @@ def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfi
         bar.close()
         checkpoint(len(history.loss))
     return history
+
+
+def pose_loss(model: nn.Module, batch: PoseBatch) -> torch.Tensor:
+    return weighted_mse(model(torch.from_numpy(batch.inputs)), torch.from_numpy(batch.heatmaps),
+                        torch.from_numpy(batch.weights))
+
+
+def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: PoseTrainConfig, out_dir: str | Path,
+               validation: tuple[list[np.ndarray], dict] | None = None, input_size: tuple[int, int] = (96, 128),
+               skeleton: Skeleton | None = None, resume: bool = True, progress: bool = True) -> History:
+    """Train a pose model (see ``fit``); validation and ``best.pth`` by OKS AP with ground-truth boxes."""
+    check = None if validation is None else (lambda m: validate(m, *validation, input_size, skeleton))
+    return fit(model, train, pose_loss, cfg, out_dir, check, "AP", resume, progress)
