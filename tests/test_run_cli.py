@@ -54,9 +54,11 @@ def test_run_writes_json_video_and_evaluates(assets):
 def test_ctrl_c_leaves_valid_json_of_finished_frames(assets, tmp_path):
     root, _ = assets
     frames = 3000
-    long_clip, _ = write_clip(preset("easy", frames=frames, size=(320, 192)), 9, tmp_path, "100009_mpii_test")
-    proc = subprocess.Popen(run_args(root, long_clip, tmp_path / "out"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    long_clip, truth = write_clip(preset("easy", frames=frames, size=(320, 192)), 9, tmp_path, "100009_mpii_test")
+    (tmp_path / "dets.json").write_text(json.dumps(truth_detections(truth)))  # every frame has people to pose
+    args = run_args(root, long_clip, tmp_path / "out")
+    args[args.index("--detections") + 1] = str(tmp_path / "dets.json")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     annotated = tmp_path / "out" / "100009_mpii_test.mp4"
     deadline = time.time() + 120
     while time.time() < deadline and not annotated.exists():
