@@ -123,7 +123,7 @@ def stale_reason(plan: Path, spec: EngineSpec) -> str | None:
     except (FileNotFoundError, ValueError):
         return "no readable metadata next to the plan"
     want = json.loads(json.dumps(spec.metadata()))  # tuples → lists, as stored
-    for field in ("onnx_digest", "precision", "profile", "gpu", "tensorrt_version", "workspace", "model"):
+    for field in want:
         if meta.get(field) != want[field]:
             return f"{field} differs (cached {meta.get(field)!r}, wanted {want[field]!r})"
     return None

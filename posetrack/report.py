@@ -254,16 +254,10 @@ def _subject(name: str) -> _Subject:
     return _Subject(export_pose(spec, module), module, (3, h, w), spec)
 
 
-def _backend(kind: str, module, exported, precision: str):
-    from posetrack.runtime import make_backend
-
-    output = "output" if exported.name.startswith("detector") else "heatmaps"
-    return make_backend(kind, module, exported, output, precision)
-
-
 def _bench_model(name: str, options: BenchOptions, report: Report, progress: bool) -> None:
     from posetrack.backends.select import tensorrt_usable
     from posetrack.errors import PosetrackError
+    from posetrack.runtime import make_backend
 
     subject = _subject(name)
     gflop = count_gflop(subject.module, subject.shape)
@@ -277,7 +271,7 @@ def _bench_model(name: str, options: BenchOptions, report: Report, progress: boo
             if kind == "torch" and precision != "fp32":
                 continue  # eager PyTorch runs fp32 only; not a measurement gap worth a line
             try:
-                backend = _backend(kind, subject.module, subject.exported, precision)
+                backend = make_backend(kind, subject.module, subject.exported, precision)
             except PosetrackError as exc:
                 report.skipped.append(f"{label} {kind} {precision}: {exc}")
                 continue
@@ -331,6 +325,13 @@ def _heldout(frames: int):
     return _HELDOUT[frames]
 
 
+_AGREEMENT: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _heatmaps(backend: Backend, crops: np.ndarray, batch: int = 8) -> np.ndarray:
+    return np.concatenate([backend.run({"input": crops[i:i + batch]})["heatmaps"] for i in range(0, len(crops), batch)])
+
+
 def _accuracy(name: str, subject: _Subject, backend: Backend, reference: Backend | None, precision: str,
               options: BenchOptions) -> list[AccuracyRow]:
     """Accuracy rows of one backend at one precision (argmax agreement is against ORT FP32)."""
@@ -349,9 +350,11 @@ def _accuracy(name: str, subject: _Subject, backend: Backend, reference: Backend
         stats = pose_ap(TopDownEstimator(backend, config=pose_config(subject.spec)), *_heldout(options.heldout_frames))
         rows += [row("OKS AP", stats["AP"]), row("OKS AP50", stats["AP50"])]
     if reference is not None and precision != "fp32":
-        crops = pose_inputs(pose_config(subject.spec), 32, seed=CALIB_SEED + 1)  # not the calibration crops
-        ref = np.concatenate([reference.run({"input": crops[i:i + 8]})["heatmaps"] for i in range(0, len(crops), 8)])
-        out = np.concatenate([backend.run({"input": crops[i:i + 8]})["heatmaps"] for i in range(0, len(crops), 8)])
+        if subject.exported.name not in _AGREEMENT:  # crops and FP32 heatmaps once per model, not per variant
+            crops = pose_inputs(pose_config(subject.spec), 32, seed=CALIB_SEED + 1)  # not the calibration crops
+            _AGREEMENT[subject.exported.name] = crops, _heatmaps(reference, crops)
+        crops, ref = _AGREEMENT[subject.exported.name]
+        out = _heatmaps(backend, crops)
         rows += [row("argmax agreement vs fp32", argmax_agreement(ref, out)),
                  row("fp32 peak margin (median top-1 minus top-2)", peak_margin(ref)),
                  row("mean abs heatmap error vs fp32", float(np.abs(out - ref).mean()))]

@@ -93,7 +93,7 @@ class ExportedModel:
         calib_name: its folder under ``calib/``, e.g. ``pose-demo``.
         preprocessing: description of its input preprocessing (calibration caches are keyed by it).
         calibration_inputs: ``(count, images folder or None) → (count, 3, H, W)`` float32 network inputs.
-        calib_count: default calibration set size.
+        calib_count: default calibration set size. output_name: the network's output tensor.
     """
 
     name: str
@@ -103,6 +103,7 @@ class ExportedModel:
     preprocessing: dict
     calibration_inputs: Callable[[int, Path | None], np.ndarray]
     calib_count: int = 256
+    output_name: str = "heatmaps"
 
 
 def calibration(model: ExportedModel, count: int | None = None, images: Path | None = None,
@@ -148,15 +149,15 @@ def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = O
     return path
 
 
-def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, output_name: str,
-                 precision: str = "fp32", threads: int | None = None) -> Backend:
+def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
+                 threads: int | None = None) -> Backend:
     """A backend running ``model``: ``torch`` (FP32 eager), ``ort``, ``trt``, or ``auto`` (TensorRT if usable,
     else ONNX Runtime with its best provider)."""
     kind = choose_backend(kind, tensorrt_usable())
     if kind == "torch":
         if precision != "fp32":
             raise PosetrackError(f"--precision {precision} needs --backend ort or trt (torch runs fp32)")
-        return TorchBackend(module, output_names=(output_name,))
+        return TorchBackend(module, output_names=(model.output_name,))
     if kind == "trt":
         from posetrack.engines import tensorrt_backend
         return tensorrt_backend(precision_onnx(model, precision, TENSORRT), model.name, precision)
@@ -206,7 +207,7 @@ def build_estimator(spec: PoseModel, backend: str = "auto", threads: int | None 
                     flip_test: bool = False, precision: str = "fp32") -> TopDownEstimator:
     module = load_pose(spec)
     exported = export_pose(spec, module)
-    return TopDownEstimator(make_backend(backend, module, exported, "heatmaps", precision, threads),
+    return TopDownEstimator(make_backend(backend, module, exported, precision, threads),
                             config=pose_config(spec, flip_test))
 
 
@@ -233,7 +234,7 @@ def export_detector(module: torch.nn.Module | None = None) -> ExportedModel:
         return detector_inputs(lambda image: prepare(image)[0], count, images=images)
 
     prep = {"kind": "letterbox", "input_size": list(DEMO_DETECTOR_INPUT), "normalise": "imagenet", "fill": 114}
-    return ExportedModel(name, key, path, "detector-demo", prep, inputs, 256)
+    return ExportedModel(name, key, path, "detector-demo", prep, inputs, 256, output_name="output")
 
 
 def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: int | None = None,
@@ -251,7 +252,7 @@ def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads
             raise PosetrackError(f"{onnx_path}: expected a fixed (N, 3, H, W) input, got {shape}")
         return YoloDetector(runner, (shape[3], shape[2]), conf_threshold or 0.3, normalise="unit")
     module = demo_detector_module()
-    backend_ = make_backend(backend, module, export_detector(module), "output", precision, threads)
+    backend_ = make_backend(backend, module, export_detector(module), precision, threads)
     return YoloDetector(backend_, DEMO_DETECTOR_INPUT, conf_threshold or DEMO_DETECTOR_CONF)
 
 

@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from posetrack.models.checkpoints import load_checkpoint
-from posetrack.models.detector import PersonDetector, YoloLayout
 from posetrack.models.hrnet import hrnet
 from posetrack.calibrate import calib_dir, digest, load_calibration
-from posetrack.runtime import (DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator, export_detector,
-                               export_pose)
+from posetrack.runtime import (DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator,
+                               demo_detector_module, export_detector, export_pose)
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
 
 # Floors well below the measured held-out numbers (posetrack/weights/README.md), above what an untrained
@@ -28,8 +27,7 @@ def test_files_fit_the_budget_and_load_strictly():
     for path in (DEMO_POSE.weights, DEMO_DETECTOR_WEIGHTS):
         assert path.stat().st_size <= 10 * 2**20
     load_checkpoint(hrnet("demo", 17), DEMO_POSE.weights)
-    net = PersonDetector()
-    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
+    demo_detector_module()  # load_state_dict is strict
 
 
 def test_pose_model_on_fresh_frames(fresh):
@@ -43,10 +41,8 @@ def test_detector_on_fresh_frames(fresh):
 
 
 def test_detector_export_has_the_yolo_layout():
-    net = PersonDetector()
-    net.load_state_dict({k: v.float() for k, v in torch.load(DEMO_DETECTOR_WEIGHTS, weights_only=True).items()})
     with torch.no_grad():
-        out = YoloLayout(net.eval())(torch.zeros(1, 3, 192, 320))
+        out = demo_detector_module()(torch.zeros(1, 3, 192, 320))
     assert out.shape == (1, 5, 24 * 40)
     assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
 
