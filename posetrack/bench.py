@@ -1,7 +1,7 @@
 """Latency measurement of inference backends and the reports written to ``benchmarks/``.
 
-Numbers come from real runs only: warm-up calls first, then ``repeats`` timed calls with
-``time.perf_counter``; the report keeps every sample's summary and the environment it ran in.
+Numbers come from real runs only: warm-up calls first, then at least ``repeats`` timed calls (more for fast ones,
+up to a time budget) with ``time.perf_counter``; the report keeps every sample's summary and the environment it ran in.
 """
 
 from __future__ import annotations
@@ -42,23 +42,52 @@ class Latency:
 
 
 def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmup: int = 2,
-            repeats: int = 10, seed: int = 0) -> Latency:
-    """Time ``backend.run`` on a random (batch, *input_shape) float32 input; backends that time themselves on the
-    GPU (``last_gpu_ms``, CUDA events) report that instead of the host clock."""
+            repeats: int = 10, min_seconds: float = 1.0, seed: int = 0) -> Latency:
+    """Time ``backend.run`` on a random (batch, *input_shape) float32 input: at least ``repeats`` calls and, for
+    fast calls, as many more as fit in ``min_seconds`` (a 2 ms call timed 10 times is mostly scheduler noise).
+    Backends that time themselves on the GPU (``last_gpu_ms``, CUDA events) report that instead of the host clock."""
     x = {backend.input_names[0]: np.random.default_rng(seed).standard_normal((batch, *input_shape), dtype=np.float32)}
     for _ in range(warmup):
         backend.run(x)
-    samples = np.empty(repeats)
-    for i in range(repeats):
+    samples: list[float] = []
+    begin = time.perf_counter()
+    while len(samples) < repeats or (time.perf_counter() - begin < min_seconds and len(samples) < 10_000):
         start = time.perf_counter()
         backend.run(x)
-        samples[i] = time.perf_counter() - start
-        if hasattr(backend, "last_gpu_ms"):
-            samples[i] = backend.last_gpu_ms / 1e3
+        samples.append(backend.last_gpu_ms / 1e3 if hasattr(backend, "last_gpu_ms") else time.perf_counter() - start)
     median = float(np.median(samples))
-    return Latency(backend.name, batch, repeats, median * 1e3, float(np.percentile(samples, 90)) * 1e3,
+    return Latency(backend.name, batch, len(samples), median * 1e3, float(np.percentile(samples, 90)) * 1e3,
                    float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median,
                    "cuda events" if hasattr(backend, "last_gpu_ms") else "wall")
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """How much faster ``other`` runs than ``reference`` on the same input, from alternating timing rounds.
+
+    Attributes:
+        reference_ms / other_ms: median per-call milliseconds over all rounds.
+        speedup: median over rounds of (reference median / other median) within the round.
+        rounds: alternating rounds timed.
+    """
+
+    reference_ms: float
+    other_ms: float
+    speedup: float
+    rounds: int
+
+
+def measure_speedup(reference: Backend, other: Backend, input_shape: tuple[int, ...], batch: int, *,
+                    rounds: int = 5, min_seconds: float = 2.0) -> Speedup:
+    """Time the two backends in alternating rounds (at least 3 calls or ``min_seconds / (2 * rounds)`` each) so that
+    the machine's speed drifting between two separate measurements (seconds-long slow phases on a shared
+    virtual machine) cannot masquerade as a speed-up or hide one."""
+    block = min_seconds / (2 * rounds)
+    pairs = [(measure(reference, input_shape, batch, warmup=1, repeats=3, min_seconds=block).median_ms,
+              measure(other, input_shape, batch, warmup=1, repeats=3, min_seconds=block).median_ms)
+             for _ in range(rounds)]
+    ref, oth = np.array(pairs).T
+    return Speedup(float(np.median(ref)), float(np.median(oth)), float(np.median(ref / oth)), rounds)
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: torch, ort, trt (default: all; trt where TensorRT can run)")
     p.add_argument("--precisions", type=_name_list(("fp32", "fp16", "int8")), help="comma-separated (default: all)")
     p.add_argument("--batches", type=_int_list, help="comma-separated batch sizes (default: 1,4,8,16)")
-    p.add_argument("--repeats", type=_positive(int), help="timed runs per measurement (default: 10, quick 5)")
+    p.add_argument("--repeats", type=_positive(int), help="timed runs per measurement, at least (default: 10, quick 5)")
+    p.add_argument("--min-seconds", type=_positive(float), metavar="S",
+                   help="fast calls repeat until S seconds are spent per measurement (default: 1, quick 0.5)")
     p.add_argument("--synth", action="store_true", help="instead: the synthetic world's rendering speed per preset")
     p.add_argument("--tracker-quality", action="store_true",
                    help="instead: MOTA and identity switches of tracker variants on corrupted ground truth")
@@ -225,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history); resumed if present")
     p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
     p.add_argument("--input-size", type=_size_hw, metavar="HxW",
-                   help="network input, height x width (default: 128x96 pose, 192x320 detector)")
+                   help="network input, height x width (default: 128x96 pose, 256x448 detector)")
     p.add_argument("--data", default="synthetic", metavar="SOURCE",
                    help="synthetic | coco:ANNOTATIONS.json:IMAGE_DIR | posetrack:ANNOTATIONS.json:FRAME_ROOT")
     p.add_argument("--steps", type=_positive(int), default=3000, help="optimiser steps (default: 3000)")
@@ -271,7 +273,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     options = BenchOptions.quick() if args.quick else BenchOptions()
     given = {k: tuple(v) if isinstance(v, list) else v
              for k, v in (("models", args.models), ("backends", args.backends), ("precisions", args.precisions),
-                          ("batches", args.batches), ("repeats", args.repeats)) if v is not None}
+                          ("batches", args.batches), ("repeats", args.repeats),
+                          ("min_seconds", args.min_seconds)) if v is not None}
     report = run_benchmarks(replace(options, **given))
     for path in write_report(report, args.out, "-quick" if args.quick else ""):
         print(f"wrote {path}")
@@ -452,6 +455,7 @@ def _train_detector(args: argparse.Namespace) -> int:
     import torch
 
     from posetrack.models.detector import PersonDetector
+    from posetrack.runtime import DEMO_DETECTOR_INPUT
     from posetrack.skeleton import POSETRACK17
     from posetrack.synth.samples import frame_samples
     from posetrack.train.detector_trainer import boxes_ground_truth, detector_batches, train_detector
@@ -460,7 +464,7 @@ def _train_detector(args: argparse.Namespace) -> int:
     if args.data != "synthetic":
         raise PosetrackError("the detector trains on the synthetic world only (--data synthetic)")
     torch.manual_seed(args.seed)
-    input_size = args.input_size or (320, 192)
+    input_size = args.input_size or DEMO_DETECTOR_INPUT
     images, gt = _validation_clips(POSETRACK17)
     boxes = [[] for _ in images]
     index = {img["id"]: i for i, img in enumerate(gt["images"])}

@@ -87,7 +87,7 @@ class YoloDetector:
         normalise: ``"imagenet"`` (the shipped detector) or ``"unit"`` (Ultralytics: RGB / 255).
     """
 
-    def __init__(self, backend: Backend, input_size: tuple[int, int] = (320, 192), conf_threshold: float = 0.3,
+    def __init__(self, backend: Backend, input_size: tuple[int, int], conf_threshold: float = 0.3,
                  iou_threshold: float = 0.5, person_class: int = 0, normalise: str = "imagenet",
                  max_detections: int = 100):
         self.backend, self.input_size = backend, tuple(input_size)

@@ -4,6 +4,7 @@ Sections, each from real runs (warm-up, then repeated timed calls):
 - ceiling: the CPU's achieved GFLOP/s on one large convolution (PyTorch, all threads);
 - engines: latency (median, p90, p99) and throughput per model × backend × precision × batch, with achieved
   GFLOP/s and the fraction of the ceiling;
+- speed-ups: FP16 / INT8 vs FP32 of the same backend, timed in alternating rounds (robust to machine drift);
 - accuracy per precision: held-out OKS AP of the demo pose model (ground-truth boxes), box AP50 of the detector,
   heatmap-argmax agreement with FP32 (demo, and the random-weight official W32);
 - pipeline: end-to-end FPS on a synthetic clip, pipelined vs sequential, busy time per stage, overlap efficiency
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from posetrack.backends import Backend
-from posetrack.bench import environment, measure, measure_tracker
+from posetrack.bench import environment, measure, measure_speedup, measure_tracker
 
 MODELS = ("demo", "detector", "w32", "w48")
 
@@ -40,14 +41,15 @@ class BenchOptions:
     precisions: tuple[str, ...] = ("fp32", "fp16", "int8")
     batches: tuple[int, ...] = (1, 4, 8, 16)
     repeats: int = 10
+    min_seconds: float = 1.0
     clip_frames: int = 150
     heldout_frames: int = 60
     tracker_people: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
 
     @classmethod
     def quick(cls) -> BenchOptions:
-        return cls(models=("demo", "detector"), batches=(1, 8), repeats=5, clip_frames=60, heldout_frames=24,
-                   tracker_people=(1, 5, 20, 50))
+        return cls(models=("demo", "detector"), batches=(1, 8), repeats=5, min_seconds=0.5, clip_frames=60,
+                   heldout_frames=24, tracker_people=(1, 5, 20, 50))
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class EngineRow:
     gflops_per_s: float
     ceiling_fraction: float
     timer: str
+    calls: int  # timed calls behind the median
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,18 @@ class AccuracyRow:
     precision: str
     metric: str
     value: float
+
+
+@dataclass(frozen=True)
+class SpeedupRow:
+    model: str
+    backend: str
+    precision: str
+    batch: int
+    fp32_ms: float
+    ms: float
+    speedup: float
+    rounds: int
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,7 @@ class Report:
     ceiling: Ceiling
     engines: list[EngineRow] = field(default_factory=list)
     accuracy: list[AccuracyRow] = field(default_factory=list)
+    speedups: list[SpeedupRow] = field(default_factory=list)
     pipeline: list[PipelineRow] = field(default_factory=list)
     tracker: list = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -155,7 +171,7 @@ def conv_ceiling(repeats: int = 5) -> Ceiling:
                 torch.cuda.synchronize()
             return {}
 
-    rates = [gflop / (measure(b, (c, h, w), n, warmup=1, repeats=repeats).median_ms / 1e3)
+    rates = [gflop / (measure(b, (c, h, w), n, warmup=1, repeats=repeats, min_seconds=0).median_ms / 1e3)
              for b in (TorchConv(), ort_conv)]
     return Ceiling(f"{n}x{c}x{h}x{w}, 3x3 -> {c}", gflop, *rates)
 
@@ -183,12 +199,12 @@ def count_gflop(module: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
     return total / 1e9
 
 
-def engine_row(model: str, precision: str, backend: Backend, input_shape: tuple[int, ...], batch: int, repeats: int,
-               gflop: float, ceiling: Ceiling) -> EngineRow:
-    r = measure(backend, input_shape, batch, repeats=repeats)
+def engine_row(model: str, precision: str, backend: Backend, input_shape: tuple[int, ...], batch: int,
+               options: BenchOptions, gflop: float, ceiling: Ceiling) -> EngineRow:
+    r = measure(backend, input_shape, batch, repeats=options.repeats, min_seconds=options.min_seconds)
     achieved = gflop * r.crops_per_s
     return EngineRow(model, backend.name, precision, batch, r.median_ms, r.p90_ms, r.p99_ms, r.per_crop_ms,
-                     r.crops_per_s, gflop, achieved, achieved / ceiling.gflops_per_s, r.timer)
+                     r.crops_per_s, gflop, achieved, achieved / ceiling.gflops_per_s, r.timer, r.repeats)
 
 
 def argmax_agreement(reference: np.ndarray, other: np.ndarray) -> float:
@@ -267,6 +283,7 @@ def _bench_model(name: str, options: BenchOptions, report: Report, progress: boo
         if kind == "trt" and not tensorrt_usable():
             report.skipped.append(f"{label} trt: TensorRT cannot run here (no tensorrt module or no CUDA GPU)")
             continue
+        fp32 = None
         for precision in options.precisions:
             if kind == "torch" and precision != "fp32":
                 continue  # eager PyTorch runs fp32 only; not a measurement gap worth a line
@@ -276,10 +293,14 @@ def _bench_model(name: str, options: BenchOptions, report: Report, progress: boo
                 report.skipped.append(f"{label} {kind} {precision}: {exc}")
                 continue
             for batch in options.batches:
-                row = engine_row(label, precision, backend, subject.shape, batch, options.repeats, gflop, report.ceiling)
+                row = engine_row(label, precision, backend, subject.shape, batch, options, gflop, report.ceiling)
                 report.engines.append(row)
                 _say(progress, f"{label:28s} {row.backend:24s} {precision} batch {batch:2d}: {row.ms_per_item:8.2f} "
                                f"ms/item {row.items_per_s:8.1f}/s  {100 * row.ceiling_fraction:5.1f}% of ceiling")
+            if precision == "fp32":
+                fp32 = backend
+            elif fp32 is not None:
+                report.speedups += _speedups(label, precision, fp32, backend, subject.shape, options, progress)
             if kind != "torch":
                 if precision == "fp32" and kind == "ort":
                     ref_backend = backend
@@ -289,6 +310,17 @@ def _bench_model(name: str, options: BenchOptions, report: Report, progress: boo
                 report.accuracy += rows
                 for a in rows:
                     _say(progress, f"{label:28s} {a.backend:24s} {a.precision} {a.metric}: {a.value:.4f}")
+
+
+def _speedups(label: str, precision: str, fp32: Backend, backend: Backend, shape: tuple[int, ...],
+              options: BenchOptions, progress: bool) -> list[SpeedupRow]:
+    rows = []
+    for batch in options.batches:
+        r = measure_speedup(fp32, backend, shape, batch, min_seconds=2 * options.min_seconds)
+        rows.append(SpeedupRow(label, backend.name, precision, batch, r.reference_ms, r.other_ms, r.speedup, r.rounds))
+        _say(progress, f"{label:28s} {backend.name:24s} {precision} batch {batch:2d}: {r.speedup:.2f}x FP32 "
+                       f"({r.reference_ms:.2f} → {r.other_ms:.2f} ms, alternating)")
+    return rows
 
 
 def _calibration_methods(name: str, subject: _Subject, reference: Backend | None,
@@ -439,6 +471,10 @@ def _markdown(report: Report, plots: list[str]) -> str:
              "GFLOP/s**. Engine rows give each model's achieved GFLOP/s (FLOPs per item × items/s) as a fraction of "
              "it; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",
              "## Engines: latency and throughput", "", *_table(report.engines), "",
+             "## Speed-up over FP32", "",
+             "The same backend's FP32 and FP16/INT8 models timed in alternating rounds (5 per row); speedup is the "
+             "median of the per-round ratios, so a slow phase of the machine hits both sides alike.", "",
+             *_table(report.speedups), "",
              "## Accuracy per precision", "",
              "Held-out synthetic clips (seeds 91000+), ground-truth boxes for the pose model; argmax agreement: "
              "share of joints whose heatmap peak is in the same cell as ONNX Runtime FP32 on crops not used for "

@@ -32,12 +32,15 @@ def _formats(sd: dict) -> dict:
                     "state_dict": {**backbone, **{f"head.{k}": sd[k] for k in head},
                                    "data_preprocessor.mean": torch.tensor([123.675, 116.28, 103.53]).view(-1, 1, 1),
                                    "data_preprocessor.std": torch.tensor([58.395, 57.12, 57.375]).view(-1, 1, 1)}},
+        "posetrack_resume": {"model": sd, "optimiser": {"state": {}, "param_groups": []}, "step": 12,
+                             "history": {"loss": [0.1], "val": [], "seconds": 1.0}},
     }
     assert list(formats) == FORMATS
     return formats
 
 
-FORMATS = ["official", "official_without_num_batches_tracked", "dataparallel", "official_resume", "mmpose0", "mmpose1"]
+FORMATS = ["official", "official_without_num_batches_tracked", "dataparallel", "official_resume", "mmpose0", "mmpose1",
+           "posetrack_resume"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -59,13 +59,14 @@ def test_low_opset_is_refused(tmp_path):
 
 def test_bench_report_schema_and_outputs(tmp_path):
     r = run("bench", "--models", "demo,detector", "--backends", "torch,ort", "--precisions", "fp32,int8",
-            "--batches", "1,2", "--repeats", "2", "--out", str(tmp_path))
+            "--batches", "1,2", "--repeats", "2", "--min-seconds", "0.1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     (md,) = tmp_path.glob("*.md")
     (js,) = tmp_path.glob("*.json")
     assert len(list(tmp_path.glob("*.png"))) == 3
     report = json.loads(js.read_text())
-    assert set(report) >= {"options", "environment", "ceiling", "engines", "accuracy", "pipeline", "tracker"}
+    assert set(report) >= {"options", "environment", "ceiling", "engines", "speedups", "accuracy", "pipeline",
+                           "tracker"}
     env = report["environment"]
     assert env["cores"] >= 1 and env["cpu"] and "onnxruntime" in env and "git_commit" in env
     assert report["ceiling"]["gflops_per_s"] > 1
@@ -77,6 +78,10 @@ def test_bench_report_schema_and_outputs(tmp_path):
         assert e["p99_ms"] >= e["p90_ms"] >= e["median_ms"] * 0.5 > 0
         assert e["items_per_s"] == pytest.approx(e["batch"] / e["median_ms"] * 1e3)
         assert e["gflops_per_s"] == pytest.approx(e["gflop_per_item"] * e["items_per_s"])
+    # INT8 vs FP32 of ONNX Runtime, alternating rounds (eager PyTorch has no INT8 to compare)
+    assert {(u["model"].split("_")[0], u["backend"].split(":")[0], u["precision"], u["batch"])
+            for u in report["speedups"]} == {(m, "ort", "int8", b) for m in ("pose", "detector") for b in (1, 2)}
+    assert all(u["speedup"] > 0 and u["rounds"] == 5 for u in report["speedups"])
     metrics = {(a["model"].split("_")[0], a["precision"], a["metric"]) for a in report["accuracy"]}
     assert {("pose", "int8", "OKS AP"), ("pose", "int8", "argmax agreement vs fp32"),
             ("detector", "int8", "box AP50")} <= metrics

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from posetrack.models.hrnet import hrnet
-from posetrack.report import Ceiling, argmax_agreement, count_gflop, engine_row
+from posetrack.bench import measure_speedup
+from posetrack.report import BenchOptions, Ceiling, argmax_agreement, count_gflop, engine_row
 
 
 class Slowed:
@@ -26,10 +27,23 @@ def test_a_slowed_backend_measures_slower(tiny_onnx):
 
     fast = OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"])
     ceiling = Ceiling("x", 1.0, 100.0, 50.0)
-    a = engine_row("tiny", "fp32", fast, (3, 128, 96), 1, 5, 0.1, ceiling)
-    b = engine_row("tiny", "fp32", Slowed(fast, 0.03), (3, 128, 96), 1, 5, 0.1, ceiling)
+    options = BenchOptions(repeats=5, min_seconds=0.3)
+    a = engine_row("tiny", "fp32", fast, (3, 128, 96), 1, options, 0.1, ceiling)
+    b = engine_row("tiny", "fp32", Slowed(fast, 0.03), (3, 128, 96), 1, options, 0.1, ceiling)
     assert b.median_ms >= a.median_ms + 25
+    # fast calls fill the time budget, slow ones still get their minimum number of calls
+    assert a.calls > 3 * b.calls and 5 <= b.calls <= 0.3 / 0.03 + 1
     assert a.ceiling_fraction == pytest.approx(a.gflops_per_s / 100.0)
+
+
+def test_speedup_is_measured_in_alternating_rounds(tiny_onnx):
+    from posetrack.backends import OrtBackend
+
+    fast = OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"])
+    slow = Slowed(fast, 0.02)
+    r = measure_speedup(slow, fast, (3, 128, 96), 1, rounds=3, min_seconds=0.3)
+    assert r.rounds == 3 and r.reference_ms >= 20 > r.other_ms
+    assert r.speedup > 3 and measure_speedup(fast, slow, (3, 128, 96), 1, rounds=3, min_seconds=0.3).speedup < 1 / 3
 
 
 def test_flop_counts():

@@ -6,7 +6,8 @@ import torch
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.hrnet import hrnet
 from posetrack.calibrate import calib_dir, digest, load_calibration
-from posetrack.runtime import (DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator,
+from posetrack.models.detector import STRIDE
+from posetrack.runtime import (DEMO_DETECTOR_INPUT, DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator,
                                demo_detector_module, export_detector, export_pose)
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
 
@@ -42,8 +43,9 @@ def test_detector_on_fresh_frames(fresh):
 
 def test_detector_export_has_the_yolo_layout():
     with torch.no_grad():
-        out = demo_detector_module()(torch.zeros(1, 3, 192, 320))
-    assert out.shape == (1, 5, 24 * 40)
+        w, h = DEMO_DETECTOR_INPUT
+        out = demo_detector_module()(torch.zeros(1, 3, h, w))
+    assert out.shape == (1, 5, (h // STRIDE) * (w // STRIDE))
     assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
 
 

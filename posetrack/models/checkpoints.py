@@ -72,8 +72,10 @@ def _unreadable_reason(path: Path, exc: Exception) -> str:
 
 
 def _find_weights(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
+    for key in ("state_dict", "model"):  # official / MMPose resume files; ``posetrack train``'s last.pth
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(f"{path}: no state_dict found (expected a dict of tensors or {{'state_dict': ...}})")
     tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
