@@ -7,6 +7,10 @@ the video cover every finished frame and are valid files.
 from __future__ import annotations
 
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +85,28 @@ def _shown_and_stopped(image: np.ndarray) -> bool:
     return cv2.waitKey(1) & 0xFF in (ord("q"), 27)
 
 
+@contextmanager
+def deferred_interrupt() -> Iterator[threading.Event]:
+    """While active, the first Ctrl-C only sets the yielded flag, which the frame loop checks between frames; a
+    second Ctrl-C interrupts at once. (A KeyboardInterrupt raised at an arbitrary point of the consuming thread can
+    leave a stage queue's lock held, and the stage threads blocked on it.)"""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signal handlers can only be installed from the main thread
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
 def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline, *, video: bool = True,
               keep_score: float = 0.3, progress: bool = True, reader: VideoReader | None = None,
               show: bool = False) -> RunSummary:
@@ -99,28 +125,31 @@ def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,
     writer = VideoWriter(video_path, reader.size, reader.fps) if video_path else None
     bar = tqdm(total=reader.frame_count, unit="frame", disable=not progress or None, dynamic_ncols=True,
                desc=f"tracking {stem}")
-    try:
-        for result in pipeline.run(reader):
-            poses = result.poses
-            frames.append(to_posetrack_frame(poses, keep_score))
-            tracks.update(int(i) for i in poses.track_ids)
-            persons += len(poses)
-            if writer is not None or show:
-                annotated = draw_poses(result.frame.image, poses, keep_score, pipeline.times.fps()["total"])
-                if writer is not None:
-                    writer.write(annotated)
-                if show and _shown_and_stopped(annotated):
-                    break
-            bar.update(1)
-            if len(frames) % 10 == 0:
-                bar.set_postfix(fps=f"{pipeline.times.fps()['total']:.1f}", persons=len(poses))
-            if len(frames) == MAX_FRAMES:
-                break  # a PoseTrack file holds at most 10 000 frames
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.close()
-        if frames:
-            write_sequence(PoseTrackSequence(name, *reader.size, frames), json_path)
-        reader.close()
+    with deferred_interrupt() as interrupted:
+        try:
+            for result in pipeline.run(reader):
+                poses = result.poses
+                frames.append(to_posetrack_frame(poses, keep_score))
+                tracks.update(int(i) for i in poses.track_ids)
+                persons += len(poses)
+                if writer is not None or show:
+                    annotated = draw_poses(result.frame.image, poses, keep_score, pipeline.times.fps()["total"])
+                    if writer is not None:
+                        writer.write(annotated)
+                    if show and _shown_and_stopped(annotated):
+                        break
+                bar.update(1)
+                if len(frames) % 10 == 0:
+                    bar.set_postfix(fps=f"{pipeline.times.fps()['total']:.1f}", persons=len(poses))
+                if len(frames) == MAX_FRAMES or interrupted.is_set():
+                    break  # a PoseTrack file holds at most 10 000 frames; Ctrl-C stops between frames
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+            if frames:
+                write_sequence(PoseTrackSequence(name, *reader.size, frames), json_path)
+            reader.close()
+    if interrupted.is_set():
+        raise KeyboardInterrupt  # after the results so far are written
     return RunSummary(len(frames), persons, len(tracks), pipeline.times, json_path, video_path, reader.broken_at)

@@ -160,3 +160,19 @@ def test_show_without_a_gui_says_so(assets, tmp_path):
     root, video = assets
     r = subprocess.run(run_args(root, video, tmp_path, "--show"), capture_output=True, text=True, timeout=120)
     _error_line(r, "--show needs a display")
+
+
+def test_first_ctrl_c_is_deferred_to_the_frame_loop_and_a_second_one_interrupts():
+    import os
+
+    from posetrack.run import deferred_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with deferred_interrupt() as interrupted:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
+        assert interrupted.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
