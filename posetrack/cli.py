@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from posetrack.errors import PosetrackError
-from posetrack.models.hrnet import CONFIGS
-from posetrack.report import MODELS
 
 
 def _two_ints(text: str, form: str) -> tuple[int, int]:
@@ -93,6 +91,8 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
 
 
 def _add_pose_args(p: argparse.ArgumentParser) -> None:
+    from posetrack.models.hrnet import CONFIGS
+
     p.add_argument("--pose-weights", type=Path, help="official / MMPose COCO HRNet checkpoint instead of the demo model")
     p.add_argument("--pose-config", default="w32", choices=sorted(CONFIGS), help="config of --pose-weights (default: w32)")
     p.add_argument("--pose-input", type=_size_hw, default=(192, 256), metavar="HxW",
@@ -106,6 +106,8 @@ def _add_which_model(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from posetrack.models.hrnet import CONFIGS
+
     p.add_argument("--config", default="w32", choices=sorted(CONFIGS), help="HRNet configuration (default: w32)")
     p.add_argument("--weights", type=Path, help="official or MMPose checkpoint (.pth); default: random init")
     p.add_argument("--input-size", type=_size_hw, default=(192, 256), metavar="HxW",
@@ -114,6 +116,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # heavy imports (torch) happen here, inside main()'s Ctrl-C handling, not when the module loads
+    from posetrack.models.hrnet import CONFIGS
+    from posetrack.report import MODELS
     from posetrack.synth import PRESETS
 
     parser = argparse.ArgumentParser(
@@ -548,8 +553,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except PosetrackError as exc:
         print(f"posetrack: error: {exc}", file=sys.stderr)

@@ -472,7 +472,7 @@ def _markdown(report: Report, plots: list[str]) -> str:
              "it; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",
              "## Engines: latency and throughput", "", *_table(report.engines), "",
              "## Speed-up over FP32", "",
-             "The same backend's FP32 and FP16/INT8 models timed in alternating rounds (5 per row); speedup is the "
+             "The same backend's FP32 and FP16/INT8 models timed in alternating rounds (`rounds`); speedup is the "
              "median of the per-round ratios, so a slow phase of the machine hits both sides alike.", "",
              *_table(report.speedups), "",
              "## Accuracy per precision", "",

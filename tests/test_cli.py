@@ -120,3 +120,10 @@ def test_bench_synth_report(tmp_path):
     rows = json.loads(js.read_text())["results"]
     assert {row["preset"] for row in rows} >= {"easy", "crossing", "crowd"}
     assert all(row["frames_per_s"] > 0 and row["frames"] == 30 for row in rows)
+
+
+def test_cli_module_loads_without_torch():
+    """torch loads inside main(), where Ctrl-C during that second of importing ends as 'interrupted', not a traceback."""
+    code = "import sys, posetrack.cli; print('torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
