@@ -33,6 +33,11 @@ def _size_hw(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _hxw(size_wh: tuple[int, int]) -> str:
+    """(width, height) → "HxW", the form model input sizes are written in."""
+    return f"{size_wh[1]}x{size_wh[0]}"
+
+
 def _size_wh(text: str) -> tuple[int, int]:
     """'640x360' (width x height, as video sizes are written) → (width, height)."""
     w, h = _two_ints(text, "WIDTHxHEIGHT such as 640x360")
@@ -224,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the metrics (percent) to this JSON file")
     p.set_defaults(func=cmd_eval)
 
+    from posetrack.runtime import DEMO_DETECTOR_INPUT, DEMO_POSE
+
     p = sub.add_parser("train", help="train the pose model (HRNet) or the person detector",
                        description="Train in PyTorch. Data: the synthetic world (default), a COCO keypoint file with "
                                    "its image folder, or a PoseTrack 2018 file with its frame root. Validation: OKS AP "
@@ -232,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history); resumed if present")
     p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
     p.add_argument("--input-size", type=_size_hw, metavar="HxW",
-                   help="network input, height x width (default: 128x96 pose, 256x448 detector)")
+                   help="network input, height x width (default: the shipped models' inputs, "
+                        f"{_hxw(DEMO_POSE.input_size)} pose, {_hxw(DEMO_DETECTOR_INPUT)} detector)")
     p.add_argument("--data", default="synthetic", metavar="SOURCE",
                    help="synthetic | coco:ANNOTATIONS.json:IMAGE_DIR | posetrack:ANNOTATIONS.json:FRAME_ROOT")
     p.add_argument("--steps", type=_positive(int), default=3000, help="optimiser steps (default: 3000)")
@@ -240,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive(float), default=1e-3, help="peak Adam learning rate (default: 1e-3)")
     p.add_argument("--val-every", type=_positive(int), default=500, help="steps between validations (default: 500)")
     p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: 0)")
+    p.add_argument("--init", type=Path, metavar="WEIGHTS",
+                   help="start from these weights (fine-tuning; any checkpoint format `run --pose-weights` reads) "
+                        "instead of the official random initialisation; a run found in OUT is resumed instead")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
     p.set_defaults(func=cmd_train)
     return parser
@@ -425,6 +436,13 @@ def _validation_clips(skeleton):
     return val_images, val_gt
 
 
+def _initial_weights(model, init: Path | None):
+    """``model`` with the weights of ``init`` when given (a resumed run overrides them with its own)."""
+    from posetrack.models.checkpoints import load_checkpoint
+
+    return model if init is None else load_checkpoint(model, init)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -444,8 +462,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                "coco": lambda: coco_person_samples(*paths),
                "posetrack": lambda: posetrack_person_samples(*paths)}[kind]()
     torch.manual_seed(args.seed)
-    model = hrnet(args.config, skeleton.num_joints).init_weights()
-    input_size = args.input_size or (96, 128)
+    model = _initial_weights(hrnet(args.config, skeleton.num_joints).init_weights(), args.init)
+    input_size = args.input_size or DEMO_POSE.input_size
     cfg = PoseTrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed)
     train = batches(samples, args.batch, input_size, skeleton, seed=args.seed)
     history = train_pose(model, train, cfg, args.out, _validation_clips(skeleton), input_size, skeleton,
@@ -479,7 +497,8 @@ def _train_detector(args: argparse.Namespace) -> int:
     validation = (images, boxes_ground_truth(images, [np.array(b, np.float32).reshape(-1, 4) for b in boxes]))
     cfg = PoseTrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, warmup=200)
     train = detector_batches(frame_samples(seed=args.seed + 1), args.batch, input_size, seed=args.seed)
-    history = train_detector(PersonDetector(), train, cfg, args.out, validation, input_size)
+    history = train_detector(_initial_weights(PersonDetector(), args.init), train, cfg, args.out, validation,
+                             input_size)
     best = max((v["AP50"] for v in history.val), default=float("nan"))
     print(f"done: {len(history.loss)} steps in {history.seconds / 60:.1f} min; best box AP50 {best:.4f}; "
           f"weights in {args.out / 'best.pth'}")

