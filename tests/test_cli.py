@@ -84,7 +84,11 @@ def test_bench_report_schema_and_outputs(tmp_path):
     assert all(u["speedup"] > 0 and u["rounds"] == 5 for u in report["speedups"])
     metrics = {(a["model"].split("_")[0], a["precision"], a["metric"]) for a in report["accuracy"]}
     assert {("pose", "int8", "OKS AP"), ("pose", "int8", "argmax agreement vs fp32"),
-            ("detector", "int8", "box AP50")} <= metrics
+            ("pose", "int8", "argmax within one cell of fp32"), ("detector", "int8", "box AP50")} <= metrics
+    agreement = {(a["model"], a["backend"], a["precision"], a["metric"]): a["value"] for a in report["accuracy"]}
+    for (model, backend, precision, metric), value in agreement.items():
+        if metric == "argmax within one cell of fp32":
+            assert value >= agreement[model, backend, precision, "argmax agreement vs fp32"]
     modes = {(p["precision"], p["mode"]) for p in report["pipeline"]}
     assert modes == {(p, m) for p in ("fp32", "int8") for m in ("pipelined", "sequential")}
     for p in report["pipeline"]:

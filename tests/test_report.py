@@ -55,8 +55,11 @@ def test_argmax_agreement():
     a = np.zeros((2, 3, 4, 4), np.float32)
     a[:, :, 1, 2] = 1
     b = a.copy()
-    b[0, 0, 3, 3] = 2  # one of six joints moves its peak
-    assert argmax_agreement(a, b) == pytest.approx(5 / 6)
+    b[0, 0, 3, 3] = 2  # one of six joints moves its peak two cells away (from row 1, column 2) ...
+    b[1, 2, 2, 1] = 3  # ... another one cell diagonally
+    assert argmax_agreement(a, b) == pytest.approx(4 / 6)
+    assert argmax_agreement(a, b, cells=1) == pytest.approx(5 / 6)
+    assert argmax_agreement(a, b, cells=2) == 1.0
 
 
 def test_peak_margin():

@@ -13,7 +13,7 @@ from itertools import count
 import numpy as np
 
 from posetrack.skeleton import POSETRACK17, Skeleton
-from posetrack.synth.scene import PRESETS, SceneConfig, SyntheticVideo
+from posetrack.synth.scene import MIN_VISIBLE, PRESETS, SceneConfig, SyntheticVideo
 
 
 @dataclass
@@ -48,10 +48,13 @@ def _clips(configs: list[SceneConfig], seed: int, frames_per_clip: int, skeleton
 
 
 def person_samples(seed: int, configs: list[SceneConfig] | None = None, skeleton: Skeleton = POSETRACK17,
-                   frames_per_clip: int = 60, stride: int = 3, min_visible: int = 6) -> Iterator[PersonSample]:
+                   frames_per_clip: int = 60, stride: int = 3,
+                   min_visible: int = MIN_VISIBLE) -> Iterator[PersonSample]:
     """Endless person samples from short clips of all presets (every ``stride``-th frame).
 
-    Persons with fewer than ``min_visible`` visible joints are skipped.
+    Persons with fewer than ``min_visible`` visible joints are skipped; the default keeps every person the ground
+    truth annotates, mostly hidden ones included (with at least 6, the demo model never saw the 2 % of held-out
+    people that cost it 2 points of OKS AP).
     """
     for video in _clips(configs or list(PRESETS.values()), seed, frames_per_clip, skeleton):
         for frame, truth in video:
