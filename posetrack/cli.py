@@ -508,15 +508,15 @@ def _train_detector(args: argparse.Namespace) -> int:
 def _pipeline(args: argparse.Namespace, sequential: bool):
     from posetrack.detect import PrecomputedDetections
     from posetrack.pipeline import Pipeline
-    from posetrack.runtime import build_detector, build_estimator
+    from posetrack.runtime import build_detector, build_estimator, stage_threads
     from posetrack.track import PoseTracker
 
-    threads = None if sequential else 1  # overlapped stages: one core each
-    estimator = build_estimator(_pose_spec(args), args.backend, threads, args.flip_test, args.precision)
+    detector_threads, pose_threads = stage_threads(sequential)
+    estimator = build_estimator(_pose_spec(args), args.backend, pose_threads, args.flip_test, args.precision)
     if args.detections:
         detector = PrecomputedDetections(args.detections)
     else:
-        detector = build_detector(args.detector, args.backend, threads, precision=args.precision)
+        detector = build_detector(args.detector, args.backend, detector_threads, precision=args.precision)
     return Pipeline(detector, estimator, PoseTracker(), max_persons=args.max_persons, sequential=sequential)
 
 

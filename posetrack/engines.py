@@ -81,7 +81,7 @@ class EngineSpec:
     """Everything an engine plan depends on; two specs with the same ``key`` give interchangeable plans.
 
     Attributes:
-        model: model name (file stem), e.g. ``pose_demo_128x96``.
+        model: model name (file stem), e.g. ``pose_demo_192x128``.
         onnx_digest: digest of the ONNX file the engine is built from (weights, precision, quantization).
         precision: ``fp32``, ``fp16`` or ``int8`` (as carried by the ONNX file).
         profile: dynamic-batch shape profile.
@@ -103,7 +103,7 @@ class EngineSpec:
 
     @property
     def filename(self) -> str:
-        """E.g. ``pose_demo_128x96-int8-b1-32-nvidia-h100-sm90-trt10.16.1-3f2a9c0d1e4b.plan``."""
+        """E.g. ``pose_demo_192x128-int8-b1-32-nvidia-h100-sm90-trt10.16.1-3f2a9c0d1e4b.plan``."""
         major, minor = self.gpu.compute_capability
         return (f"{self.model}-{self.precision}-b{self.profile.min[0]}-{self.profile.max[0]}-{self.gpu.slug}"
                 f"-sm{major}{minor}-trt{self.tensorrt_version}-{self.key}.plan")

@@ -401,7 +401,7 @@ def _bench_pipeline(options: BenchOptions, report: Report, progress: bool) -> No
     from posetrack.eval.poseval import evaluate_folders
     from posetrack.pipeline import Pipeline
     from posetrack.run import run_video
-    from posetrack.runtime import DEMO_POSE, build_detector, build_estimator
+    from posetrack.runtime import DEMO_POSE, build_detector, build_estimator, stage_threads
     from posetrack.synth import PRESETS
     from posetrack.synth.files import sequence_name, write_clip
     from posetrack.track import PoseTracker
@@ -412,9 +412,9 @@ def _bench_pipeline(options: BenchOptions, report: Report, progress: bool) -> No
                              sequence_name("crossing", 3))
         for precision in options.precisions:
             for sequential in (False, True):
-                threads = None if sequential else 1
-                pipeline = Pipeline(build_detector(None, "ort", threads, precision=precision),
-                                    build_estimator(DEMO_POSE, "ort", threads, precision=precision),
+                detector_threads, pose_threads = stage_threads(sequential)
+                pipeline = Pipeline(build_detector(None, "ort", detector_threads, precision=precision),
+                                    build_estimator(DEMO_POSE, "ort", pose_threads, precision=precision),
                                     PoseTracker(), sequential=sequential)
                 out = tmp / f"{precision}-{sequential}"
                 summary = run_video(clip, out, pipeline, video=False, progress=False)

@@ -43,7 +43,7 @@ class PoseModel:
     skeleton: Skeleton
 
 
-DEMO_POSE = PoseModel("demo", WEIGHTS / "pose_demo.pth", (96, 128), POSETRACK17)
+DEMO_POSE = PoseModel("demo", WEIGHTS / "pose_demo.pth", (128, 192), POSETRACK17)
 DEMO_DETECTOR_WEIGHTS = WEIGHTS / "detector_demo.pth"
 DEMO_DETECTOR_INPUT = (448, 256)  # 640x360 frames letterbox to 448x252
 # tuned on the 150-frame validation clips (crossing 90001, crowd 90002): MOTA 73.3 at 0.3, 75.7 at 0.5, 77.1 at 0.6,
@@ -90,7 +90,7 @@ class ExportedModel:
     """A network's verified FP32 ONNX export and what deriving its FP16 / INT8 versions needs.
 
     Attributes:
-        name: file stem, e.g. ``pose_demo_128x96``. key: digest of weights + description (cache key).
+        name: file stem, e.g. ``pose_demo_192x128``. key: digest of weights + description (cache key).
         onnx: the FP32 ``.onnx`` file.
         calib_name: its folder under ``calib/``, e.g. ``pose-demo``.
         preprocessing: description of its input preprocessing (calibration caches are keyed by it).
@@ -151,10 +151,32 @@ def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = O
     return path
 
 
+@dataclass(frozen=True)
+class CpuThreads:
+    """How an ONNX Runtime session uses the CPU: ``count`` intra-op threads (None: one per core); ``spin``: idle
+    threads busy-wait for work (see ``OrtBackend``)."""
+
+    count: int | None = None
+    spin: bool = True
+
+
+ALL_CORES = CpuThreads()
+
+
+def stage_threads(sequential: bool) -> tuple[CpuThreads, CpuThreads]:
+    """(detector, pose) threading of a pipeline. One after another, each stage has every core. Overlapped, the
+    detector takes one thread and the pose network, the slowest stage, all cores, and idle threads sleep rather
+    than spin, since they share the cores with the other stages (demo clip, 192x128 pose model, 2 cores: 29.5 FPS
+    with one spinning thread each, 24-26 with a spinning pose pair, 32-34 so)."""
+    if sequential:
+        return ALL_CORES, ALL_CORES
+    return CpuThreads(1, spin=False), CpuThreads(None, spin=False)
+
+
 def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
-                 threads: int | None = None) -> Backend:
+                 threads: CpuThreads = ALL_CORES) -> Backend:
     """A backend running ``model``: ``torch`` (FP32 eager), ``ort``, ``trt``, or ``auto`` (TensorRT if usable,
-    else ONNX Runtime with its best provider)."""
+    else ONNX Runtime with its best provider; ``threads`` applies to it)."""
     kind = choose_backend(kind, tensorrt_usable())
     if kind == "torch":
         if precision != "fp32":
@@ -165,7 +187,7 @@ def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, preci
         return tensorrt_backend(precision_onnx(model, precision, TENSORRT), model.name, precision)
     providers = default_providers()
     flavour = ORT_CPU if providers[0] == "CPUExecutionProvider" else TENSORRT
-    return OrtBackend(precision_onnx(model, precision, flavour), providers, threads)
+    return OrtBackend(precision_onnx(model, precision, flavour), providers, threads.count, threads.spin)
 
 
 def load_pose(spec: PoseModel) -> torch.nn.Module:
@@ -205,7 +227,7 @@ def export_pose(spec: PoseModel, module: torch.nn.Module | None = None) -> Expor
                          preprocessing_description(config), inputs, 512 if spec == DEMO_POSE else 128)
 
 
-def build_estimator(spec: PoseModel, backend: str = "auto", threads: int | None = None,
+def build_estimator(spec: PoseModel, backend: str = "auto", threads: CpuThreads = ALL_CORES,
                     flip_test: bool = False, precision: str = "fp32") -> TopDownEstimator:
     module = load_pose(spec)
     exported = export_pose(spec, module)
@@ -239,7 +261,7 @@ def export_detector(module: torch.nn.Module | None = None) -> ExportedModel:
     return ExportedModel(name, key, path, "detector-demo", prep, inputs, 256, output_name="output")
 
 
-def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: int | None = None,
+def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: CpuThreads = ALL_CORES,
                    conf_threshold: float | None = None, precision: str = "fp32") -> YoloDetector:
     """The shipped detector, or a user's YOLO-layout ONNX (Ultralytics export: RGB / 255 input, class 0 person;
     run in FP32 by ONNX Runtime). ``conf_threshold`` defaults to 0.3 for a user's model and to 0.7 for the
@@ -248,7 +270,7 @@ def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads
         onnx_path = Path(onnx_path)
         if not onnx_path.is_file():
             raise PosetrackError(f"{onnx_path}: detector ONNX not found")
-        runner = OrtBackend(onnx_path, default_providers(), threads)
+        runner = OrtBackend(onnx_path, default_providers(), threads.count, threads.spin)
         shape = runner.session.get_inputs()[0].shape
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
             raise PosetrackError(f"{onnx_path}: expected a fixed (N, 3, H, W) input, got {shape}")

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from posetrack.runtime import DEMO_POSE
+
 
 def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "posetrack.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
@@ -96,7 +98,8 @@ def test_bench_report_schema_and_outputs(tmp_path):
         assert p["overlap_efficiency"] == pytest.approx(p["fps"] / slowest) and 0 < p["overlap_efficiency"] <= 1.05
     assert [t["people"] for t in report["tracker"]] == [1, 2, 5, 10, 20, 50]
     text = md.read_text()
-    assert "## Ceiling" in text and "| pose_demo_128x96 | torch:cpu | fp32 | 1 |" in text
+    width, height = DEMO_POSE.input_size
+    assert "## Ceiling" in text and f"| pose_demo_{height}x{width} | torch:cpu | fp32 | 1 |" in text
 
 
 def test_synth_command_writes_video_and_truth(tmp_path):

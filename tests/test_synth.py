@@ -187,8 +187,11 @@ def test_person_heights_span_the_preset_range():
 
 
 def test_training_streams():
-    persons = list(itertools.islice(person_samples(seed=3), 40))
-    assert all(p.keypoints.shape == (17, 2) and (p.visibility == 2).sum() >= 6 for p in persons)
+    persons = list(itertools.islice(person_samples(seed=3), 300))
+    visible = [int((p.visibility == 2).sum()) for p in persons]
+    # every person the ground truth annotates, mostly hidden ones included
+    assert all(p.keypoints.shape == (17, 2) for p in persons)
+    assert min(visible) == MIN_VISIBLE and sum(v < 6 for v in visible) >= 5
     assert all(p.image.shape == (360, 640, 3) for p in persons)
     frames = list(itertools.islice(frame_samples(seed=3), 10))
     assert all(f.boxes.ndim == 2 and f.boxes.shape[1] == 4 for f in frames)

@@ -27,13 +27,18 @@ class OrtBackend:
         model: path to an ONNX file, or its serialized bytes.
         providers: execution providers in priority order; default: best available (``default_providers``).
         threads: intra-op threads (default: ONNX Runtime's choice, one per core).
+        spin: idle intra-op threads busy-wait for the next operator (fastest when the session has the cores to
+            itself, wasteful when other threads need them).
     """
 
-    def __init__(self, model: str | Path | bytes, providers: Sequence[str] | None = None, threads: int | None = None):
+    def __init__(self, model: str | Path | bytes, providers: Sequence[str] | None = None, threads: int | None = None,
+                 spin: bool = True):
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             opts.intra_op_num_threads = threads
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = model if isinstance(model, bytes) else str(model)
         try:
             self.session = ort.InferenceSession(source, opts, providers=list(providers or default_providers()))

@@ -271,7 +271,7 @@ def small_extra(width: int, stage1_blocks: int, stage1_channels: int, stem: int,
 
 
 # Named configurations: ``MODEL.EXTRA`` dicts. ``demo`` is the small model the repository ships (trained on the
-# synthetic world, 2.7 M parameters, input 128x96): the same network family, sized for a 2-core CPU.
+# synthetic world, 2.7 M parameters, input 192x128): the same network family, sized for a 2-core CPU.
 CONFIGS: dict[str, dict[str, Any]] = {
     "w32": official_extra(32),
     "w48": official_extra(48),
