@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
     p.set_defaults(func=cmd_export)
 
+    from posetrack.calibrate import DEFAULT_METHOD, METHODS
+
     p = sub.add_parser("calibrate", help="gather INT8 calibration data and activation ranges into calib/",
                        description="Run representative inputs (person crops for the pose model, frames for the "
                                    "detector; made by the models' own preprocessing) through the FP32 model and store "
@@ -170,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--images", type=Path, help="folder of your own images (persons found by the demo detector)")
     source.add_argument("--synthetic", type=_positive(int), metavar="N",
                         help="N synthetic inputs (default source; N defaults to 512 crops / 256 frames)")
-    p.add_argument("--method", choices=["max", "percentile", "entropy"],
-                   help="range method INT8 models use (default: entropy, best measured on held-out data)")
+    p.add_argument("--method", choices=METHODS,
+                   help=f"range method INT8 models use (default: {DEFAULT_METHOD}, best measured on held-out data)")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("build", help="build a TensorRT engine (FP32, FP16 or INT8) into engines/",

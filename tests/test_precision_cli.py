@@ -19,11 +19,11 @@ def cli(*args, env=None, timeout=300):
 
 
 def test_calibrate_writes_manifest_and_ranges(tmp_path):
-    r = cli("calibrate", "--model", "detector", "--synthetic", "6", "--method", "max",
+    r = cli("calibrate", "--model", "detector", "--synthetic", "6", "--method", "percentile",  # not the default
             env={"POSETRACK_CALIB": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     manifest = json.loads((tmp_path / "detector-demo" / "manifest.json").read_text())
-    assert manifest["count"] == 6 and manifest["seed"] == 7 and manifest["default_method"] == "max"
+    assert manifest["count"] == 6 and manifest["seed"] == 7 and manifest["default_method"] == "percentile"
     ranges = json.loads((tmp_path / "detector-demo" / "ranges.json").read_text())
     assert len(ranges["max"]) == manifest["tensors"] > 20
 
