@@ -74,17 +74,31 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int],
             opset_version=opset, dynamic_shapes=({0: batch},), dynamo=True, verbose=False,
         )
     proto = program.model_proto
-    onnx.save(proto, path)
+    # Written beside ``path`` and moved there only once verified: a refused export never looks like a cached one.
+    draft = path.with_name(path.name + ".part")
     try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ExportError(f"{path}: onnx.checker rejects the export: {str(exc).splitlines()[0]}") from None
-    diff = parity(TorchBackend(model, [input_name], [output_name]), OrtBackend(path, ["CPUExecutionProvider"]),
-                  (3, height, width), parity_batches, seed)
-    if not diff <= atol:
-        raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {diff:.3g} > {atol:g}")
+        onnx.save(proto, draft)
+        diff = _verify(model, draft, path, input_name, output_name, (3, height, width), parity_batches, seed, atol)
+    except BaseException:
+        draft.unlink(missing_ok=True)
+        raise
+    draft.replace(path)
     opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return ExportResult(path, opset_used, diff, tuple(parity_batches))
+
+
+def _verify(model: nn.Module, draft: Path, path: Path, input_name: str, output_name: str,
+            input_shape: tuple[int, ...], batches: tuple[int, ...], seed: int, atol: float) -> float:
+    """``onnx.checker`` and PyTorch parity of the ``draft`` file; errors name ``path``, the file the user asked for."""
+    try:
+        onnx.checker.check_model(str(draft), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"{path}: onnx.checker rejects the export: {str(exc).splitlines()[0]}") from None
+    diff = parity(TorchBackend(model, [input_name], [output_name]), OrtBackend(draft, ["CPUExecutionProvider"]),
+                  input_shape, batches, seed)
+    if not diff <= atol:
+        raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {diff:.3g} > {atol:g}")
+    return diff
 
 
 def parity(reference, candidate, input_shape: tuple[int, ...], batches: tuple[int, ...] = (1, 3), seed: int = 0) -> float:

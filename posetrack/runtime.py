@@ -167,7 +167,7 @@ def stage_threads(sequential: bool) -> tuple[CpuThreads, CpuThreads]:
     """(detector, pose) threading of a pipeline. One after another, each stage has every core. Overlapped, the
     detector takes one thread and the pose network, the slowest stage, all cores, and idle threads sleep rather
     than spin, since they share the cores with the other stages (demo clip, 192x128 pose model, 2 cores: 29.5 FPS
-    with one spinning thread each, 24-26 with a spinning pose pair, 32-34 so)."""
+    with one spinning thread each, 24-26 with a spinning pose pair, 31.5-33.7 so)."""
     if sequential:
         return ALL_CORES, ALL_CORES
     return CpuThreads(1, spin=False), CpuThreads(None, spin=False)
@@ -250,8 +250,10 @@ def export_detector(module: torch.nn.Module | None = None) -> ExportedModel:
     w, h = DEMO_DETECTOR_INPUT
     name = f"detector_demo_{h}x{w}"
     key = file_digest(DEMO_DETECTOR_WEIGHTS, f"detector:{w}x{h}")
-    # outputs are box coordinates in input pixels (up to hundreds): parity within 1e-3 px
-    path = cached_onnx(module, name, key, DEMO_DETECTOR_INPUT, "output", atol=1e-3)
+    # Outputs are box coordinates in input pixels (up to hundreds): parity within a tenth of a pixel. PyTorch's own
+    # first call in a long process (bench, after the pose model's sections) was up to 0.0136 px off a float64
+    # reference in about one run of four, its later calls 0.0004 px, so a bar of 1e-3 px failed at random.
+    path = cached_onnx(module, name, key, DEMO_DETECTOR_INPUT, "output", atol=0.1)
     prepare = YoloDetector(None, DEMO_DETECTOR_INPUT).prepare
 
     def inputs(count: int, images: Path | None) -> np.ndarray:

@@ -46,6 +46,7 @@ class _Noisy(nn.Module):
 def test_export_refuses_a_graph_that_differs(tmp_path):
     with pytest.raises(ExportError, match="differs from PyTorch"):
         export_onnx(_Noisy(), tmp_path / "noisy.onnx", (32, 32), parity_batches=(1,))
+    assert list(tmp_path.iterdir()) == []  # nothing a cache could later take for a verified export
 
 
 def test_unreadable_onnx_is_a_clear_error(tmp_path):
