@@ -10,8 +10,10 @@ import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -20,6 +22,8 @@ from torch import nn
 
 from posetrack.backends import OrtBackend, TorchBackend
 from posetrack.errors import PosetrackError
+
+T = TypeVar("T")
 
 DEFAULT_OPSET = 18
 
@@ -74,17 +78,25 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int],
             opset_version=opset, dynamic_shapes=({0: batch},), dynamo=True, verbose=False,
         )
     proto = program.model_proto
-    # Written beside ``path`` and moved there only once verified: a refused export never looks like a cached one.
+    diff = save_verified(proto, path, lambda draft: _verify(model, draft, path, input_name, output_name,
+                                                            (3, height, width), parity_batches, seed, atol))
+    opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    return ExportResult(path, opset_used, diff, tuple(parity_batches))
+
+
+def save_verified(proto: onnx.ModelProto, path: Path, verify: Callable[[Path], T]) -> T:
+    """Save ``proto`` beside ``path``, run ``verify`` on that draft and only then move it to ``path``, so that a
+    refused or interrupted save never leaves a file that a cache would take for a good one. Returns what
+    ``verify`` returns; the draft is removed when it raises."""
     draft = path.with_name(path.name + ".part")
     try:
         onnx.save(proto, draft)
-        diff = _verify(model, draft, path, input_name, output_name, (3, height, width), parity_batches, seed, atol)
+        result = verify(draft)
     except BaseException:
         draft.unlink(missing_ok=True)
         raise
     draft.replace(path)
-    opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    return ExportResult(path, opset_used, diff, tuple(parity_batches))
+    return result
 
 
 def _verify(model: nn.Module, draft: Path, path: Path, input_name: str, output_name: str,

@@ -21,7 +21,7 @@ from posetrack.calibrate import (CALIB_SEED, Calibration, Manifest, calib_dir, c
                                  digest, load_calibration, pose_inputs)
 from posetrack.detect import YoloDetector
 from posetrack.errors import PosetrackError
-from posetrack.export import export_onnx
+from posetrack.export import export_onnx, save_verified
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector, YoloLayout
 from posetrack.models.hrnet import hrnet
@@ -145,9 +145,7 @@ def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = O
     else:
         raise PosetrackError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     if not path.is_file():
-        derived = make()
-        onnx.checker.check_model(derived)
-        onnx.save(derived, path)
+        save_verified(make(), path, lambda draft: onnx.checker.check_model(str(draft)))
     return path
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
 from posetrack.errors import PosetrackError
-from posetrack.export import ExportError, export_onnx, parity
+from posetrack.export import ExportError, export_onnx, parity, save_verified
 from posetrack.pose import TopDownConfig, TopDownEstimator
 
 
@@ -47,6 +47,20 @@ def test_export_refuses_a_graph_that_differs(tmp_path):
     with pytest.raises(ExportError, match="differs from PyTorch"):
         export_onnx(_Noisy(), tmp_path / "noisy.onnx", (32, 32), parity_batches=(1,))
     assert list(tmp_path.iterdir()) == []  # nothing a cache could later take for a verified export
+
+
+def test_a_save_lands_only_once_verified(tiny_onnx, tmp_path):
+    proto = onnx.load(str(tiny_onnx.path))
+
+    def interrupted(draft):
+        assert draft.is_file()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_verified(proto, tmp_path / "model.onnx", interrupted)
+    assert list(tmp_path.iterdir()) == []
+    assert save_verified(proto, tmp_path / "model.onnx", lambda draft: draft.name) == "model.onnx.part"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
 def test_unreadable_onnx_is_a_clear_error(tmp_path):
