@@ -1,22 +1,33 @@
 """Person detection: a YOLO-layout network (the shipped detector or a user's exported Ultralytics model),
 precomputed detections from a COCO results file, or ground-truth boxes.
 
-Every source answers ``detect(frame) -> Detections`` with boxes in image pixels.
+Every source implements the ``Detector`` protocol: ``detect(frame) -> Detections`` with boxes in image pixels.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
 from posetrack.backends import Backend
 from posetrack.errors import PosetrackError
-from posetrack.pose import preprocess
+from posetrack.io.files import read_json
+from posetrack.models.zoo import DetectorRecord, Normalise
+from posetrack.transforms import preprocess
 from posetrack.types import Detections, Frame
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A source of person boxes: the networks below, precomputed files, ground truth, or a user's own."""
+
+    def detect(self, frame: Frame) -> Detections:
+        """The persons of ``frame``: boxes (N, 4) x1, y1, x2, y2 in image pixels, scores (N,)."""
+        ...
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tuple[np.ndarray, float, np.ndarray]:
@@ -33,6 +44,18 @@ def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114) -> tupl
     x0, y0 = int(round(pad[0] - 0.1)), int(round(pad[1] - 0.1))
     out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return out, scale, np.array([x0, y0], np.float64)
+
+
+def prepare_frame(image: np.ndarray, input_size: tuple[int, int], normalise: Normalise = "imagenet",
+                  fill: int = 114) -> tuple[np.ndarray, float, np.ndarray]:
+    """A BGR image → (1, 3, H, W) float32 detector input (letterboxed to ``input_size``, RGB, normalised), with
+    the scale and pad of ``letterbox``."""
+    boxed, scale, pad = letterbox(image, input_size, fill)
+    if normalise == "unit":
+        x = np.ascontiguousarray(boxed[None, ..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
+    else:
+        x = preprocess(boxed[None])
+    return x, scale, pad
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -85,23 +108,26 @@ class YoloDetector:
         conf_threshold / iou_threshold: score floor and NMS overlap.
         person_class: class index of "person" (0 in COCO-trained YOLO models and the shipped detector).
         normalise: ``"imagenet"`` (the shipped detector) or ``"unit"`` (Ultralytics: RGB / 255).
+        fill: letterbox padding value.
     """
 
     def __init__(self, backend: Backend, input_size: tuple[int, int], conf_threshold: float = 0.3,
-                 iou_threshold: float = 0.5, person_class: int = 0, normalise: str = "imagenet",
-                 max_detections: int = 100):
-        self.backend, self.input_size = backend, tuple(input_size)
+                 iou_threshold: float = 0.5, person_class: int = 0, normalise: Normalise = "imagenet",
+                 max_detections: int = 100, fill: int = 114):
+        self.backend, self.input_size = backend, (int(input_size[0]), int(input_size[1]))
         self.conf_threshold, self.iou_threshold = conf_threshold, iou_threshold
         self.person_class, self.normalise, self.max_detections = person_class, normalise, max_detections
+        self.fill = fill
+
+    @classmethod
+    def from_record(cls, backend: Backend, record: DetectorRecord, conf_threshold: float | None = None) -> YoloDetector:
+        """A detector with the input, normalisation and thresholds of ``record`` (``conf_threshold`` overrides)."""
+        return cls(backend, record.input_size, record.conf_threshold if conf_threshold is None else conf_threshold,
+                   record.iou_threshold, normalise=record.normalise, fill=record.fill)
 
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-        """Image → (1, 3, H, W) network input, scale and pad (see ``letterbox``)."""
-        boxed, scale, pad = letterbox(image, self.input_size)
-        if self.normalise == "unit":
-            x = np.ascontiguousarray(boxed[None, ..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
-        else:
-            x = preprocess(boxed[None])
-        return x, scale, pad
+        """Image → (1, 3, H, W) network input, scale and pad (see ``prepare_frame``)."""
+        return prepare_frame(image, self.input_size, self.normalise, self.fill)
 
     def detect(self, frame: Frame | np.ndarray) -> Detections:
         image = frame.image if isinstance(frame, Frame) else frame
@@ -121,12 +147,7 @@ class PrecomputedDetections:
 
     def __init__(self, path: str | Path, min_score: float = 0.0, category_id: int | None = 1):
         path = Path(path)
-        try:
-            rows = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise PosetrackError(f"{path}: no such file") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
+        rows = read_json(path)
         if not isinstance(rows, list):
             raise PosetrackError(f"{path}: expected a COCO detection-results list")
         self._by_frame: dict[int, list[tuple[list[float], float]]] = {}
@@ -142,7 +163,8 @@ class PrecomputedDetections:
         if not rows:
             return Detections.empty()
         xywh = np.array([b for b, _ in rows], np.float32).reshape(-1, 4)
-        return Detections(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1), [s for _, s in rows])
+        return Detections(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1),
+                          np.array([s for _, s in rows], np.float32))
 
 
 class GroundTruthDetections:

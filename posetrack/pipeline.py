@@ -18,27 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from posetrack.detect import Detector
 from posetrack.pose import TopDownEstimator
 from posetrack.track import PoseTracker
 from posetrack.track.oks import box_iou
-from posetrack.types import Detections, Frame, Poses, TrackedPoses, concat_poses
+from posetrack.types import Detections, Frame, FrameResult, Poses, TrackedPoses, concat_poses
 
 STAGES = ("decode", "detect", "pose", "track")
-
-
-class Detector:
-    """Anything with ``detect(frame) -> Detections`` (see ``posetrack.detect``)."""
-
-    def detect(self, frame: Frame) -> Detections: ...
-
-
-@dataclass
-class FrameResult:
-    """One frame through the pipeline: frame, its detections, and tracked poses."""
-
-    frame: Frame
-    detections: Detections
-    poses: TrackedPoses
 
 
 @dataclass
@@ -89,6 +75,7 @@ class Pipeline:
             for result in runner(frames):
                 self.times.frames += 1
                 self.times.wall = time.perf_counter() - start
+                result.fps = self.times.fps()["total"]
                 yield result
         finally:
             self.times.wall = time.perf_counter() - start
@@ -148,7 +135,7 @@ class Pipeline:
     def _threaded(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         stop = threading.Event()
         errors: list[BaseException] = []
-        queues = [queue.Queue(self.queue_size) for _ in range(len(STAGES))]
+        queues: list[queue.Queue] = [queue.Queue(self.queue_size) for _ in range(len(STAGES))]
         done = object()
 
         def put(q: queue.Queue, item) -> bool:

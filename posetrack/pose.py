@@ -12,21 +12,10 @@ import numpy as np
 
 from posetrack import heatmaps as hm
 from posetrack.backends import Backend
+from posetrack.models.zoo import PoseRecord
 from posetrack.skeleton import COCO17, Skeleton
-from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, warp_crops
+from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, preprocess, warp_crops
 from posetrack.types import Poses
-
-# ImageNet statistics of 0..255 RGB, as every HRNet config normalises its input.
-MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
-STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
-
-
-def preprocess(crops_bgr: np.ndarray) -> np.ndarray:
-    """(N, h, w, 3) uint8 BGR crops → (N, 3, h, w) float32 network input (RGB, ImageNet-normalised)."""
-    x = crops_bgr[..., ::-1].astype(np.float32)
-    x -= MEAN_RGB
-    x /= STD_RGB
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 @dataclass
@@ -52,6 +41,12 @@ class TopDownConfig:
     input_name: str = "input"
     output_name: str = "heatmaps"
 
+    @classmethod
+    def from_record(cls, record: PoseRecord, flip_test: bool = False) -> TopDownConfig:
+        """The settings a pose model record implies."""
+        return cls(input_size=record.input_size, skeleton=record.skeleton, padding=record.padding,
+                   flip_test=flip_test, refine=record.refine, output_name=record.output_name)
+
 
 def crop_batch(image: np.ndarray, boxes: np.ndarray, config: TopDownConfig) -> tuple[np.ndarray, np.ndarray]:
     """Network input for the persons in ``boxes`` ((N, 4) x1, y1, x2, y2 image pixels) of a BGR ``image``:
@@ -60,12 +55,6 @@ def crop_batch(image: np.ndarray, boxes: np.ndarray, config: TopDownConfig) -> t
     centers, sizes = boxes_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), width / height, config.padding)
     to_crop = crop_matrices(centers, sizes, config.input_size)
     return preprocess(warp_crops(image, to_crop, config.input_size)), to_crop
-
-
-def preprocessing_description(config: TopDownConfig) -> dict:
-    """Everything that decides the network input of a crop (calibration caches are keyed by it)."""
-    return {"kind": "topdown-crop", "input_size": list(config.input_size), "padding": config.padding,
-            "mean_rgb": MEAN_RGB.tolist(), "std_rgb": STD_RGB.tolist(), "channels": "rgb"}
 
 
 class TopDownEstimator:
@@ -81,7 +70,7 @@ class TopDownEstimator:
         self.backend = backend
         self.config = config or TopDownConfig()
         if input_size is not None:
-            self.config = replace(self.config, input_size=tuple(input_size))
+            self.config = replace(self.config, input_size=(int(input_size[0]), int(input_size[1])))
         self._flip_perm = self.config.skeleton.flip_permutation()
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:

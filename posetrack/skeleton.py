@@ -66,18 +66,18 @@ _BODY_LIMBS = (
 
 COCO17 = Skeleton(
     name="coco17",
-    joints=("nose", "left_eye", "right_eye", "left_ear", "right_ear") + _BODY,
+    joints=("nose", "left_eye", "right_eye", "left_ear", "right_ear", *_BODY),
     sigmas=_COCO_SIGMAS,
-    flip_pairs=((1, 2), (3, 4)) + _BODY_FLIPS,
-    limbs=((0, 1), (0, 2), (1, 3), (2, 4)) + _BODY_LIMBS,
+    flip_pairs=((1, 2), (3, 4), *_BODY_FLIPS),
+    limbs=((0, 1), (0, 2), (1, 3), (2, 4), *_BODY_LIMBS),
 )
 
 POSETRACK17 = Skeleton(
     name="posetrack17",
-    joints=("nose", "head_bottom", "head_top", "left_ear", "right_ear") + _BODY,
+    joints=("nose", "head_bottom", "head_top", "left_ear", "right_ear", *_BODY),
     sigmas=_COCO_SIGMAS,
-    flip_pairs=((3, 4),) + _BODY_FLIPS,
-    limbs=((2, 0), (0, 1), (1, 5), (1, 6)) + _BODY_LIMBS,
+    flip_pairs=((3, 4), *_BODY_FLIPS),
+    limbs=((2, 0), (0, 1), (1, 5), (1, 6), *_BODY_LIMBS),
 )
 
 SKELETONS = {s.name: s for s in (COCO17, POSETRACK17)}

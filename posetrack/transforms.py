@@ -4,12 +4,26 @@ Conventions follow the official HRNet code: a box is grown to the model's aspect
 and mapped isotropically onto the input so that its centre lands on the input centre (no half-pixel
 offset). Sizes here are in pixels (the official code divides them by ``pixel_std = 200``).
 All functions are vectorised over N boxes; matrices are (N, 2, 3) float64 mapping ``[x, y, 1]``.
+
+``preprocess`` is the ImageNet normalisation every HRNet config (and the shipped detector) applies to its input.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+# ImageNet statistics of 0..255 RGB, as every HRNet config normalises its input.
+MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
+STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
+
+
+def preprocess(crops_bgr: np.ndarray) -> np.ndarray:
+    """(N, h, w, 3) uint8 BGR crops → (N, 3, h, w) float32 network input (RGB, ImageNet-normalised)."""
+    x = crops_bgr[..., ::-1].astype(np.float32)
+    x -= MEAN_RGB
+    x /= STD_RGB
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def boxes_to_center_size(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:

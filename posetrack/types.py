@@ -1,11 +1,13 @@
 """The values that flow between pipeline stages.
 
-Frame ──> Detections ──> Poses ──> TrackedPoses. Arrays are numpy; shapes and units are in each field.
+Frame ──> Detections ──> Poses ──> TrackedPoses, and ``FrameResult`` (all of one frame) for the sinks. Arrays
+are numpy; shapes and units are in each field.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -79,10 +81,14 @@ class Poses:
         return replace(self, **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "skeleton"})
 
 
-def concat_poses(a: Poses, b: Poses) -> Poses:
+P = TypeVar("P", bound="Poses")
+
+
+def concat_poses(a: P, b: P) -> P:
     """The poses of ``a`` followed by those of ``b`` (same type and skeleton)."""
-    return replace(a, **{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
-                         for f in fields(a) if f.name != "skeleton"})
+    arrays: dict[str, Any] = {f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+                              for f in fields(a) if f.name != "skeleton"}
+    return replace(a, **arrays)
 
 
 @dataclass
@@ -94,3 +100,18 @@ class TrackedPoses(Poses):
     """
 
     track_ids: np.ndarray
+
+
+@dataclass
+class FrameResult:
+    """One frame through the pipeline, as sinks receive it.
+
+    Attributes:
+        frame: the decoded frame. detections: its person boxes. poses: the tracked poses.
+        fps: end-to-end frames per second of the run when this frame came out (for overlays).
+    """
+
+    frame: Frame
+    detections: Detections
+    poses: TrackedPoses
+    fps: float = 0.0

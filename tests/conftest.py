@@ -53,7 +53,7 @@ def tiny_model() -> HRNet:
 
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_model, tmp_path_factory):
-    from posetrack.export import export_onnx
+    from posetrack.compile.export import export_onnx
 
     return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx") / "tiny.onnx", (96, 128))
 

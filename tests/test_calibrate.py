@@ -1,17 +1,27 @@
 """Calibration: range methods, statistics collection, the calib/ cache (reuse and rejection), input sets."""
 
 import json
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import onnx
 import pytest
 
-from posetrack.calibrate import (HIST_BINS, ActivationStats, CalibrationError, collect_ranges, detector_inputs,
-                                 entropy_threshold, load_calibration, pose_inputs)
-from posetrack.pose import TopDownConfig, preprocess
-from posetrack.quantize import calibration_tensors
-from posetrack.runtime import ExportedModel, calibration, precision_onnx
+from posetrack.compile.calibrate import (
+    HIST_BINS,
+    ActivationStats,
+    CalibrationError,
+    collect_ranges,
+    detector_inputs,
+    entropy_threshold,
+    load_calibration,
+    pose_inputs,
+)
+from posetrack.compile.precision import ExportedModel, calibration, precision_onnx
+from posetrack.compile.quantize import calibration_tensors
+from posetrack.pose import TopDownConfig, crop_batch
+from posetrack.transforms import preprocess
 
 
 def _abs_hist(x, amax, bins=2048):
@@ -65,6 +75,22 @@ def test_collect_ranges_on_a_model(tiny_onnx, rng):
         assert lo <= plo <= phi <= hi
 
 
+@dataclass(frozen=True)
+class TinyRecord:
+    """A model record (``models.zoo.ModelRecord``) for the tiny test network."""
+
+    key_source: str = "tiny weights v1"
+    input_size: tuple[int, int] = (96, 128)
+    stem: str = "tiny"
+    description: str = "tiny:96x128"
+    calib_folder: str = "tiny-calib"
+    calib_count: int = 8
+    output_name: str = "heatmaps"
+
+    def preprocessing(self) -> dict:
+        return {"input": list(self.input_size)}
+
+
 @pytest.fixture
 def exported(tiny_onnx, tmp_path, monkeypatch, rng):
     monkeypatch.setenv("POSETRACK_CALIB", str(tmp_path / "calib"))
@@ -76,7 +102,7 @@ def exported(tiny_onnx, tmp_path, monkeypatch, rng):
         calls.append(count)
         return rng.standard_normal((count, 3, 128, 96)).astype(np.float32)
 
-    model = ExportedModel("tiny", "key1", tiny_onnx.path, "tiny-calib", {"input": [96, 128]}, inputs, calib_count=8)
+    model = ExportedModel(TinyRecord(), tiny_onnx.path, inputs)
     return model, calls, tmp_path
 
 
@@ -87,7 +113,7 @@ def test_calibration_is_made_once_then_reused(exported):
     assert calls == [8]  # the second call read the cache
     assert again.key() == first.key() and again.ranges["max"] == first.ranges["max"]
     manifest = json.loads((tmp / "calib" / "tiny-calib" / "manifest.json").read_text())
-    assert manifest["count"] == 8 and manifest["source"] == "synthetic" and manifest["model_key"] == "key1"
+    assert manifest["count"] == 8 and manifest["source"] == "synthetic" and manifest["model_key"] == model.key
     calibration(model, count=4, recalibrate=True, progress=False)
     assert calls == [8, 4]
 
@@ -96,10 +122,10 @@ def test_calibration_for_other_weights_or_preprocessing_is_refused(exported):
     model, _, tmp = exported
     calibration(model, progress=False)
     folder = tmp / "calib" / "tiny-calib"
-    with pytest.raises(CalibrationError, match="calibrated for model key1, not this model"):
-        calibration(ExportedModel(**{**model.__dict__, "key": "key2"}), progress=False)
+    with pytest.raises(CalibrationError, match=f"calibrated for model {model.key}, not this model"):
+        calibration(replace(model, record=replace(model.record, key_source="tiny weights v2")), progress=False)
     with pytest.raises(CalibrationError, match="other preprocessing"):
-        calibration(ExportedModel(**{**model.__dict__, "preprocessing": {"input": [192, 256]}}), progress=False)
+        calibration(replace(model, record=replace(model.record, input_size=(192, 256))), progress=False)
     (folder / "ranges.json").write_text("{not json")
     with pytest.raises(CalibrationError, match="damaged calibration cache"):
         load_calibration(folder, "key1", "x")
@@ -120,9 +146,13 @@ def test_int8_files_follow_the_calibration(exported):
 
 def test_pose_inputs_are_real_crops_through_the_preprocessing():
     config = TopDownConfig(input_size=(96, 128))
-    a = pose_inputs(config, 12, seed=5)
+
+    def crop(image, boxes):
+        return crop_batch(image, boxes, config)[0]
+
+    a = pose_inputs(crop, 12, seed=5)
     assert a.shape == (12, 3, 128, 96) and a.dtype == np.float32
-    np.testing.assert_array_equal(a, pose_inputs(config, 12, seed=5))
+    np.testing.assert_array_equal(a, pose_inputs(crop, 12, seed=5))
     extremes = preprocess(np.array([[[[0, 0, 0]]], [[[255, 255, 255]]]], np.uint8))
     assert extremes.min() - 1e-5 <= a.min() and a.max() <= extremes.max() + 1e-5
     assert a.std() > 0.3  # people and backgrounds, not blank crops

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_extra
+
 from posetrack.errors import CheckpointError
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.hrnet import HRNet

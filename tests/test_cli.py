@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from posetrack.runtime import DEMO_POSE
+from posetrack.models.zoo import DEMO_POSE
 
 
 def run(*args, cwd=None):

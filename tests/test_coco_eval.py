@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import cocoeval
+
 from posetrack.eval.coco import STAT_NAMES, evaluate_boxes, evaluate_keypoints
 from posetrack.skeleton import COCO17
 

@@ -5,7 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from posetrack.detect import GroundTruthDetections, PrecomputedDetections, YoloDetector, decode_yolo, letterbox, nms
+from posetrack.detect import (
+    GroundTruthDetections,
+    PrecomputedDetections,
+    YoloDetector,
+    decode_yolo,
+    letterbox,
+    nms,
+)
 from posetrack.errors import PosetrackError
 from posetrack.types import Frame
 
@@ -86,7 +93,7 @@ def test_precomputed_detections(tmp_path):
     assert len(source.detect(frame(1))) == 0
     np.testing.assert_allclose(source.detect(frame(2)).scores, [0.5])
     path.write_text("{not json")
-    with pytest.raises(PosetrackError, match="dets.json"):
+    with pytest.raises(PosetrackError, match=r"dets\.json"):
         PrecomputedDetections(path)
 
 

@@ -11,8 +11,20 @@ import pytest
 import torch
 
 from posetrack.backends.select import choose_backend
-from posetrack.backends.trt_backend import IoTensor, bind_and_enqueue, binding_plan, output_shapes
-from posetrack.engines import EngineError, EngineSpec, Gpu, ShapeProfile, onnx_profile, stale_reason
+from posetrack.backends.trt_backend import (
+    IoTensor,
+    bind_and_enqueue,
+    binding_plan,
+    output_shapes,
+)
+from posetrack.compile.tensorrt import (
+    EngineError,
+    EngineSpec,
+    Gpu,
+    ShapeProfile,
+    onnx_profile,
+    stale_reason,
+)
 from posetrack.errors import PosetrackError
 
 H100 = Gpu("NVIDIA H100 80GB HBM3", (9, 0))
@@ -168,9 +180,9 @@ def test_backend_choice():
 def test_engine_matches_onnx_runtime(tiny_onnx, tmp_path, monkeypatch, precision, tolerance):
     pytest.importorskip("tensorrt", reason="TensorRT is not installed")
     from posetrack.backends import OrtBackend
-    from posetrack.calibrate import collect_ranges
-    from posetrack.engines import tensorrt_backend
-    from posetrack.quantize import TENSORRT, convert_fp16, quantize_qdq
+    from posetrack.compile.calibrate import collect_ranges
+    from posetrack.compile.quantize import TENSORRT, convert_fp16, quantize_qdq
+    from posetrack.compile.tensorrt import tensorrt_backend
 
     monkeypatch.setenv("POSETRACK_ENGINES", str(tmp_path))
     x = np.random.default_rng(0).standard_normal((3, 3, 128, 96)).astype(np.float32)

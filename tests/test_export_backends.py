@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
+from posetrack.compile.cache import save_verified
+from posetrack.compile.export import ExportError, export_onnx, parity
 from posetrack.errors import PosetrackError
-from posetrack.export import ExportError, export_onnx, parity, save_verified
 from posetrack.pose import TopDownConfig, TopDownEstimator
 
 
@@ -30,7 +31,7 @@ def test_backends_agree_on_other_batch_sizes(tiny_model, tiny_onnx):
 def test_estimators_agree_across_backends(tiny_model, tiny_onnx, rng):
     image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     boxes = np.array([[10, 10, 90, 200], [120, 30, 220, 230], [250, 100, 330, 260]], np.float32)
-    cfg = dict(input_size=(96, 128), flip_test=True)
+    cfg = {"input_size": (96, 128), "flip_test": True}
     a = TopDownEstimator(TorchBackend(tiny_model), config=TopDownConfig(**cfg)).estimate(image, boxes)
     b = TopDownEstimator(OrtBackend(tiny_onnx.path), config=TopDownConfig(**cfg)).estimate(image, boxes)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)

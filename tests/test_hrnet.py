@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import randomize_bn, tiny_extra
+
 from posetrack.models.hrnet import HRNet, hrnet, official_extra
 
 DATA = Path(__file__).parent / "data"

@@ -108,7 +108,8 @@ def clip_truth():
 
 @pytest.mark.parametrize("recover", [True, False])
 def test_missed_person_is_recovered_at_its_tracked_box(clip_truth, recover):
-    from posetrack.runtime import DEMO_POSE, build_estimator
+    from posetrack.assemble import build_estimator
+    from posetrack.models.zoo import DEMO_POSE
 
     frames = [f for f, _ in clip_truth]
     truths = [t for _, t in clip_truth]

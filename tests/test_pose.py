@@ -7,8 +7,9 @@ from torch import nn
 
 from posetrack.backends import TorchBackend
 from posetrack.heatmaps import flip_back
-from posetrack.pose import TopDownConfig, TopDownEstimator, preprocess
+from posetrack.pose import TopDownConfig, TopDownEstimator
 from posetrack.skeleton import COCO17
+from posetrack.transforms import preprocess
 
 
 class BlobNet(nn.Module):

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from posetrack.errors import PosetrackError
-from posetrack.eval.poseval import JOINTS, PRINTED, MotAccumulator, evaluate, evaluate_folders
-from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence, write_sequence
+from posetrack.eval.poseval import (
+    JOINTS,
+    PRINTED,
+    MotAccumulator,
+    evaluate,
+    evaluate_folders,
+)
+from posetrack.io.posetrack_json import (
+    PoseTrackFrame,
+    PoseTrackSequence,
+    write_sequence,
+)
 from posetrack.skeleton import POSETRACK17
 
 EXAMPLE = Path(__file__).parent / "data" / "posetrack-example"

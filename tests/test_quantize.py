@@ -7,9 +7,16 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from posetrack.backends import OrtBackend
-from posetrack.calibrate import collect_ranges
-from posetrack.quantize import (ORT_CPU, TENSORRT, activation_scale, calibration_tensors, check_tensorrt_qdq,
-                                convert_fp16, quantize_qdq)
+from posetrack.compile.calibrate import collect_ranges
+from posetrack.compile.quantize import (
+    ORT_CPU,
+    TENSORRT,
+    activation_scale,
+    calibration_tensors,
+    check_tensorrt_qdq,
+    convert_fp16,
+    quantize_qdq,
+)
 
 
 @pytest.fixture(scope="module")

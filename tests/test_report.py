@@ -5,9 +5,14 @@ import time
 import numpy as np
 import pytest
 
+from posetrack.bench.measure import (
+    Ceiling,
+    argmax_agreement,
+    count_gflop,
+    measure_speedup,
+)
+from posetrack.bench.suite import BenchOptions, engine_row
 from posetrack.models.hrnet import hrnet
-from posetrack.bench import measure_speedup
-from posetrack.report import BenchOptions, Ceiling, argmax_agreement, count_gflop, engine_row
 
 
 class Slowed:
@@ -63,7 +68,7 @@ def test_argmax_agreement():
 
 
 def test_peak_margin():
-    from posetrack.report import peak_margin
+    from posetrack.bench.measure import peak_margin
 
     a = np.zeros((1, 2, 3, 3), np.float32)
     a[0, 0, 0, 0], a[0, 0, 1, 1] = 1.0, 0.25

@@ -38,11 +38,14 @@ def run_args(root, source, out, *extra):
 
 def test_run_writes_json_video_and_evaluates(assets):
     root, video = assets
-    r = subprocess.run(run_args(root, video, root / "pred"), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(run_args(root, video, root / "pred", "--coco"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "40 frames" in r.stdout and "FPS end to end" in r.stdout
     out = json.loads((root / "pred" / "200008_mpii_test.json").read_text())
     assert len(out["images"]) == 40
+    coco = json.loads((root / "pred" / "200008_mpii_test.coco.json").read_text())
+    assert {row["image_id"] for row in coco} <= set(range(40)) and len(coco) >= 40  # several people per frame
+    assert "200008_mpii_test.coco.json" in r.stdout
     capture = cv2.VideoCapture(str(root / "pred" / "200008_mpii_test.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
     ev = subprocess.run(cli("eval", "--gt", str(root / "gt"), "--pred", str(root / "pred"), "--json",
@@ -165,7 +168,7 @@ def test_show_without_a_gui_says_so(assets, tmp_path):
 def test_first_ctrl_c_is_deferred_to_the_frame_loop_and_a_second_one_interrupts():
     import os
 
-    from posetrack.run import deferred_interrupt
+    from posetrack.track_video import deferred_interrupt
 
     before = signal.getsignal(signal.SIGINT)
     with deferred_interrupt() as interrupted:

@@ -3,15 +3,21 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import cocoeval
+
+from posetrack.assemble import (
+    build_detector,
+    build_estimator,
+    export_detector,
+    export_pose,
+)
+from posetrack.compile.cache import calib_dir, digest
+from posetrack.compile.calibrate import load_calibration
 from posetrack.eval.coco import STAT_NAMES, evaluate_keypoints
 from posetrack.models.checkpoints import load_checkpoint
-from posetrack.models.hrnet import hrnet
-from posetrack.calibrate import calib_dir, digest, load_calibration
 from posetrack.models.detector import STRIDE
-from posetrack.runtime import (DEMO_DETECTOR_INPUT, DEMO_DETECTOR_WEIGHTS, DEMO_POSE, build_detector, build_estimator,
-                               demo_detector_module, export_detector, export_pose)
+from posetrack.models.hrnet import hrnet
+from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE, load_detector
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap, pose_detections
 
 # Floors below what the shipped models score on this set (pose AP 0.948, AP50 0.970; detector AP50 0.822, 92
@@ -29,10 +35,10 @@ def fresh():
 
 
 def test_files_fit_the_budget_and_load_strictly():
-    for path in (DEMO_POSE.weights, DEMO_DETECTOR_WEIGHTS):
+    for path in (DEMO_POSE.weights, DEMO_DETECTOR.weights):
         assert path.stat().st_size <= 10 * 2**20
     load_checkpoint(hrnet("demo", 17), DEMO_POSE.weights)
-    demo_detector_module()  # load_state_dict is strict
+    load_detector(DEMO_DETECTOR)  # load_state_dict is strict
 
 
 def test_pose_model_on_fresh_frames(fresh):
@@ -56,8 +62,8 @@ def test_detector_on_fresh_frames(fresh):
 
 def test_detector_export_has_the_yolo_layout():
     with torch.no_grad():
-        w, h = DEMO_DETECTOR_INPUT
-        out = demo_detector_module()(torch.zeros(1, 3, h, w))
+        w, h = DEMO_DETECTOR.input_size
+        out = load_detector(DEMO_DETECTOR)(torch.zeros(1, 3, h, w))
     assert out.shape == (1, 5, (h // STRIDE) * (w // STRIDE))
     assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
 
@@ -70,7 +76,7 @@ def exported():
 @pytest.mark.parametrize("which", ["pose", "detector"])
 def test_committed_calibration_belongs_to_the_shipped_weights(exported, which):
     model = exported[which]
-    calib = load_calibration(calib_dir() / model.calib_name, model.key, digest(model.preprocessing))
+    calib = load_calibration(calib_dir() / model.record.calib_folder, model.key, digest(model.record.preprocessing()))
     assert calib.manifest.count >= 256 and calib.manifest.source == "synthetic"
 
 

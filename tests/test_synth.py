@@ -12,7 +12,7 @@ from posetrack.io.posetrack_json import read_sequence
 from posetrack.skeleton import POSETRACK17
 from posetrack.synth import MIN_VISIBLE, SyntheticVideo, preset
 from posetrack.synth import figure as fig
-from posetrack.synth.files import sequence_name, write_clip
+from posetrack.synth.files import clip_name, write_clip
 from posetrack.synth.samples import frame_samples, person_samples
 from posetrack.synth.stats import clip_stats
 
@@ -119,7 +119,7 @@ def test_figure_joints_are_consistent():
 
 def test_posetrack_json_round_trips(tmp_path):
     cfg = preset("crossing", frames=40)
-    name = sequence_name("crossing", 11)
+    name = clip_name("crossing", 11)
     video, path = write_clip(cfg, 11, tmp_path, name)
     seq = read_sequence(path)
     truths = [t for _, t in SyntheticVideo(cfg, 11)]
@@ -146,7 +146,9 @@ def test_posetrack_json_round_trips(tmp_path):
 
 
 def test_interrupted_clip_keeps_what_was_rendered(tmp_path):
-    def stop_after_five(_, seen=itertools.count(1)):
+    seen = itertools.count(1)
+
+    def stop_after_five(_):
         if next(seen) == 5:
             raise KeyboardInterrupt
 
@@ -182,7 +184,7 @@ def test_person_heights_span_the_preset_range():
     heights = []
     for _, truth in SyntheticVideo(preset("crowd", frames=100), seed=5):
         full = (truth.visibility > 0).all(1)
-        heights += list((truth.boxes[full, 3] - truth.boxes[full, 1]))
+        heights += list(truth.boxes[full, 3] - truth.boxes[full, 1])
     assert min(heights) < 60 and max(heights) > 150
 
 

@@ -5,7 +5,15 @@ import pytest
 
 from posetrack.skeleton import POSETRACK17
 from posetrack.synth import preset
-from posetrack.track import OneEuroConfig, PoseTracker, TrackerConfig, assign, box_iou, oks, propagate
+from posetrack.track import (
+    OneEuroConfig,
+    PoseTracker,
+    TrackerConfig,
+    assign,
+    box_iou,
+    oks,
+    propagate,
+)
 from posetrack.track.flow import track_points
 from posetrack.track.stress import stress
 from posetrack.types import Poses
@@ -151,3 +159,41 @@ def test_flow_oks_hungarian_beats_plain_iou_greedy(scene):
              for seed in (0, 1)]
     assert sum(r.metrics.total("mota") for r in ours) > sum(r.metrics.total("mota") for r in plain)
     assert sum(r.switches for r in ours) < 0.6 * sum(r.switches for r in plain)
+
+
+def test_similarity_is_a_function_you_pass(rng):
+    """The tracker matches by whatever similarity its config names or is given (norfair-style)."""
+    a, b = _person(rng, 100, 200), _person(rng, 400, 200)
+    seen = []
+
+    def reversed_order(tracks, poses):  # prefers track i for pose N-1-i: ids come out swapped
+        seen.append((len(tracks), len(poses)))
+        return np.fliplr(np.eye(len(tracks), len(poses)))
+
+    tracker = PoseTracker(TrackerConfig(flow=None, similarity=reversed_order))
+    assert tracker.update(_poses([a, b])).track_ids.tolist() == [0, 1]
+    assert tracker.update(_poses([a + 1, b + 1])).track_ids.tolist() == [1, 0]
+    assert seen == [(0, 2), (2, 2)]
+    iou = PoseTracker(TrackerConfig(flow=None, similarity="iou"))
+    iou.update(_poses([a, b]))
+    assert iou.update(_poses([b + 1, a + 1])).track_ids.tolist() == [1, 0]
+
+
+def test_unknown_similarity_name_is_a_clear_error():
+    from posetrack.errors import PosetrackError
+
+    with pytest.raises(PosetrackError, match="unknown similarity 'cosine'"):
+        PoseTracker(TrackerConfig(similarity="cosine"))
+
+
+def test_named_oks_similarity_uses_the_config_thresholds(rng):
+    from posetrack.track import Tracks, iou_similarity, oks_similarity
+
+    a = _person(rng, 100, 200)
+    poses = _poses([a + 3], scores=np.full((1, 17), 0.5, np.float32))
+    tracks = Tracks.new(np.array([0]), _poses([a]), np.array([0]))
+    tracker = PoseTracker(TrackerConfig(flow=None, min_keypoint_score=0.6))  # no joint confident enough: IoU
+    np.testing.assert_allclose(tracker.similarity(tracks, poses), iou_similarity(tracks, poses))
+    np.testing.assert_allclose(PoseTracker(TrackerConfig(flow=None)).similarity(tracks, poses),
+                               oks_similarity(tracks, poses))
+    assert not np.allclose(oks_similarity(tracks, poses), iou_similarity(tracks, poses))

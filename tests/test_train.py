@@ -7,20 +7,25 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_extra
+
 from posetrack.cli import main
 from posetrack.errors import PosetrackError
 from posetrack.heatmaps import decode
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector
 from posetrack.models.hrnet import HRNet, hrnet
-from posetrack.runtime import DEMO_POSE
+from posetrack.models.zoo import DEMO_POSE
 from posetrack.skeleton import COCO17, POSETRACK17
 from posetrack.synth.samples import PersonSample, frame_samples, person_samples
 from posetrack.train.data import NO_AUGMENT, Augment, coco_person_samples, make_batch
-from posetrack.train.detector_trainer import boxes_ground_truth, make_detector_batch, train_detector
-from posetrack.train.pose_trainer import PoseTrainConfig, train_pose
+from posetrack.train.detector_trainer import (
+    boxes_ground_truth,
+    make_detector_batch,
+    train_detector,
+)
+from posetrack.train.loop import TrainConfig
+from posetrack.train.pose_trainer import train_pose
 from posetrack.train.targets import gaussian_heatmaps
 
 
@@ -53,11 +58,11 @@ def test_pose_steps_lower_the_loss_and_resume(tmp_path):
     model = HRNet.from_official_config(tiny_extra()).init_weights()
     samples = list(itertools.islice(person_samples(seed=1), 8))
     batch = make_batch(samples, (96, 128), POSETRACK17, np.random.default_rng(0), NO_AUGMENT)
-    cfg = PoseTrainConfig(steps=40, lr=3e-3, warmup=5, val_every=1000)
+    cfg = TrainConfig(steps=40, lr=3e-3, warmup=5, val_every=1000)
     history = train_pose(model, _fixed(batch), cfg, tmp_path, progress=False)
     assert np.mean(history.loss[-5:]) < 0.7 * np.mean(history.loss[:5])
     assert (tmp_path / "last.pth").is_file()
-    more = train_pose(model, _fixed(batch), PoseTrainConfig(steps=45, lr=3e-3, warmup=5, val_every=1000), tmp_path,
+    more = train_pose(model, _fixed(batch), TrainConfig(steps=45, lr=3e-3, warmup=5, val_every=1000), tmp_path,
                       progress=False)
     assert len(more.loss) == 45  # resumed at step 40, not restarted
 
@@ -70,12 +75,12 @@ def test_detector_steps_lower_the_loss_validate_and_resume(tmp_path):
     assert batch.mask.sum() > 0 and batch.heat.max() == 1.0
     images = [f.image for f in frames[:2]]
     validation = (images, boxes_ground_truth(images, [f.boxes for f in frames[:2]]))
-    cfg = PoseTrainConfig(steps=25, lr=3e-3, warmup=2, val_every=25)
+    cfg = TrainConfig(steps=25, lr=3e-3, warmup=2, val_every=25)
     history = train_detector(model, _fixed(batch), cfg, tmp_path, validation, (320, 192), progress=False)
     assert np.mean(history.loss[-3:]) < 0.7 * np.mean(history.loss[:3])
     assert [v["step"] for v in history.val] == [25] and 0 <= history.val[0]["AP50"] <= 1
     assert (tmp_path / "best.pth").is_file() and (tmp_path / "last.pth").is_file()
-    more = train_detector(model, _fixed(batch), PoseTrainConfig(steps=28, lr=3e-3, warmup=2, val_every=100), tmp_path,
+    more = train_detector(model, _fixed(batch), TrainConfig(steps=28, lr=3e-3, warmup=2, val_every=100), tmp_path,
                           validation, (320, 192), progress=False)
     assert len(more.loss) == 28 and len(more.val) == 2  # resumed at step 25; validated again at the end
 
@@ -97,7 +102,7 @@ def test_coco_dataset(tmp_path):
     first = next(stream)
     assert isinstance(first, PersonSample) and first.box.tolist() == [30, 20, 70, 90]
     assert first.visibility[5] == 2 and first.keypoints.shape == (17, 2)
-    with pytest.raises(PosetrackError, match="missing.jpg"):
+    with pytest.raises(PosetrackError, match=r"missing\.jpg"):
         next(stream)  # the crowd annotation is skipped; the next image is missing
     batch = make_batch([first], (96, 128), COCO17, np.random.default_rng(0))
     assert batch.weights[0].sum() <= 2

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, warp_crops
+from posetrack.transforms import (
+    apply_affine,
+    boxes_to_center_size,
+    crop_matrices,
+    invert_affine,
+    warp_crops,
+)
 
 
 def test_center_size_fits_aspect_and_pads():

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from posetrack.errors import PosetrackError
+
+if TYPE_CHECKING:  # torch (CUDA) is imported where a backend is made, not when this module loads
+    import torch
 
 # TensorRT DataType names → torch dtype names (the types our engines use at their I/O).
 _TORCH_DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT8": "int8", "INT32": "int32",
@@ -65,7 +69,7 @@ def output_shapes(context, plan: list[IoTensor], input_shapes: Mapping[str, tupl
     return {t.name: tuple(context.get_tensor_shape(t.name)) for t in plan if not t.is_input}
 
 
-def bind_and_enqueue(context, plan: list[IoTensor], tensors: Mapping[str, object], stream_handle: int) -> None:
+def bind_and_enqueue(context, plan: list[IoTensor], tensors: Mapping[str, torch.Tensor], stream_handle: int) -> None:
     """Bind every I/O tensor (contiguous, exact dtype) by address and enqueue the engine on ``stream_handle``."""
     for t in plan:
         x = tensors[t.name]
@@ -95,8 +99,8 @@ class TrtBackend:
         self.plan = binding_plan(engine)
         self.input_names = tuple(t.name for t in self.plan if t.is_input)
         self.output_names = tuple(t.name for t in self.plan if not t.is_input)
-        self._outputs: dict[str, object] = {}
-        self._staging: dict[str, object] = {}  # pinned host buffers by role and tensor name
+        self._outputs: dict[str, torch.Tensor] = {}
+        self._staging: dict[str, torch.Tensor] = {}  # pinned host buffers by role and tensor name
         self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
 
     @property
@@ -105,7 +109,7 @@ class TrtBackend:
         self._events[1].synchronize()
         return self._events[0].elapsed_time(self._events[1])
 
-    def run_torch(self, inputs: Mapping[str, object]) -> dict[str, object]:
+    def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Device tensors in, device tensors out; ordered on this backend's stream (the caller's stream waits on
         it). Output tensors are reused between calls of the same shape: copy them if you keep them."""
         import torch

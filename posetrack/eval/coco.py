@@ -98,11 +98,11 @@ def _evaluate_image(gts: list[dict], dts: list[dict], area: tuple[float, float],
             "gt_ignored": ignore}
 
 
-def _accumulate(results: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+def _accumulate(images: list[dict | None]) -> tuple[np.ndarray, np.ndarray]:
     """Precision (T, R) and recall (T,) over images; -1 where there is no ground truth."""
     precision = -np.ones((len(THRESHOLDS), len(RECALLS)))
     recall = -np.ones(len(THRESHOLDS))
-    results = [r for r in results if r is not None]
+    results = [r for r in images if r is not None]
     if not results:
         return precision, recall
     scores = np.concatenate([r["scores"] for r in results])

@@ -90,7 +90,7 @@ def _drop_ignored(people: _People, regions: list[np.ndarray]) -> _People:
             if cv2.pointPolygonTest(contour, (float(x), float(y)), False) > 0:
                 present[n, j] = False
     kept = _People(people.track_ids, people.points, present, people.scores, people.head_sizes)
-    return kept.subset(present.any(1))
+    return kept.subset(np.asarray(present.any(1)))
 
 
 @dataclass
@@ -249,9 +249,9 @@ class PoseTrackMetrics:
         out["total"] = self.total(name)
         return out
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, object]:
         """``{"mAP": {...}, "MOTA": {...}, "MOTP": ..., "precision": ..., "recall": ...}`` plus per-joint values."""
-        out = {key: self.grouped(name) for key, name in
+        out: dict[str, object] = {key: self.grouped(name) for key, name in
                (("mAP", "ap"), ("MOTA", "mota"), ("MOTP", "motp"), ("precision", "precision"), ("recall", "recall"))}
         out["per_joint"] = {
             PRINTED[j]: {"AP": float(self.ap[j]), "MOTA": float(self.mota[j]), "MOTP": float(self.motp[j]),
@@ -270,7 +270,7 @@ class PoseTrackMetrics:
         head = "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total\\\\"
         mot_head = ("& MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTP & Prec & Rec  \\\\\n"
                     "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total& Total& Total& Total\\\\")
-        mot_row = list(mota.values()) + [self.total("motp"), self.total("precision"), self.total("recall")]
+        mot_row = [*list(mota.values()), self.total("motp"), self.total("precision"), self.total("recall")]
         return f"{head}\n&{cells(list(ap.values()))}\n\n{mot_head}\n&{cells(mot_row)}"
 
 

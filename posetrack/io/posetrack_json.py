@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from posetrack.errors import PosetrackError
-from posetrack.skeleton import POSETRACK17
+from posetrack.io.files import read_json
+from posetrack.skeleton import COCO17, POSETRACK17, coco_to_posetrack
+from posetrack.types import TrackedPoses
 
-_NAME = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)\w*$")
+SEQUENCE_NAME = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)\w*$")  # the only sequence names poseval accepts
 MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of the image id
 MAX_TRACK_ID = 10_000  # poseval offsets track ids by sequence index x 10 000
 
@@ -70,7 +72,7 @@ class PoseTrackSequence:
     split: str = "val"
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not SEQUENCE_NAME.match(self.name):
             raise PosetrackError(f"sequence name {self.name!r}: poseval needs digits followed by _mpii, _bonn or _mpiinew")
 
     @property
@@ -79,6 +81,23 @@ class PoseTrackSequence:
 
     def image_id(self, index: int) -> int:
         return int(f"1{self.vid_id}{index:04d}")
+
+
+def sequence_name_for(stem: str) -> str:
+    """The PoseTrack sequence name for a video: its stem when poseval accepts it (e.g. a synthetic clip's
+    ``200003_mpii_test``), else ``000000_mpii_<stem>`` with other characters replaced by ``_``."""
+    return stem if SEQUENCE_NAME.match(stem) else "000000_mpii_" + re.sub(r"\W", "_", stem)
+
+
+def poses_to_frame(poses: TrackedPoses, keep_score: float) -> PoseTrackFrame:
+    """Tracked poses → a PoseTrack prediction frame. COCO-17 poses are converted to PoseTrack-17; keypoints scoring
+    below ``keep_score`` are left out (poseval counts every keypoint written)."""
+    keypoints, scores = poses.keypoints, poses.scores
+    if poses.skeleton is COCO17:
+        keypoints, scores = coco_to_posetrack(keypoints, scores)
+    flags = (scores >= keep_score).astype(np.int8)
+    return PoseTrackFrame(poses.track_ids % MAX_TRACK_ID, keypoints, flags, poses.boxes, scores=scores,
+                          box_scores=poses.box_scores)
 
 
 def _r(x: float) -> float:
@@ -148,12 +167,7 @@ def read_sequence(path: str | Path) -> PoseTrackSequence:
     ``PosetrackError`` naming the file for anything unreadable.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PosetrackError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
+    data = read_json(path)
     try:
         return _parse(data, path)
     except (KeyError, TypeError, ValueError, IndexError) as exc:

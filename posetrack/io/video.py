@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from posetrack.errors import PosetrackError
+from posetrack.io.files import read_image
 from posetrack.types import Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -32,6 +33,7 @@ class VideoReader:
     def __init__(self, source: str | Path | int):
         self.source = source
         self.broken_at: int | None = None
+        self.frame_count: int | None = None
         self._files: list[Path] | None = None
         self._capture: cv2.VideoCapture | None = None
         if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
@@ -69,8 +71,9 @@ class VideoReader:
     def _peek(self) -> np.ndarray:
         """Read the first frame (kept for iteration) to learn the size; no frame → error."""
         if self._files is not None:
-            image = _read_image(self._files[0])
+            image = read_image(self._files[0])
         else:
+            assert self._capture is not None  # opened in __init__ when there are no files
             ok, image = self._capture.read()
             if not ok or image is None:
                 raise PosetrackError(f"{self._name()}: no decodable frame (empty, not a video, or corrupt)")
@@ -89,8 +92,10 @@ class VideoReader:
                 yield Frame(i, i / self.fps, image)
             return
         index = 1
+        capture = self._capture
+        assert capture is not None
         while True:
-            ok, image = self._capture.read()
+            ok, image = capture.read()
             if not ok or image is None:
                 if self.frame_count is not None and index < self.frame_count:
                     self.broken_at = index  # the container announced more frames than could be decoded
@@ -111,13 +116,6 @@ def _to_bgr(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise PosetrackError(f"{path}: unreadable image")
-    return image
-
-
 class VideoWriter:
     """Append BGR frames to an ``.mp4`` (MPEG-4 Part 2, ``mp4v``: the codec every OpenCV wheel can encode
     and common players play).
@@ -133,8 +131,8 @@ class VideoWriter:
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.size = tuple(int(v) for v in size)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
+        self.size = (int(size[0]), int(size[1]))
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), self.size)
         if not self._writer.isOpened():
             raise PosetrackError(f"{self.path}: cannot open for writing as MP4")
         self.frames = 0

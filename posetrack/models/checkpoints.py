@@ -15,10 +15,12 @@ keys and shape mismatches; nothing is loaded partially.
 
 from __future__ import annotations
 
+import importlib
 import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -38,8 +40,9 @@ _SHOW = 5  # keys named per category in an error
 # MMPose 1.x keeps dataset metadata (numpy arrays such as the OKS sigmas) in ``meta``. These globals
 # rebuild plain numpy arrays and scalars and nothing else, so they are safe to allow; each is listed
 # under its numpy 2 and numpy 1 module path, since the path stored depends on the numpy that saved it.
-_NUMPY_GLOBALS: list = [np.ndarray, np.dtype] + [
-    (getattr(np._core.multiarray, name), f"{module}.multiarray.{name}")
+_MULTIARRAY = importlib.import_module("numpy._core.multiarray")  # numpy >= 2 (numpy.core is its numpy 1 name)
+_NUMPY_GLOBALS: list[Any] = [np.ndarray, np.dtype] + [
+    (getattr(_MULTIARRAY, name), f"{module}.multiarray.{name}")
     for name in ("_reconstruct", "scalar") for module in ("numpy._core", "numpy.core")
 ] + [type(np.dtype(code)) for code in "?bhilqBHILQefdFDSU"]
 
@@ -97,7 +100,10 @@ def official_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def load_checkpoint(model: M, path: str | Path) -> M:
     """Load ``path`` into ``model`` strictly (all keys, all shapes) and return the model."""
     state = read_state_dict(path)
     expected = model.state_dict()

@@ -48,7 +48,9 @@ class PersonDetector(nn.Module):
         self.heat = nn.Sequential(_cbr(head, head), nn.Conv2d(head, num_classes, 1))
         self.size = nn.Sequential(_cbr(head, head), nn.Conv2d(head, 2, 1))
         self.offset = nn.Sequential(_cbr(head, head), nn.Conv2d(head, 2, 1))
-        nn.init.constant_(self.heat[-1].bias, -2.19)  # start at p = 0.1, the CenterNet prior
+        heat_out = self.heat[-1]
+        assert isinstance(heat_out, nn.Conv2d) and heat_out.bias is not None
+        nn.init.constant_(heat_out.bias, -2.19)  # start at p = 0.1, the CenterNet prior
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -72,7 +74,7 @@ class YoloLayout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         heat, size, offset = self.detector(x)
-        n, c, h, w = heat.shape
+        _, _, h, w = heat.shape
         scores = torch.sigmoid(heat)
         peaks = (scores == F.max_pool2d(scores, 3, 1, 1)).to(scores.dtype)  # keep local maxima only
         ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1).expand(1, h, w)

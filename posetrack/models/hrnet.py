@@ -17,7 +17,7 @@ MMPose's lowercase ``extra`` dicts are accepted too.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -85,10 +85,11 @@ class Bottleneck(nn.Module):
         return self.relu(out + residual)
 
 
-BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
+Block = type[BasicBlock] | type[Bottleneck]
+BLOCKS: dict[str, Block] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
 
 
-def _make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: int) -> nn.Sequential:
+def _make_layer(block: Block, inplanes: int, planes: int, num_blocks: int) -> nn.Sequential:
     """``num_blocks`` blocks; the first gets a 1x1 projection shortcut when the width changes."""
     out = planes * block.expansion
     downsample = _conv_bn(inplanes, out, 1, 1, relu=False) if inplanes != out else None
@@ -104,7 +105,7 @@ class HighResolutionModule(nn.Module):
     and i-j stride-2 3x3 convs for j < i. With ``multi_scale_output=False`` only output 0 is built.
     """
 
-    def __init__(self, block: type[nn.Module], num_blocks: list[int], in_channels: list[int],
+    def __init__(self, block: Block, num_blocks: list[int], in_channels: list[int],
                  channels: list[int], multi_scale_output: bool = True):
         super().__init__()
         self.num_branches = len(channels)
@@ -126,7 +127,7 @@ class HighResolutionModule(nn.Module):
                     path.append(nn.Upsample(scale_factor=2 ** (j - i), mode="nearest"))
                     row.append(path)
                 elif j == i:
-                    row.append(None)
+                    row.append(None)  # type: ignore[arg-type]  # identity: the official layout keeps the slot
                 else:  # i - j stride-2 steps; only the last changes the width, and it has no ReLU
                     steps = [_conv_bn(ch[j], ch[j], 3, 2, relu=True) for _ in range(i - j - 1)]
                     steps.append(_conv_bn(ch[j], ch[i], 3, 2, relu=False))
@@ -140,6 +141,7 @@ class HighResolutionModule(nn.Module):
             return x
         fused = []
         for i, row in enumerate(self.fuse_layers):
+            row = cast(nn.ModuleList, row)
             y = x[0] if i == 0 else row[0](x[0])
             for j in range(1, self.num_branches):
                 y = y + (x[j] if i == j else row[j](x[j]))
@@ -160,6 +162,14 @@ _OFFICIAL_STAGE1 = {"BLOCK": "BOTTLENECK", "NUM_BLOCKS": [4], "NUM_CHANNELS": [6
 class HRNet(nn.Module):
     """Top-down pose HRNet. Input (N, 3, H, W) normalised RGB, H and W multiples of 32;
     output (N, num_joints, H/4, W/4) raw heatmaps."""
+
+    # made by name in __init__ (``transition{s-1}``, ``stage{s}``), the official checkpoint keys
+    transition1: nn.ModuleList
+    transition2: nn.ModuleList
+    transition3: nn.ModuleList
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+    stage4: nn.Sequential
 
     def __init__(self, extra: dict[str, Any], num_joints: int = 17):
         super().__init__()
@@ -211,7 +221,8 @@ class HRNet(nn.Module):
         layers = nn.ModuleList()
         for i, width in enumerate(cur):
             if i < len(prev):
-                layers.append(_conv_bn(prev[i], width, 3, 1, relu=True) if width != prev[i] else None)
+                # None: the branch passes through unchanged (the official layout keeps the slot, for key names)
+                layers.append(_conv_bn(prev[i], width, 3, 1, relu=True) if width != prev[i] else None)  # type: ignore[arg-type]
             else:  # a new, lower-resolution branch from the lowest existing one
                 steps = [_conv_bn(prev[-1], prev[-1], 3, 2, relu=True) for _ in range(i - len(prev))]
                 steps.append(_conv_bn(prev[-1], width, 3, 2, relu=True))

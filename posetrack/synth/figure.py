@@ -9,13 +9,13 @@ renderer drew the joints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from posetrack.skeleton import COCO17
 
-POINTS = COCO17.joints + ("head_bottom", "head_top")
+POINTS = (*COCO17.joints, "head_bottom", "head_top")
 P = {name: i for i, name in enumerate(POINTS)}
 
 # Drawable part ids (per person). A joint counts as visible when the topmost primitive over it is one of
@@ -64,12 +64,12 @@ class Body:
     def random(cls, rng: np.random.Generator) -> Body:
         v = lambda x: x * rng.uniform(0.93, 1.07)  # noqa: E731 - per-segment variation
         skin_tone = rng.uniform(0.25, 1.0)
-        skin = tuple(int(c) for c in np.array([95, 130, 190]) * skin_tone + np.array([40, 40, 50]) * (1 - skin_tone))
+        skin = _rgb(np.array([95, 130, 190]) * skin_tone + np.array([40, 40, 50]) * (1 - skin_tone))
         return cls(
             height_m=rng.uniform(1.5, 1.95), shin=v(0.235), thigh=v(0.245), torso=v(0.30), upper_arm=v(0.175),
             forearm=v(0.165), shoulder_width=v(0.25), hip_width=v(0.17), head_radius=v(0.068),
             limb_width=v(0.055), skin=skin, shirt=_colour(rng), pants=_colour(rng, dark=True),
-            hair=tuple(int(c) for c in rng.integers(10, 90, 3)), long_sleeves=bool(rng.random() < 0.4),
+            hair=_rgb(rng.integers(10, 90, 3)), long_sleeves=bool(rng.random() < 0.4),
         )
 
     def palette(self) -> set[tuple[int, int, int]]:
@@ -89,13 +89,18 @@ def head_center_ratio(body: Body) -> float:
     return HEAD_TOP_INSET * r / (HEAD_TOP_INSET * r + r + NECK_GAP)
 
 
+def _rgb(values: np.ndarray) -> tuple[int, int, int]:
+    """Three numbers → an integer colour triple."""
+    r, g, b = (int(v) for v in values)
+    return r, g, b
+
+
 def _colour(rng: np.random.Generator, dark: bool = False) -> tuple[int, int, int]:
-    c = rng.integers(20, 140 if dark else 250, 3)
-    return tuple(int(x) for x in c)
+    return _rgb(rng.integers(20, 140 if dark else 250, 3))
 
 
 def _shade(colour: tuple[int, int, int], f: float) -> tuple[int, int, int]:
-    return tuple(int(c * f) for c in colour)
+    return _rgb(np.array(colour) * f)
 
 
 @dataclass
@@ -114,14 +119,9 @@ class Posture:
     phase: float = 0.0
     stride: float = 0.0
     crouch: float = 0.0
-    arm_flex: np.ndarray = None
-    arm_abduct: np.ndarray = None
-    elbow: np.ndarray = None
-
-    def __post_init__(self) -> None:
-        for name, default in (("arm_flex", 0.0), ("arm_abduct", 0.12), ("elbow", 0.25)):
-            if getattr(self, name) is None:
-                setattr(self, name, np.full(2, default))
+    arm_flex: np.ndarray = field(default_factory=lambda: np.full(2, 0.0))
+    arm_abduct: np.ndarray = field(default_factory=lambda: np.full(2, 0.12))
+    elbow: np.ndarray = field(default_factory=lambda: np.full(2, 0.25))
 
 
 def joints_3d(body: Body, posture: Posture) -> np.ndarray:
@@ -159,7 +159,7 @@ def joints_3d(body: Body, posture: Posture) -> np.ndarray:
     head = neck + up * (r + NECK_GAP)
     pts[P["head_bottom"]] = neck
     pts[P["head_top"]] = head + up * (HEAD_TOP_INSET * r)
-    pts[P["nose"]] = head + [0, -0.1 * r, 0.95 * r]
+    pts[P["nose"]] = head + np.array([0, -0.1 * r, 0.95 * r])
     pts[[P["left_eye"], P["right_eye"]]] = head + np.stack([side * 0.38 * r, np.full(2, 0.2 * r), np.full(2, 0.78 * r)], 1)
     pts[[P["left_ear"], P["right_ear"]]] = head + np.stack([side * 0.92 * r, np.zeros(2), np.zeros(2)], 1)
     return pts

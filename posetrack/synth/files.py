@@ -14,7 +14,7 @@ from posetrack.skeleton import POSETRACK17
 from posetrack.synth.scene import PRESETS, FrameTruth, SceneConfig, SyntheticVideo
 
 
-def sequence_name(preset: str | None, seed: int) -> str:
+def clip_name(preset: str | None, seed: int) -> str:
     """A poseval-valid sequence name: one digit for the preset (9 = custom), five for the seed."""
     digit = list(PRESETS).index(preset) + 1 if preset in PRESETS else 9
     return f"{digit}{seed % 100_000:05d}_mpii_test"
@@ -55,13 +55,16 @@ def coco_keypoints(config: SceneConfig, seed: int, skeleton=POSETRACK17, stride:
     ``area`` is the person's visible mask area (as COCO's segment area); ``num_keypoints`` counts visible and
     occluded joints. Returns (images: list of (H, W, 3) uint8, gt dict); image ids are frame indices.
     """
-    images, anns, infos = [], [], []
+    images: list[np.ndarray] = []
+    anns: list[dict] = []
+    infos: list[dict] = []
     for frame, truth in SyntheticVideo(config, seed, skeleton=skeleton, masks=True):
         if frame.index % stride:
             continue
         images.append(frame.image)
         h, w = frame.image.shape[:2]
         infos.append({"id": frame.index, "width": w, "height": h, "file_name": f"{frame.index:06d}.jpg"})
+        assert truth.masks is not None  # asked for with masks=True
         areas = np.bincount(truth.masks.ravel(), minlength=int(truth.track_ids.max(initial=0)) + 2)
         for k in range(len(truth)):
             vis = truth.visibility[k]

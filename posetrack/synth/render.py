@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from posetrack.synth.figure import ALLOWED, EYE, PART, SHOE, P, Body, _shade, head_center_ratio
+from posetrack.synth.figure import ALLOWED, EYE, PART, SHOE, Body, P, _shade, head_center_ratio
 
 SHIFT = 4  # fixed-point bits for sub-pixel drawing
 _ONE = 1 << SHIFT
@@ -222,7 +222,8 @@ def make_background(rng: np.random.Generator, size: tuple[int, int], clutter: fl
         elif kind == 1:
             cv2.circle(img, (x, y), int(rng.integers(3, h // 12)), colour, -1, cv2.LINE_AA)
         elif kind == 2:
-            cv2.line(img, (x, y), (int(rng.integers(0, w)), int(rng.integers(0, h))), colour, int(rng.integers(1, 4)), cv2.LINE_AA)
+            end = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.line(img, (x, y), end, colour, int(rng.integers(1, 4)), cv2.LINE_AA)
         else:  # a limb-sized bar: a hard negative for the detector and pose model
             length, angle = rng.uniform(10, h / 5), rng.uniform(0, np.pi)
             end = (int(x + length * np.cos(angle)), int(y + length * np.sin(angle)))

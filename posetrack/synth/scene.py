@@ -143,7 +143,7 @@ class _Camera:
         zoom = 1.0 + self.zoom_amp * np.sin(2 * np.pi * t / 200.0)
         shake = self.rng.normal(0, self.shake, 2) if self.shake else np.zeros(2)
         c = np.array([w / 2, h / 2])
-        offset = c - zoom * (c + [pan, 0.0]) + shake
+        offset = c - zoom * (c + np.array([pan, 0.0])) + shake
         return np.array([[zoom, 0, offset[0]], [0, zoom, offset[1]]])
 
     def project(self, x: float, z: float) -> tuple[np.ndarray, float]:
@@ -297,7 +297,8 @@ class SyntheticVideo:
 
     def _render(self, image: np.ndarray, t: int, people: list[_Person], camera: _Camera, view: np.ndarray) -> FrameTruth:
         order = sorted(range(len(people)), key=lambda i: -people[i].z)  # far first
-        items, points, facing, heads = [], [], [], []
+        items: list[tuple[int, tuple]] = []
+        points, facing, heads = [], [], []
         for slot in order:
             p = people[slot]
             pts3 = fig.joints_3d(p.body, p.posture)
@@ -313,8 +314,9 @@ class SyntheticVideo:
             face_ok = normals[:, 2] >= -0.1
             depth = cam[:, 2] * scale
             forward = np.array([rot[0, 2], 0.0])
-            prims = figure_primitives(p.body, uv, depth, face_ok, scale, torso_uv, float(corners[:, 2].mean() * scale), forward)
-            items += [(slot, prim) for prim in prims]
+            torso_depth = float(corners[:, 2].mean() * scale)
+            figure = figure_primitives(p.body, uv, depth, face_ok, scale, torso_uv, torso_depth, forward)
+            items += [(slot, prim) for prim in figure]
             points.append(uv)
             facing.append(face_ok)
             r = p.body.head_radius * scale

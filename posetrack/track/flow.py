@@ -40,10 +40,10 @@ def track_points(prev_gray: np.ndarray, gray: np.ndarray, points: np.ndarray,
     if len(points) == 0:
         return np.zeros((0, 2), np.float32), np.zeros(0, bool)
     p0 = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, 1, 2)
-    params = dict(winSize=(config.win_size, config.win_size), maxLevel=config.max_level,
-                  criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, p0, None, **params)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev_gray, p1, None, **params)
+    params = {"winSize": (config.win_size, config.win_size), "maxLevel": config.max_level,
+                  "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, p0, None, **params)  # type: ignore[call-overload]
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, prev_gray, p1, None, **params)  # type: ignore[call-overload]
     fb = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
     ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (fb < config.fb_threshold)
     return p1.reshape(-1, 2), ok

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from posetrack.eval.poseval import PoseTrackMetrics, evaluate
-from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence
+from posetrack.io.posetrack_json import PoseTrackSequence, poses_to_frame
 from posetrack.synth import FrameTruth, SceneConfig, SyntheticVideo
 from posetrack.synth.files import truth_to_posetrack
 from posetrack.track.tracker import PoseTracker, TrackerConfig
-from posetrack.types import Poses, TrackedPoses
+from posetrack.types import Poses
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,6 @@ def noisy_poses(truth: FrameTruth, noise: DetectionNoise, rng: np.random.Generat
                  np.ones(int(keep.sum()), np.float32), truth.skeleton)
 
 
-def to_posetrack(tracked: TrackedPoses, keep_score: float) -> PoseTrackFrame:
-    """Tracked poses as a PoseTrack prediction frame, keypoints below ``keep_score`` left out."""
-    flags = (tracked.scores >= keep_score).astype(np.int8)
-    return PoseTrackFrame(tracked.track_ids, tracked.keypoints, flags, tracked.boxes, scores=tracked.scores,
-                          box_scores=tracked.box_scores)
-
-
 @dataclass(frozen=True)
 class StressResult:
     """metrics: PoseTrack metrics of the run. switches: identity switches summed over the 15 joints, divided by
@@ -77,7 +70,7 @@ def stress(scene: SceneConfig, seed: int, tracker: TrackerConfig, noise: Detecti
         tracked = tracker_.update(poses, frame.image)
         elapsed += time.perf_counter() - start
         gt_frames.append(truth_to_posetrack(truth))
-        pr_frames.append(to_posetrack(tracked, noise.keep_score))
+        pr_frames.append(poses_to_frame(tracked, noise.keep_score))
     name = "900000_mpii_test"
     w, h = scene.size
     metrics = evaluate([(PoseTrackSequence(name, w, h, gt_frames), PoseTrackSequence(name, w, h, pr_frames))])

@@ -9,14 +9,17 @@ then it ends. Identities are never reused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from posetrack.errors import PosetrackError
 from posetrack.track.flow import FlowConfig, propagate, to_gray
-from posetrack.track.oks import box_areas, box_iou, oks
+from posetrack.track.similarity import SIMILARITIES, Similarity, oks_similarity
 from posetrack.track.smoothing import OneEuroConfig, OneEuroSmoother
+from posetrack.track.state import Tracks, concat
 from posetrack.types import Poses, TrackedPoses
 
 
@@ -25,7 +28,8 @@ class TrackerConfig:
     """Association settings.
 
     Attributes:
-        similarity: ``"oks"`` (pose similarity, IoU fallback) or ``"iou"`` (boxes only).
+        similarity: ``"oks"`` (pose similarity, IoU fallback), ``"iou"`` (boxes only), or any function
+            ``(tracks, poses) -> (T, N)`` (see ``track.similarity``).
         flow: Lucas–Kanade settings for propagating poses, or None to compare poses where they were.
         assignment: ``"hungarian"`` (optimal) or ``"greedy"`` (best pairs first).
         min_similarity: pairs less similar than this are never matched (the gate).
@@ -36,7 +40,7 @@ class TrackerConfig:
         fps: frame rate (for smoothing).
     """
 
-    similarity: Literal["oks", "iou"] = "oks"
+    similarity: str | Similarity = "oks"
     flow: FlowConfig | None = field(default_factory=FlowConfig)
     assignment: Literal["hungarian", "greedy"] = "hungarian"
     min_similarity: float = 0.2
@@ -45,33 +49,6 @@ class TrackerConfig:
     max_age: int = 15
     smoothing: OneEuroConfig | None = None
     fps: float = 25.0
-
-
-@dataclass
-class _Tracks:
-    """All tracks as arrays (T tracks, K joints)."""
-
-    ids: np.ndarray  # (T,) int64
-    keypoints: np.ndarray  # (T, K, 2) float32, last matched pose moved along to the current frame
-    scores: np.ndarray  # (T, K) float32
-    boxes: np.ndarray  # (T, 4) float32
-    age: np.ndarray  # (T,) frames since the last match
-    velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
-    anchor: np.ndarray  # (T, 2) box centre at the last match
-    camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
-
-    @classmethod
-    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray) -> _Tracks:
-        boxes = poses.boxes[rows].astype(np.float32)
-        zeros = np.zeros((len(rows), 2), np.float32)
-        return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
-                   np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy())
-
-    def take(self, keep: np.ndarray) -> _Tracks:
-        return _Tracks(*(getattr(self, f)[keep] for f in _FIELDS))
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 def assign(similarity: np.ndarray, gate: float, method: str = "hungarian") -> tuple[np.ndarray, np.ndarray]:
@@ -84,11 +61,15 @@ def assign(similarity: np.ndarray, gate: float, method: str = "hungarian") -> tu
     allowed = similarity >= gate
     if method == "greedy":
         order = np.argsort(-similarity, axis=None, kind="stable")
-        rows, cols, used_r, used_c = [], [], set(), set()
+        pairs: list[tuple[int, int]] = []
+        used_r: set[int] = set()
+        used_c: set[int] = set()
         for r, c in zip(*np.unravel_index(order, similarity.shape)):
             if allowed[r, c] and r not in used_r and c not in used_c:
-                rows.append(r), cols.append(c), used_r.add(r), used_c.add(c)
-        return np.array(rows, int), np.array(cols, int)
+                pairs.append((r, c))
+                used_r.add(r)
+                used_c.add(c)
+        return np.array([r for r, _ in pairs], int), np.array([c for _, c in pairs], int)
     if method != "hungarian":
         raise ValueError(f"unknown assignment {method!r}; use 'hungarian' or 'greedy'")
     rows, cols = linear_sum_assignment(np.where(allowed, -similarity, 1e6))
@@ -105,7 +86,12 @@ class PoseTracker:
 
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
-        self._tracks: _Tracks | None = None
+        self._similarity = _similarity_function(self.config)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks (a new video)."""
+        self._tracks: Tracks | None = None
         self._prev_gray: np.ndarray | None = None
         self._next_id = 0
         self._smoother = OneEuroSmoother(self.config.smoothing, self.config.fps) if self.config.smoothing else None
@@ -120,7 +106,7 @@ class PoseTracker:
             ``TrackedPoses``: the same poses (smoothed if configured) with their ``track_ids`` (N,).
         """
         cfg = self.config
-        tracks = self._tracks if self._tracks is not None else _Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
+        tracks = self._tracks if self._tracks is not None else Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
         gray = to_gray(image) if (image is not None and cfg.flow is not None) else None
         self._predict(tracks, gray)
         similarity = self.similarity(tracks, poses)
@@ -134,7 +120,7 @@ class PoseTracker:
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
         self._next_id += len(born)
         tracks = tracks.take(tracks.age <= cfg.max_age)
-        self._tracks = _concat(tracks, _Tracks.new(ids[born], poses, born))
+        self._tracks = concat(tracks, Tracks.new(ids[born], poses, born))
         self._prev_gray = gray
 
         keypoints = poses.keypoints
@@ -157,24 +143,19 @@ class PoseTracker:
         """Give the ``missing`` tracks ``ids`` the poses found at their boxes in this frame (a re-detection the
         detector missed), as if they had matched. Returns those poses with their track ids."""
         t = self._tracks
+        if t is None:
+            raise ValueError("reclaim() needs tracks: call update() first")
         row_of = {int(i): r for r, i in enumerate(t.ids)}
         self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)))
         return TrackedPoses(poses.keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton,
                             np.asarray(ids, np.int64))
 
-    def similarity(self, tracks: _Tracks, poses: Poses) -> np.ndarray:
+    def similarity(self, tracks: Tracks, poses: Poses) -> np.ndarray:
         """(T, N) similarity of the (propagated) tracks with the new poses."""
-        cfg = self.config
-        iou = box_iou(tracks.boxes, poses.boxes.astype(np.float32))
-        if cfg.similarity == "iou" or len(tracks) == 0 or len(poses) == 0:
-            return iou
-        valid = (tracks.scores[:, None] >= cfg.min_keypoint_score) & (poses.scores[None] >= cfg.min_keypoint_score)
-        areas = 0.5 * (box_areas(tracks.boxes)[:, None] + box_areas(poses.boxes)[None, :])
-        sim, shared = oks(tracks.keypoints, poses.keypoints, poses.skeleton.sigmas, areas, valid)
-        return np.where(shared >= cfg.min_shared_keypoints, sim, iou)
+        return self._similarity(tracks, poses)
 
     @staticmethod
-    def _absorb(tracks: _Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray) -> None:
+    def _absorb(tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray) -> None:
         """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box), update their own velocity, and are
         seen this frame (age 0)."""
         centres = 0.5 * (poses.boxes[cols, :2] + poses.boxes[cols, 2:])
@@ -187,27 +168,30 @@ class PoseTracker:
         tracks.boxes[rows] = poses.boxes[cols]
         tracks.age[rows] = 0
 
-    def _predict(self, tracks: _Tracks, gray: np.ndarray | None) -> None:
+    def _predict(self, tracks: Tracks, gray: np.ndarray | None) -> None:
         """Move every track into the current frame: flow for the tracks seen last frame, camera motion plus
         their own velocity for the lost ones."""
-        if gray is None or self._prev_gray is None or len(tracks) == 0 or gray.shape != self._prev_gray.shape:
+        flow = self.config.flow
+        if (flow is None or gray is None or self._prev_gray is None or len(tracks) == 0
+                or gray.shape != self._prev_gray.shape):
             return
         live = tracks.age == 0
         use = (tracks.scores >= self.config.min_keypoint_score) & live[:, None]
-        moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, self.config.flow)
+        moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, flow)
         shift = np.where(live[:, None], (moved - tracks.keypoints).mean(1), camera + tracks.velocity)
         tracks.camera += camera
         tracks.keypoints[live] = moved[live]
         tracks.keypoints[~live] += shift[~live][:, None, :]
         tracks.boxes += np.tile(shift, 2)
 
-    def reset(self) -> None:
-        """Forget all tracks (a new video)."""
-        self.__init__(self.config)
 
-
-_FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera")
-
-
-def _concat(a: _Tracks, b: _Tracks) -> _Tracks:
-    return _Tracks(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in _FIELDS))
+def _similarity_function(cfg: TrackerConfig) -> Similarity:
+    """The config's similarity as a ``(tracks, poses)`` function; the named OKS one takes the config's thresholds."""
+    if callable(cfg.similarity):
+        return cfg.similarity
+    if cfg.similarity not in SIMILARITIES:
+        raise PosetrackError(f"unknown similarity {cfg.similarity!r}; use {', '.join(SIMILARITIES)} or a function")
+    if cfg.similarity == "oks":
+        return partial(oks_similarity, min_keypoint_score=cfg.min_keypoint_score,
+                       min_shared_keypoints=cfg.min_shared_keypoints)
+    return SIMILARITIES[cfg.similarity]

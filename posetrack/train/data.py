@@ -3,22 +3,20 @@ files, augmented (scale, rotation, shift, flip with joint swap, colour) and batc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from posetrack.errors import PosetrackError
+from posetrack.io.files import read_image, read_json
 from posetrack.io.posetrack_json import read_sequence
-from posetrack.pose import preprocess
 from posetrack.skeleton import COCO17, POSETRACK17, Skeleton
 from posetrack.synth.samples import PersonSample
 from posetrack.train.targets import gaussian_heatmaps
-from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, warp_crops
+from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, preprocess, warp_crops
 
 
 @dataclass(frozen=True)
@@ -112,29 +110,13 @@ def batches(samples: Iterable[PersonSample], batch_size: int, input_size: tuple[
         yield make_batch(batch, input_size, skeleton, rng, augment)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PosetrackError(f"{path}: no such file") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
-
-
-def _image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise PosetrackError(f"{path}: missing or unreadable image")
-    return image
-
-
 def coco_person_samples(annotations: str | Path, images: str | Path, min_keypoints: int = 1,
                         repeat: bool = True) -> Iterator[PersonSample]:
     """Person samples of a COCO keypoint file (``person_keypoints_*.json``) and its image folder, COCO-17 layout.
 
     Crowd annotations and persons with fewer than ``min_keypoints`` labelled joints are skipped.
     """
-    data = _read_json(Path(annotations))
+    data = read_json(Path(annotations))
     by_image: dict[int, list[dict]] = {}
     for ann in data.get("annotations", []):
         if not ann.get("iscrowd", 0) and ann.get("num_keypoints", 0) >= min_keypoints:
@@ -144,7 +126,7 @@ def coco_person_samples(annotations: str | Path, images: str | Path, min_keypoin
     if not ids:
         raise PosetrackError(f"{annotations}: no person with keypoints")
     for image_id in (cycle(ids) if repeat else ids):
-        image = _image(Path(images) / files[image_id])
+        image = read_image(Path(images) / files[image_id])
         for ann in by_image[image_id]:
             kp = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)
             x, y, bw, bh = ann["bbox"]
@@ -159,14 +141,14 @@ def posetrack_person_samples(annotations: str | Path, root: str | Path, repeat: 
     """
     annotations = Path(annotations)
     seq = read_sequence(annotations)
-    data = _read_json(annotations)
+    data = read_json(annotations)
     names = [img["file_name"] for img in data["images"]]
     labelled = [i for i, f in enumerate(seq.frames) if f.is_labeled and len(f) and (f.flags > 0).any()]
     if not labelled:
         raise PosetrackError(f"{annotations}: no labelled person")
     for i in (cycle(labelled) if repeat else labelled):
         frame = seq.frames[i]
-        image = _image(Path(root) / names[i])
+        image = read_image(Path(root) / names[i])
         for k in range(len(frame)):
             if (frame.flags[k] > 0).any():
                 yield PersonSample(image, frame.boxes[k].astype(np.float32), frame.keypoints[k].astype(np.float32),

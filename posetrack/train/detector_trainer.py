@@ -14,10 +14,10 @@ import torch
 from posetrack.backends import TorchBackend
 from posetrack.detect import YoloDetector, letterbox
 from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
-from posetrack.pose import preprocess
 from posetrack.synth.samples import FrameSample
 from posetrack.train.heldout import detector_ap
-from posetrack.train.pose_trainer import History, PoseTrainConfig, fit
+from posetrack.train.loop import History, TrainConfig, fit
+from posetrack.transforms import preprocess
 
 
 @dataclass
@@ -109,17 +109,21 @@ def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict,
     return detector_ap(detector, images, gt)
 
 
-def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: PoseTrainConfig, out_dir: str | Path,
+def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: TrainConfig, out_dir: str | Path,
                    validation: tuple[list[np.ndarray], dict], input_size: tuple[int, int], resume: bool = True,
                    progress: bool = True) -> History:
-    """Train the detector (see ``pose_trainer.fit``: checkpoints and resume); ``best.pth`` keeps the best box AP50."""
-    return fit(model, train, lambda m, batch: centernet_loss(*m(torch.from_numpy(batch.inputs)), batch), cfg, out_dir,
-               lambda m: validate_detector(m, *validation, input_size), "AP50", resume, progress)
+    """Train the detector (see ``loop.fit``: checkpoints and resume); ``best.pth`` keeps the best box AP50."""
+    def loss(m: PersonDetector, batch: DetectorBatch) -> torch.Tensor:
+        heat, size, offset = m(torch.from_numpy(batch.inputs))
+        return centernet_loss(heat, size, offset, batch)
+
+    return fit(model, train, loss, cfg, out_dir, lambda m: validate_detector(m, *validation, input_size), "AP50",
+               resume, progress)
 
 
 def boxes_ground_truth(images: list[np.ndarray], boxes: list[np.ndarray]) -> dict:
     """COCO box ground truth from per-image (N, 4) x1, y1, x2, y2 arrays (image ids = list positions)."""
-    anns = []
+    anns: list[dict] = []
     for i, image_boxes in enumerate(boxes):
         for x1, y1, x2, y2 in np.asarray(image_boxes, np.float64).reshape(-1, 4):
             anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1, "iscrowd": 0,

@@ -21,7 +21,8 @@ def gaussian_heatmaps(keypoints: np.ndarray, weights: np.ndarray, size: tuple[in
     """
     w, h = size
     mu = keypoints / stride
-    inside = (mu[..., 0] >= -3 * sigma) & (mu[..., 0] < w + 3 * sigma) & (mu[..., 1] >= -3 * sigma) & (mu[..., 1] < h + 3 * sigma)
+    margin = 3 * sigma
+    inside = (mu[..., 0] >= -margin) & (mu[..., 0] < w + margin) & (mu[..., 1] >= -margin) & (mu[..., 1] < h + margin)
     weights = (weights * inside).astype(np.float32)
     gx = np.exp(-((np.arange(w, dtype=np.float32) - mu[..., 0:1]) ** 2) / (2 * sigma**2))  # (N, K, W)
     gy = np.exp(-((np.arange(h, dtype=np.float32) - mu[..., 1:2]) ** 2) / (2 * sigma**2))  # (N, K, H)

@@ -1,20 +1,23 @@
-"""Latency measurement of inference backends and the reports written to ``benchmarks/``.
+"""Measuring: latency and throughput of backends, speed-ups from alternating rounds, the convolution ceiling,
+FLOP counts, heatmap agreement, the tracker's cost and quality, the synthetic world's speed, and the environment.
 
 Numbers come from real runs only: warm-up calls first, then at least ``repeats`` timed calls (more for fast ones,
-up to a time budget) with ``time.perf_counter``; the report keeps every sample's summary and the environment it ran in.
+up to a time budget) with ``time.perf_counter``; every result is a plain dataclass the reports print.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
 from posetrack.backends import Backend
 
@@ -173,7 +176,7 @@ class TrackerQuality:
     ms_per_frame: float
 
 
-TRACKER_VARIANTS = {
+TRACKER_VARIANTS: dict[str, dict[str, Any]] = {
     "flow+oks+hungarian": {},
     "oks+hungarian": {"flow": None},
     "iou+greedy": {"similarity": "iou", "flow": None, "assignment": "greedy"},
@@ -191,23 +194,6 @@ def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> l
         r = stress(preset(preset_name, frames=frames), seed, TrackerConfig(**overrides))
         rows.append(TrackerQuality(preset_name, seed, name, r.metrics.total("mota"), r.switches, r.ms_per_frame))
     return rows
-
-
-def write_rows_report(title: str, rows: list, out_dir: str | Path, stem: str) -> tuple[Path, Path]:
-    """Write a table of dataclass ``rows`` as ``<stem>.md`` and ``<stem>.json`` with the environment."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    env = environment()
-    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    dicts = [asdict(r) for r in rows]
-    json_path.write_text(json.dumps({"title": title, "environment": env, "results": dicts}, indent=1))
-    head = list(dicts[0]) if dicts else []
-    lines = [f"# {title}", "", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in d.values()) + " |"
-              for d in dicts]
-    md_path.write_text("\n".join(lines) + "\n")
-    return md_path, json_path
 
 
 def environment() -> dict[str, object]:
@@ -236,3 +222,99 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """Achieved GFLOP/s of one large float32 3x3 convolution, the best of PyTorch (on the GPU if there is one) and
+    ONNX Runtime on the CPU (all threads)."""
+
+    shape: str
+    gflop: float
+    torch_gflops_per_s: float
+    ort_gflops_per_s: float
+
+    @property
+    def gflops_per_s(self) -> float:
+        return max(self.torch_gflops_per_s, self.ort_gflops_per_s)
+
+
+def conv_ceiling(repeats: int = 5) -> Ceiling:
+    """Time a (8, 256, 64, 48) → 256-channel 3x3 convolution, about as regular and large as CNN work gets, in
+    PyTorch and in ONNX Runtime."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from posetrack.backends import OrtBackend
+
+    n, c, h, w = 8, 256, 64, 48
+    weight = np.random.default_rng(0).standard_normal((c, c, 3, 3), dtype=np.float32) * 0.02
+    conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).eval()
+    conv.weight.data = torch.from_numpy(weight)
+    graph = helper.make_graph([helper.make_node("Conv", ["input", "w"], ["output"], pads=[1, 1, 1, 1])], "conv",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, c, h, w])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(weight, "w")])
+    ort_conv = OrtBackend(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString(),
+                          ["CPUExecutionProvider"])
+    gflop = 2 * n * c * c * 9 * h * w / 1e9
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # on a GPU machine the ceiling is the GPU's
+    conv.to(device)
+
+    class TorchConv:
+        name: str = "torch"
+        input_names: tuple[str, ...] = ("input",)
+        output_names: tuple[str, ...] = ("output",)
+        x: torch.Tensor | None = None
+
+        def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            if self.x is None:  # the input stays on the device: time the convolution, not the copy
+                self.x = torch.from_numpy(inputs["input"]).to(device)
+            with torch.inference_mode():
+                conv(self.x)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return {}
+
+    rates = [gflop / (measure(b, (c, h, w), n, warmup=1, repeats=repeats, min_seconds=0).median_ms / 1e3)
+             for b in (TorchConv(), ort_conv)]
+    return Ceiling(f"{n}x{c}x{h}x{w}, 3x3 -> {c}", gflop, *rates)
+
+
+def count_gflop(module: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
+    """Multiply-add FLOPs (2 per MAC) of the convolutions and linear layers for one (1, *input_shape) input."""
+    total = 0
+
+    def hook(layer, inputs, output):
+        nonlocal total
+        if isinstance(layer, torch.nn.Conv2d):
+            k = layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        else:
+            k = layer.in_features
+        total += 2 * output.numel() * k
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    try:
+        with torch.inference_mode():
+            module(torch.zeros(1, *input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return total / 1e9
+
+
+def argmax_agreement(reference: np.ndarray, other: np.ndarray, cells: int = 0) -> float:
+    """Fraction of (crop, joint) heatmaps whose peak in ``other`` lies within ``cells`` cells (Chebyshev distance;
+    0 = the same cell) of the peak in ``reference``; both (N, K, h, w)."""
+    width = reference.shape[-1]
+    a = reference.reshape(*reference.shape[:2], -1).argmax(-1)
+    b = other.reshape(*other.shape[:2], -1).argmax(-1)
+    return float((np.maximum(np.abs(a // width - b // width), np.abs(a % width - b % width)) <= cells).mean())
+
+
+def peak_margin(heatmaps: np.ndarray) -> float:
+    """Median gap between the highest and second-highest cell of each (N, K, h, w) heatmap: an argmax can only
+    survive quantization noise larger than this by luck."""
+    top2 = np.sort(heatmaps.reshape(*heatmaps.shape[:2], -1), axis=-1)[..., -2:]
+    return float(np.median(top2[..., 1] - top2[..., 0]))

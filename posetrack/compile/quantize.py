@@ -1,7 +1,7 @@
 """INT8 (Q/DQ) and FP16 versions of an FP32 ONNX model, and a checker of TensorRT's Q/DQ rules.
 
 INT8 here is explicit quantization: QuantizeLinear/DequantizeLinear pairs placed in the graph from activation
-ranges computed once on calibration data (``posetrack.calibrate``). One set of ranges gives two flavours:
+ranges computed once on calibration data (``compile.calibrate``). One set of ranges gives two flavours:
 
 - ``TENSORRT``: what a strongly typed TensorRT network accepts — symmetric int8 (zero point 0), per-channel
   weights on the output-channel axis, per-tensor activations, Q/DQ on Conv inputs only (TensorRT fuses the rest),
@@ -150,7 +150,7 @@ def _fold_relus(graph: onnx.GraphProto, g: _Graph, chosen: set[str]) -> None:
     for node in graph.node:
         src = node.input[0] if node.op_type == "Relu" else None
         parent = g.producer.get(src) if src else None
-        if (parent is not None and parent.op_type in ("Conv", "Add") and node.output[0] in chosen
+        if (src and parent is not None and parent.op_type in ("Conv", "Add") and node.output[0] in chosen
                 and len(g.consumers[src]) == 1 and src not in g.outputs):
             parent.output[0] = node.output[0]
             continue

@@ -10,10 +10,8 @@ import contextlib
 import io
 import logging
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -21,9 +19,8 @@ import torch
 from torch import nn
 
 from posetrack.backends import OrtBackend, TorchBackend
+from posetrack.compile.cache import save_verified
 from posetrack.errors import PosetrackError
-
-T = TypeVar("T")
 
 DEFAULT_OPSET = 18
 
@@ -77,26 +74,13 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int],
             model, (example,), None, input_names=[input_name], output_names=[output_name],
             opset_version=opset, dynamic_shapes=({0: batch},), dynamo=True, verbose=False,
         )
+    if program is None:  # only an export to a file returns nothing
+        raise ExportError(f"{path}: the exporter returned no program")
     proto = program.model_proto
     diff = save_verified(proto, path, lambda draft: _verify(model, draft, path, input_name, output_name,
                                                             (3, height, width), parity_batches, seed, atol))
     opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     return ExportResult(path, opset_used, diff, tuple(parity_batches))
-
-
-def save_verified(proto: onnx.ModelProto, path: Path, verify: Callable[[Path], T]) -> T:
-    """Save ``proto`` beside ``path``, run ``verify`` on that draft and only then move it to ``path``, so that a
-    refused or interrupted save never leaves a file that a cache would take for a good one. Returns what
-    ``verify`` returns; the draft is removed when it raises."""
-    draft = path.with_name(path.name + ".part")
-    try:
-        onnx.save(proto, draft)
-        result = verify(draft)
-    except BaseException:
-        draft.unlink(missing_ok=True)
-        raise
-    draft.replace(path)
-    return result
 
 
 def _verify(model: nn.Module, draft: Path, path: Path, input_name: str, output_name: str,

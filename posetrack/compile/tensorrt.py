@@ -12,15 +12,15 @@ metadata, staleness) and is tested on the CPU; the TensorRT calls are the thin r
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import onnx
 
-from posetrack.calibrate import digest
+from posetrack.compile.cache import digest, engine_dir, file_digest, slug
+from posetrack.compile.precision import ExportedModel, precision_onnx
+from posetrack.compile.quantize import TENSORRT, check_tensorrt_qdq
 from posetrack.errors import PosetrackError
-from posetrack.runtime import engine_dir, file_digest
 
 DEFAULT_MAX_BATCH = 32
 DEFAULT_WORKSPACE = 2 << 30
@@ -73,7 +73,7 @@ class Gpu:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return slug(self.name)
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,21 @@ def ensure_engine(onnx_path: Path, model: str, precision: str, max_batch: int = 
         gpu_cache = engine_dir() / f"timing-{spec.gpu.slug}-trt{spec.tensorrt_version}.cache"
         build_engine(onnx_path, spec, plan, gpu_cache)
     return plan, spec
+
+
+def tensorrt_onnx(model: ExportedModel, precision: str) -> Path:
+    """The ONNX file TensorRT builds ``model``'s engine at ``precision`` from; an INT8 one is checked against
+    TensorRT's Q/DQ rules first.
+
+    Raises:
+        PosetrackError: the INT8 model breaks a rule (the first is named).
+    """
+    path = precision_onnx(model, precision, TENSORRT)
+    if precision == "int8":
+        problems = check_tensorrt_qdq(onnx.load(str(path)))
+        if problems:
+            raise PosetrackError(f"{path}: not buildable by TensorRT: {problems[0]} (+{len(problems) - 1} more)")
+    return path
 
 
 def tensorrt_backend(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH):

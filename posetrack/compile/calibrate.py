@@ -17,10 +17,8 @@ loading it for a different model or preprocessing is refused with a message sayi
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,10 +29,10 @@ import onnx
 from tqdm import tqdm
 
 from posetrack.backends import OrtBackend
+from posetrack.compile.cache import digest
+from posetrack.compile.quantize import Range, calibration_tensors
 from posetrack.errors import PosetrackError
 from posetrack.io.video import VideoReader
-from posetrack.pose import TopDownConfig, crop_batch
-from posetrack.quantize import Range, calibration_tensors
 from posetrack.synth.samples import frame_samples, person_samples
 
 METHODS = ("max", "percentile", "entropy")
@@ -49,19 +47,6 @@ CALIB_SEED = 7  # synthetic calibration clips use seeds 7 * 1_000_003 + i: no tr
 
 class CalibrationError(PosetrackError):
     """A calibration cache that is missing, damaged, or belongs to another model or preprocessing."""
-
-
-def calib_dir() -> Path:
-    """$POSETRACK_CALIB, else the repository's ``calib/``, else ``~/.cache/posetrack/calib``."""
-    if os.environ.get("POSETRACK_CALIB"):
-        return Path(os.environ["POSETRACK_CALIB"])
-    repo = Path(__file__).resolve().parent.parent / "calib"
-    return repo if repo.is_dir() and os.access(repo, os.W_OK) else Path.home() / ".cache" / "posetrack" / "calib"
-
-
-def digest(obj: object, length: int = 12) -> str:
-    """Short SHA-256 of a JSON-able description (preprocessing settings, ranges)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
 @dataclass(frozen=True)
@@ -143,8 +128,8 @@ class ActivationStats:
 
     def __init__(self, names: list[str]):
         self.names = list(names)
-        self.lo = {n: np.inf for n in names}
-        self.hi = {n: -np.inf for n in names}
+        self.lo = dict.fromkeys(names, np.inf)
+        self.hi = dict.fromkeys(names, -np.inf)
         self.hist: dict[str, np.ndarray] = {}
 
     def observe_range(self, outputs: dict[str, np.ndarray]) -> None:
@@ -244,22 +229,25 @@ def _images(count: int | None, seed: int, images: Path | None) -> Iterator[np.nd
         yield from (sample.image for sample in itertools.islice(frame_samples(seed), count))
 
 
-def pose_inputs(config: TopDownConfig, count: int, seed: int = CALIB_SEED, images: Path | None = None,
-                find_people: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
-    """(count, 3, H, W) float32 person crops through the estimator's own preprocessing (``crop_batch``).
+def pose_inputs(crop: Callable[[np.ndarray, np.ndarray], np.ndarray], count: int, seed: int = CALIB_SEED,
+                images: Path | None = None, find_people: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """(count, 3, H, W) float32 person crops through the estimator's own preprocessing: ``crop(image, boxes)``
+    gives the (N, 3, H, W) network input of the (N, 4) boxes of a BGR image.
 
     Synthetic persons come with their true boxes; in a user's ``images`` folder ``find_people(image) → (N, 4)``
     boxes (the detector) finds them.
     """
     if images is None:
         samples = itertools.islice(person_samples(seed), count)
-        crops = [crop_batch(s.image, s.box[None], config)[0] for s in samples]
+        crops = [crop(s.image, s.box[None]) for s in samples]
     else:
+        if find_people is None:
+            raise CalibrationError(f"{images}: calibrating on an image folder needs a person detector")
         crops = []
         for image in _images(None, seed, images):
             boxes = find_people(image)
             if len(boxes):
-                crops.append(crop_batch(image, boxes, config)[0])
+                crops.append(crop(image, boxes))
             if sum(map(len, crops)) >= count:
                 break
     if not crops:

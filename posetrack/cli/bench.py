@@ -1,0 +1,65 @@
+"""``posetrack bench``: the speed-and-accuracy report, or one of the single-table studies."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from posetrack.cli.args import int_list, name_list, positive
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from posetrack.backends.select import BACKENDS
+    from posetrack.bench.suite import MODELS
+    from posetrack.compile.precision import PRECISIONS
+
+    p = sub.add_parser("bench", help="measure speed and accuracy side by side; write a report to benchmarks/",
+                       description="Measure after warm-up with repeated runs: latency (median/p90/p99) and throughput "
+                                   "per model, backend, precision and batch, against the CPU's convolution ceiling; "
+                                   "accuracy per precision; the pipelined vs sequential runtime; tracker cost vs "
+                                   "people. Writes <date>-<host>.md, .json and PNG plots.")
+    p.add_argument("--quick", action="store_true", help="the < 5 minute subset (demo models, batches 1 and 8)")
+    p.add_argument("--out", type=Path, default=Path("benchmarks"), help="report folder (default: benchmarks/)")
+    p.add_argument("--models", type=name_list(MODELS), help="comma-separated: demo, detector, w32, w48 "
+                   "(w32/w48: official architecture, random weights) (default: demo,detector,w32)")
+    p.add_argument("--backends", type=name_list(tuple(b for b in BACKENDS if b != "auto")),
+                   help="comma-separated: torch, ort, trt (default: all; trt where TensorRT can run)")
+    p.add_argument("--precisions", type=name_list(PRECISIONS), help="comma-separated (default: all)")
+    p.add_argument("--batches", type=int_list, help="comma-separated batch sizes (default: 1,4,8,16)")
+    p.add_argument("--repeats", type=positive(int), help="timed runs per measurement, at least (default: 10, quick 5)")
+    p.add_argument("--min-seconds", type=positive(float), metavar="S",
+                   help="fast calls repeat until S seconds are spent per measurement (default: 1, quick 0.5)")
+    p.add_argument("--synth", action="store_true", help="instead: the synthetic world's rendering speed per preset")
+    p.add_argument("--tracker-quality", action="store_true",
+                   help="instead: MOTA and identity switches of tracker variants on corrupted ground truth")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from posetrack.bench.report import write_report, write_rows_report
+    from posetrack.bench.suite import BenchOptions, run_benchmarks, synth_speeds, tracker_quality
+
+    today = date.today().isoformat()
+    paths: Sequence[Path]
+    if args.synth:
+        paths = write_rows_report("Synthetic world rendering speed (one core, in memory, no encoding)",
+                                  synth_speeds(args.repeats or 10), args.out, f"{today}-cpu-synth")
+    elif args.tracker_quality:
+        paths = write_rows_report("Tracking from corrupted ground truth (2% keypoint noise, 10% dropped persons): "
+                                  "MOTA and switches", tracker_quality(args.repeats or 10), args.out,
+                                  f"{today}-cpu-tracker-quality")
+    else:
+        options = BenchOptions.quick() if args.quick else BenchOptions()
+        given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                 for k, v in (("models", args.models), ("backends", args.backends), ("precisions", args.precisions),
+                              ("batches", args.batches), ("repeats", args.repeats),
+                              ("min_seconds", args.min_seconds)) if v is not None}
+        report = run_benchmarks(replace(options, **given))
+        paths = write_report(report, args.out, "-quick" if args.quick else "")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

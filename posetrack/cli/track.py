@@ -1,0 +1,107 @@
+"""``posetrack run`` and ``posetrack demo``: track a video; track and score a synthetic clip."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from posetrack.cli.args import add_pose_args, pose_record, positive
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from posetrack.synth import PRESETS
+
+    p = sub.add_parser("run", help="track the poses of everyone in a video (the main job)",
+                       description="Detect persons, estimate their poses (HRNet, all persons of a frame in one batch) "
+                                   "and track identities, with the stages overlapped. Writes OUT/<stem>.json "
+                                   "(PoseTrack 2018, poseval-ready) and OUT/<stem>.mp4 (skeletons in per-track "
+                                   "colours), and prints a summary.")
+    p.add_argument("source", help="video file, image folder, or camera index")
+    _add_run_args(p, default_out=Path("out"))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="render a synthetic clip, track it, and score the result against its ground truth",
+                       description="Render a synthetic clip (crossing preset) with exact ground truth, run the "
+                                   "pipeline on it with the shipped models, and evaluate with the PoseTrack metrics.")
+    p.add_argument("--frames", type=positive(int), default=150, help="clip length (default: 150)")
+    p.add_argument("--seed", type=int, default=3, help="clip seed (default: 3)")
+    p.add_argument("--preset", default="crossing", choices=list(PRESETS), help="synthetic preset (default: crossing)")
+    p.add_argument("--compare", action="store_true", help="also run the sequential mode and report the speed-up")
+    _add_run_args(p, default_out=Path("out/demo"))
+    p.set_defaults(func=cmd_demo)
+
+
+def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
+    from posetrack.backends.select import BACKENDS
+    from posetrack.compile.precision import PRECISIONS
+
+    p.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out}/)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="inference backend (default: auto = TensorRT where it can run, else ONNX Runtime)")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="fp32 (default), fp16, or int8 (calibrated Q/DQ models; calibrates on first use)")
+    add_pose_args(p)
+    p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
+    p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
+    p.add_argument("--max-persons", type=positive(int), default=50, help="poses per frame at most (default: 50)")
+    p.add_argument("--keep-score", type=float, default=0.3, help="keypoints below this score are not written (0.3)")
+    p.add_argument("--flip-test", action="store_true", help="average with mirrored crops (slower, more accurate)")
+    p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    p.add_argument("--coco", action="store_true", help="also write OUT/<stem>.coco.json (COCO keypoint results)")
+    p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
+    p.add_argument("--show", action="store_true", help="display the annotated frames (needs a display; q stops)")
+
+
+def _options(args: argparse.Namespace):
+    from posetrack.assemble import RunOptions
+
+    return RunOptions(pose_record(args), args.detector, args.detections, args.backend, args.precision, args.flip_test,
+                      args.max_persons)
+
+
+def _report_break(summary) -> int:
+    if summary.broken_at is not None:
+        print(f"posetrack: error: the source breaks off at frame {summary.broken_at} (truncated or corrupt); "
+              f"results cover frames 0..{summary.frames - 1}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from posetrack.assemble import build_pipeline
+    from posetrack.io.video import VideoReader
+    from posetrack.sinks import open_window
+    from posetrack.track_video import default_sinks, source_stem, track_video
+
+    reader = VideoReader(args.source)  # bad sources and a missing display fail here, before models load
+    if args.show:
+        open_window("posetrack")
+    pipeline = build_pipeline(_options(args), args.sequential)
+    stem = source_stem(args.source)
+    sinks = default_sinks(args.out, stem, reader, video=not args.no_video, coco=args.coco, show=args.show,
+                          keep_score=args.keep_score)
+    summary = track_video(reader, pipeline, sinks, desc=f"tracking {stem}")
+    print("\n".join(summary.lines()))
+    return _report_break(summary)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from posetrack.assemble import build_pipeline
+    from posetrack.demo import render_clip, track_and_score
+
+    clip = render_clip(args.out / "gt", args.preset, args.frames, args.seed)
+    print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
+    options = _options(args)
+    scored = track_and_score(clip, build_pipeline(options, args.sequential), args.out / "pred",
+                             video=not args.no_video, keep_score=args.keep_score, show=args.show)
+    print("\n".join(scored.summary.lines()))
+    print(scored.metrics.table())
+    line = scored.line()
+    if args.compare:
+        other = track_and_score(clip, build_pipeline(options, not args.sequential), args.out / "other", video=False,
+                                keep_score=args.keep_score)
+        seq, pip = (other, scored) if not args.sequential else (scored, other)
+        line += f"  |  pipelined {pip.fps:.1f} FPS vs sequential {seq.fps:.1f} FPS ({pip.fps / seq.fps:.2f}x)"
+    print(line)
+    return 0

@@ -1,0 +1,52 @@
+"""``posetrack train pose|detector``: train in PyTorch (synthetic world, COCO or PoseTrack files)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from posetrack.cli.args import hxw, positive, size_hw
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from posetrack.models.hrnet import CONFIGS
+    from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE
+    from posetrack.train.recipes import SOURCES
+
+    p = sub.add_parser("train", help="train the pose model (HRNet) or the person detector",
+                       description="Train in PyTorch. Data: the synthetic world (default), a COCO keypoint file with "
+                                   "its image folder, or a PoseTrack 2018 file with its frame root. Validation: OKS AP "
+                                   "on held-out synthetic clips (seeds never used for training).")
+    p.add_argument("what", choices=["pose", "detector"], help="what to train")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history); resumed if present")
+    p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
+    p.add_argument("--input-size", type=size_hw, metavar="HxW",
+                   help="network input, height x width (default: the shipped models' inputs, "
+                        f"{hxw(DEMO_POSE.input_size)} pose, {hxw(DEMO_DETECTOR.input_size)} detector)")
+    p.add_argument("--data", default="synthetic", metavar="SOURCE", help=SOURCES)
+    p.add_argument("--steps", type=positive(int), default=3000, help="optimiser steps (default: 3000)")
+    p.add_argument("--batch", type=positive(int), default=32, help="batch size (default: 32)")
+    p.add_argument("--lr", type=positive(float), default=1e-3, help="peak Adam learning rate (default: 1e-3)")
+    p.add_argument("--val-every", type=positive(int), default=500, help="steps between validations (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: 0)")
+    p.add_argument("--init", type=Path, metavar="WEIGHTS",
+                   help="start from these weights (fine-tuning; any checkpoint format `run --pose-weights` reads) "
+                        "instead of the official random initialisation; a run found in OUT is resumed instead")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from posetrack.train.loop import TrainConfig
+    from posetrack.train.recipes import TrainJob, train_detector_job, train_pose_job
+
+    warmup = {"warmup": 200} if args.what == "detector" else {}
+    loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, **warmup)
+    job = TrainJob(args.out, loop, args.config, args.input_size, args.data, args.batch, args.init, not args.no_resume)
+    history = (train_detector_job if args.what == "detector" else train_pose_job)(job)
+    metric = "AP50" if args.what == "detector" else "AP"
+    best = max((v[metric] for v in history.val), default=float("nan"))
+    label = "box AP50" if args.what == "detector" else "OKS AP"
+    print(f"done: {len(history.loss)} steps in {history.seconds / 60:.1f} min; best {label} {best:.4f}; "
+          f"weights in {args.out / 'best.pth'}")
+    return 0

@@ -1,0 +1,43 @@
+"""The demo job: render a synthetic clip with exact ground truth, track it with a pipeline, and score the result
+with the PoseTrack metrics. ``posetrack demo`` and the bench's pipeline section both run it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from posetrack.eval.poseval import PoseTrackMetrics, evaluate_folders
+from posetrack.pipeline import Pipeline
+from posetrack.synth import PRESETS
+from posetrack.synth.files import clip_name, write_clip
+from posetrack.track_video import RunSummary, run_video
+
+
+def render_clip(folder: str | Path, preset: str = "crossing", frames: int = 150, seed: int = 3) -> Path:
+    """Render the clip of ``preset`` and ``seed`` to ``folder/<name>.mp4`` with its ground truth ``<name>.json``;
+    returns the video."""
+    clip, _ = write_clip(replace(PRESETS[preset], frames=frames), seed, folder, clip_name(preset, seed))
+    return clip
+
+
+@dataclass(frozen=True)
+class ScoredRun:
+    """A run over a synthetic clip and its PoseTrack metrics against the clip's ground truth."""
+
+    summary: RunSummary
+    metrics: PoseTrackMetrics
+
+    @property
+    def fps(self) -> float:
+        return self.summary.times.fps()["total"]
+
+    def line(self) -> str:
+        m = self.metrics
+        return f"mAP {m.total('ap'):.1f}  MOTA {m.total('mota'):.1f}  end-to-end {self.fps:.1f} FPS"
+
+
+def track_and_score(clip: Path, pipeline: Pipeline, out_dir: str | Path, *, video: bool = True,
+                    keep_score: float = 0.3, progress: bool = True, show: bool = False) -> ScoredRun:
+    """Track ``clip`` into ``out_dir`` and score it against the ground truth beside the clip."""
+    summary = run_video(clip, out_dir, pipeline, video=video, keep_score=keep_score, progress=progress, show=show)
+    return ScoredRun(summary, evaluate_folders(clip.with_suffix(".json"), Path(out_dir) / f"{clip.stem}.json"))

@@ -1,0 +1,39 @@
+"""Reading the files users hand over (JSON documents, images), each failure one ``PosetrackError`` naming the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from posetrack.errors import PosetrackError
+
+
+def read_json(path: str | Path) -> Any:
+    """The parsed JSON document at ``path``.
+
+    Raises:
+        PosetrackError: the file is missing, unreadable, not UTF-8 or not JSON.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PosetrackError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The image at ``path`` as (H, W, 3) uint8 BGR.
+
+    Raises:
+        PosetrackError: missing, or not an image OpenCV decodes.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise PosetrackError(f"{path}: missing or unreadable image")
+    return image

@@ -1,0 +1,43 @@
+"""The tracker's state: every track as rows of arrays, so that prediction, similarity and updates are vectorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from posetrack.types import Poses
+
+
+@dataclass
+class Tracks:
+    """All tracks as arrays (T tracks, K joints); what a similarity function compares new poses with."""
+
+    ids: np.ndarray  # (T,) int64
+    keypoints: np.ndarray  # (T, K, 2) float32, last matched pose moved along to the current frame
+    scores: np.ndarray  # (T, K) float32
+    boxes: np.ndarray  # (T, 4) float32
+    age: np.ndarray  # (T,) frames since the last match
+    velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
+    anchor: np.ndarray  # (T, 2) box centre at the last match
+    camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
+
+    @classmethod
+    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray) -> Tracks:
+        boxes = poses.boxes[rows].astype(np.float32)
+        zeros = np.zeros((len(rows), 2), np.float32)
+        return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
+                   np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy())
+
+    def take(self, keep: np.ndarray) -> Tracks:
+        return Tracks(*(getattr(self, f)[keep] for f in FIELDS))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera")
+
+
+def concat(a: Tracks, b: Tracks) -> Tracks:
+    return Tracks(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in FIELDS))

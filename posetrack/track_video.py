@@ -1,0 +1,132 @@
+"""The run job: a video through the pipeline into sinks, with a progress bar and a summary.
+
+``track_video`` loops over the pipeline's results and hands each to every sink; whatever stops the run (the end,
+a decoding error, a sink asking to stop, Ctrl-C), the sinks are closed, so the outputs cover every finished frame
+and are valid files. ``run_video`` is the ``posetrack run`` shape of it: the default sinks in an output folder.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from posetrack.io.posetrack_json import sequence_name_for
+from posetrack.io.video import VideoReader
+from posetrack.pipeline import Pipeline, StageTimes
+from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
+
+
+@dataclass
+class RunSummary:
+    """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, and
+    the frame where the source broke off (None if it did not)."""
+
+    frames: int
+    persons: int
+    tracks: int
+    times: StageTimes
+    outputs: list[Path]
+    broken_at: int | None
+
+    @property
+    def json_path(self) -> Path | None:
+        return next((p for p in self.outputs if p.suffix == ".json"), None)
+
+    @property
+    def video_path(self) -> Path | None:
+        return next((p for p in self.outputs if p.suffix == ".mp4"), None)
+
+    def lines(self) -> list[str]:
+        fps = self.times.fps()
+        stages = "  ".join(f"{s} {fps[s]:.1f}" for s in ("decode", "detect", "pose", "track"))
+        return [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks",
+                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages})",
+                "wrote " + " and ".join(str(p) for p in self.outputs)]
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[threading.Event]:
+    """While active, the first Ctrl-C only sets the yielded flag, which the frame loop checks between frames; a
+    second Ctrl-C interrupts at once. (A KeyboardInterrupt raised at an arbitrary point of the consuming thread can
+    leave a stage queue's lock held, and the stage threads blocked on it.)"""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signal handlers can only be installed from the main thread
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], *, progress: bool = True,
+                desc: str = "tracking") -> RunSummary:
+    """Run ``pipeline`` over ``reader``'s frames and write every result to each of ``sinks`` (closed on every exit
+    path). Ctrl-C stops between frames and is re-raised once the sinks are closed."""
+    tracks: set[int] = set()
+    frames = persons = 0
+    bar = tqdm(total=reader.frame_count, unit="frame", disable=not progress or None, dynamic_ncols=True, desc=desc)
+    with deferred_interrupt() as interrupted, ExitStack() as closing:
+        closing.callback(reader.close)
+        for sink in sinks:
+            closing.enter_context(sink)
+        closing.callback(bar.close)
+        for result in pipeline.run(reader):
+            for sink in sinks:
+                sink.write(result)
+            frames += 1
+            persons += len(result.poses)
+            tracks.update(int(i) for i in result.poses.track_ids)
+            bar.update(1)
+            if frames % 10 == 0:
+                bar.set_postfix(fps=f"{result.fps:.1f}", persons=len(result.poses))
+            if interrupted.is_set() or any(sink.stop for sink in sinks):
+                break
+    if interrupted.is_set():
+        raise KeyboardInterrupt  # after the results so far are written
+    outputs = [sink.path for sink in sinks if sink.path is not None]
+    return RunSummary(frames, persons, len(tracks), pipeline.times, outputs, reader.broken_at)
+
+
+def source_stem(source: str | Path | int) -> str:
+    """The name outputs of ``source`` are called by: the file or folder stem, ``camera`` for a camera index."""
+    return "camera" if isinstance(source, int) or str(source).isdigit() else Path(source).stem
+
+
+def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, *, video: bool = True, coco: bool = False,
+                  show: bool = False, keep_score: float = 0.3) -> list[Sink]:
+    """The sinks of ``posetrack run``: ``OUT/<stem>.json`` (PoseTrack), ``OUT/<stem>.mp4`` unless not ``video``,
+    ``OUT/<stem>.coco.json`` with ``coco``, and a window with ``show``."""
+    out_dir = Path(out_dir)
+    sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, keep_score)]
+    if show:
+        sinks.append(WindowSink("posetrack", keep_score))
+    if video:
+        sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, keep_score))
+    if coco:
+        sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json"))
+    return sinks
+
+
+def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline, *, video: bool = True,
+              keep_score: float = 0.3, progress: bool = True, reader: VideoReader | None = None,
+              show: bool = False, coco: bool = False) -> RunSummary:
+    """Run ``pipeline`` over ``source`` and write ``out_dir/<stem>.json`` (+ ``<stem>.mp4``, ``<stem>.coco.json``);
+    with ``show`` also display the annotated frames (q or Esc stops, keeping the results so far)."""
+    reader = reader or VideoReader(source)
+    stem = source_stem(source)
+    sinks = default_sinks(out_dir, stem, reader, video=video, coco=coco, show=show, keep_score=keep_score)
+    return track_video(reader, pipeline, sinks, progress=progress, desc=f"tracking {stem}")

@@ -1,0 +1,124 @@
+"""Sinks and the run loop: every output is a context manager with ``write(result)``; the loop closes them on every
+exit path and stops when a sink asks."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from posetrack.io.posetrack_json import read_sequence
+from posetrack.io.video import VideoReader
+from posetrack.pipeline import StageTimes
+from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink
+from posetrack.skeleton import COCO17, POSETRACK17
+from posetrack.synth import preset
+from posetrack.synth.files import write_clip
+from posetrack.track_video import track_video
+from posetrack.types import Detections, Frame, FrameResult, TrackedPoses
+
+
+def _result(index: int, people: int = 2, skeleton=POSETRACK17) -> FrameResult:
+    rng = np.random.default_rng(index)
+    kp = rng.uniform(20, 150, (people, 17, 2)).astype(np.float32)
+    scores = np.full((people, 17), 0.8, np.float32)
+    scores[:, 0] = 0.1  # below keep_score: left out of PoseTrack files
+    boxes = np.concatenate([kp.min(1), kp.max(1)], 1)
+    poses = TrackedPoses(kp, scores, boxes, np.ones(people, np.float32), skeleton, np.arange(people) + 10 * index)
+    return FrameResult(Frame(index, index / 25, np.zeros((160, 200, 3), np.uint8)), Detections(boxes, np.ones(people)),
+                       poses, fps=30.0)
+
+
+def test_posetrack_json_sink_writes_a_poseval_file_on_close(tmp_path):
+    path = tmp_path / "clip.json"
+    with PoseTrackJsonSink(path, "000000_mpii_clip", (200, 160)) as sink:
+        for i in range(3):
+            sink.write(_result(i))
+        assert not path.exists()  # finished only when closed
+    seq = read_sequence(path)
+    assert len(seq.frames) == 3 and (seq.width, seq.height) == (200, 160)
+    assert seq.frames[2].track_ids.tolist() == [20, 21]
+    assert (seq.frames[0].flags[:, 0] == 0).all() and (seq.frames[0].flags[:, 1:] > 0).all()
+
+
+def test_a_sink_that_saw_no_frame_writes_nothing(tmp_path):
+    with PoseTrackJsonSink(tmp_path / "a.json", "000000_mpii_a", (200, 160)), CocoKeypointsSink(tmp_path / "b.json"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_coco_sink_keeps_the_network_layout_and_track_ids(tmp_path):
+    path = tmp_path / "clip.coco.json"
+    with CocoKeypointsSink(path) as sink:
+        sink.write(_result(0, people=1, skeleton=COCO17))
+        sink.write(_result(1, people=2, skeleton=COCO17))
+    rows = json.loads(path.read_text())
+    assert [(r["image_id"], r["track_id"]) for r in rows] == [(0, 0), (1, 10), (1, 11)]
+    assert all(len(r["keypoints"]) == 51 and r["category_id"] == 1 for r in rows)
+    expected = _result(1, people=2, skeleton=COCO17).poses
+    np.testing.assert_allclose(np.array(rows[1]["keypoints"]).reshape(17, 3)[:, :2], expected.keypoints[0], atol=0.01)
+    assert rows[1]["score"] == pytest.approx(float(expected.scores[0].mean()))
+
+
+def test_video_sink_draws_every_frame(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with VideoSink(path, (200, 160), 25.0) as sink:
+        for i in range(4):
+            sink.write(_result(i))
+    capture = cv2.VideoCapture(str(path))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    ok, image = capture.read()
+    assert ok and image.max() > 100  # skeletons drawn on a black frame
+
+
+class _Recorder(Sink):
+    """Records what it is given; asks to stop after ``stop_after`` frames."""
+
+    def __init__(self, stop_after: int | None = None):
+        self.indices: list[int] = []
+        self.closed = 0
+        self.stop_after = stop_after
+
+    def write(self, result):
+        self.indices.append(result.frame.index)
+        self.stop = self.stop_after is not None and len(self.indices) >= self.stop_after
+
+    def close(self):
+        self.closed += 1
+
+
+class _Replay:
+    """A pipeline stand-in that replays results of the frames it is given, failing at ``fail_at``."""
+
+    def __init__(self, fail_at: int | None = None):
+        self.times, self.fail_at = StageTimes(), fail_at
+
+    def run(self, frames):
+        for frame in frames:
+            if frame.index == self.fail_at:
+                raise RuntimeError("stage failed")
+            yield _result(frame.index)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    video, _ = write_clip(preset("easy", frames=8, size=(200, 160)), 1, tmp_path_factory.mktemp("clip"),
+                          "100001_mpii_test")
+    return video
+
+
+def test_run_loop_stops_when_a_sink_asks_and_closes_every_sink(clip):
+    first, second = _Recorder(stop_after=3), _Recorder()
+    summary = track_video(VideoReader(clip), _Replay(), [first, second], progress=False)
+    assert summary.frames == 3 and first.indices == second.indices == [0, 1, 2]
+    assert first.closed == second.closed == 1
+    assert summary.persons == 6 and summary.tracks == 6
+
+
+def test_run_loop_closes_the_sinks_when_a_stage_fails(clip, tmp_path):
+    recorder = _Recorder()
+    json_sink = PoseTrackJsonSink(tmp_path / "clip.json", "100001_mpii_test", (200, 160))
+    with pytest.raises(RuntimeError, match="stage failed"):
+        track_video(VideoReader(clip), _Replay(fail_at=5), [recorder, json_sink], progress=False)
+    assert recorder.closed == 1 and recorder.indices == [0, 1, 2, 3, 4]
+    assert len(read_sequence(tmp_path / "clip.json").frames) == 5  # the finished frames are kept
