@@ -7,15 +7,20 @@ over the sinks it was given (``track_video``); write your own by subclassing ``S
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 from posetrack.annotate import draw_poses
+from posetrack.detect import letterbox
 from posetrack.errors import PosetrackError
 from posetrack.io.coco_json import keypoint_result, write_results
-from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, PoseTrackSequence, poses_to_frame, write_sequence
+from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
+from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, frame_entries, poses_to_frame, write_entries
 from posetrack.io.video import VideoWriter
 from posetrack.types import FrameResult
+
+PARTIAL = ".partial"  # the annotated video's name until it is finalised
 
 
 class Sink:
@@ -32,6 +37,11 @@ class Sink:
     def close(self) -> None:
         """Finalise the output; called once, on every exit path."""
 
+    @property
+    def outputs(self) -> list[Path]:
+        """The finished files (after ``close``)."""
+        return [self.path] if self.path is not None and self.path.exists() else []
+
     def __enter__(self) -> Sink:
         return self
 
@@ -40,59 +50,156 @@ class Sink:
 
 
 class PoseTrackJsonSink(Sink):
-    """PoseTrack 2018 JSON of the tracked poses, written at ``path`` when closed (not at all if no frame came).
+    """PoseTrack 2018 JSON of the tracked poses, streamed to disk frame by frame.
+
+    Each frame goes to the journal ``<path>.journal`` as it completes (nothing is kept in memory); closing builds
+    ``path`` from it and deletes it. After a kill the journal stays and ``posetrack recover`` builds the file.
+    A PoseTrack file holds at most 10 000 frames, so a longer video continues in ``<stem>.10000.json``,
+    ``<stem>.20000.json``, ...: frame k of ``<stem>.N.json`` is frame N + k of the video. Frames the source
+    skipped (unreadable images) are written as unlabeled frames without people, so frame numbers stay the source's.
 
     Args:
         path: the ``.json`` file. name: the PoseTrack sequence name (``sequence_name_for``).
-        size: (width, height) of the frames. keep_score: keypoints below it are left out.
+        size: (width, height) of the frames (each frame records its own; this one is for skipped frames).
+        keep_score: keypoints below it are left out.
     """
 
     def __init__(self, path: str | Path, name: str, size: tuple[int, int], keep_score: float = 0.3):
         self.path: Path = Path(path)
         self.name, self.size, self.keep_score = name, size, keep_score
-        self.frames: list[PoseTrackFrame] = []
+        self._outputs: list[Path] = []  # finished files, in frame order
+        self._journal: Journal | None = None
+        self._next = 0  # index of the next frame of the video
 
     def write(self, result: FrameResult) -> None:
-        self.frames.append(poses_to_frame(result.poses, self.keep_score))
-        self.stop = len(self.frames) >= MAX_FRAMES  # a PoseTrack file holds at most 10 000 frames
+        while self._next < result.frame.index:  # frames the source skipped
+            self._append(PoseTrackFrame.empty(is_labeled=False), self.size)
+        h, w = result.frame.image.shape[:2]
+        self._append(poses_to_frame(result.poses, self.keep_score), (w, h))
+
+    def _append(self, frame: PoseTrackFrame, size: tuple[int, int]) -> None:
+        start = self._next - self._next % MAX_FRAMES
+        if self._journal is None:
+            output = self.path if start == 0 else self.path.with_name(f"{self.path.stem}.{start}{self.path.suffix}")
+            header = {"kind": "posetrack", "output": output.name, "name": self.name, "first_frame": start}
+            self._journal = Journal(journal_path(output), header)
+        image, annotations = frame_entries(self.name, "val", self._next - start, frame, *size)
+        self._journal.append({"image": image, "annotations": annotations})
+        self._next += 1
+        if self._next % MAX_FRAMES == 0:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            if (output := finish_journal(self._journal.path)) is not None:
+                self._outputs.append(output)
+            self._journal = None
 
     def close(self) -> None:
-        if self.frames:
-            write_sequence(PoseTrackSequence(self.name, *self.size, self.frames), self.path)
+        self._finish()
+
+    @property
+    def outputs(self) -> list[Path]:
+        return list(self._outputs)
 
 
 class CocoKeypointsSink(Sink):
     """COCO keypoint results (``image_id`` = frame index, plus ``track_id``; every keypoint in the network's joint
-    layout, the person's score their mean), written at ``path`` when closed."""
+    layout, the person's score their mean), streamed through the journal ``<path>.journal`` like
+    ``PoseTrackJsonSink``; ``path`` is written when closed (not at all if no frame came)."""
 
     def __init__(self, path: str | Path):
         self.path: Path = Path(path)
-        self.results: list[dict] = []
-        self.frames = 0
+        self._journal: Journal | None = None
 
     def write(self, result: FrameResult) -> None:
+        if self._journal is None:
+            self._journal = Journal(journal_path(self.path), {"kind": "coco", "output": self.path.name})
         poses = result.poses
-        self.results += [keypoint_result(result.frame.index, kp, sc, track_id=int(tid))
-                         for kp, sc, tid in zip(poses.keypoints, poses.scores, poses.track_ids)]
-        self.frames += 1
+        for kp, sc, tid in zip(poses.keypoints, poses.scores, poses.track_ids):
+            self._journal.append(keypoint_result(result.frame.index, kp, sc, track_id=int(tid)))
 
     def close(self) -> None:
-        if self.frames:
-            write_results(self.results, self.path)
+        if self._journal is not None:
+            self._journal.close()
+            finish_journal(self._journal.path)
+
+
+def _finish_posetrack(journal: Path, header: dict) -> Path:
+    frames = sum(1 for _ in read_records(journal))
+
+    def entries() -> Iterator[tuple[dict, list[dict]]]:
+        return ((r["image"], r["annotations"]) for r in read_records(journal))
+
+    return write_entries(journal.with_name(header["output"]), entries, frames)
+
+
+def _finish_coco(journal: Path, header: dict) -> Path:
+    return write_results(read_records(journal), journal.with_name(header["output"]))
+
+
+_FINISHERS = {"posetrack": _finish_posetrack, "coco": _finish_coco}
+
+
+def finish_journal(journal: str | Path) -> Path | None:
+    """Build the output a journal stands for (``<output>.journal`` → ``<output>``, complete or not written at all),
+    then delete the journal. Returns the output, or None when the journal held no frame."""
+    journal = Path(journal)
+    header = read_header(journal)
+    finish = _FINISHERS.get(header["kind"])
+    if finish is None or not isinstance(header.get("output"), str):
+        raise PosetrackError(f"{journal}: unknown journal kind {header['kind']!r}")
+    if header["kind"] == "posetrack" and next(read_records(journal), None) is None:
+        journal.unlink()
+        return None
+    try:
+        output = finish(journal, header)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PosetrackError(f"{journal}: damaged record ({type(exc).__name__}: {exc})") from None
+    journal.unlink()
+    return output
+
+
+def recover(target: str | Path) -> tuple[list[Path], list[Path]]:
+    """``posetrack recover``: turn the journals a killed run left (in the folder ``target``, or the one journal
+    ``target``) into their outputs. Returns (outputs written, cut-off videos found: ``*.partial.mp4`` files that
+    no player opens, since MP4 writes its index last)."""
+    target = Path(target)
+    if not target.exists():
+        raise PosetrackError(f"{target}: no such file or folder")
+    journals = sorted(target.glob(f"*{SUFFIX}")) if target.is_dir() else [target]
+    outputs = [out for j in journals if (out := finish_journal(j)) is not None]
+    videos = sorted(target.glob(f"*{PARTIAL}.mp4")) if target.is_dir() else []
+    return outputs, videos
 
 
 class VideoSink(Sink):
-    """The frames with their skeletons drawn (per-track colours, FPS overlay), as an MP4 at ``path``."""
+    """The frames with their skeletons drawn (per-track colours, FPS overlay), as an MP4 at ``path``.
+
+    Frames go to ``<stem>.partial.mp4``, renamed to ``path`` when the sink is closed (on every exit path the
+    run controls: the end, an error, Ctrl-C, SIGTERM): a file under ``path`` is always finalised and playable.
+    Frames of another size than ``size`` (image folders of mixed sizes) are letterboxed into it.
+    """
 
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float, keep_score: float = 0.3):
-        self.path, self.keep_score = Path(path), keep_score
-        self._writer = VideoWriter(self.path, size, fps)
+        self.path: Path = Path(path)
+        self.keep_score, self.size = keep_score, (int(size[0]), int(size[1]))
+        self._partial = self.path.with_name(self.path.stem + PARTIAL + self.path.suffix)
+        self._writer = VideoWriter(self._partial, self.size, fps)
 
     def write(self, result: FrameResult) -> None:
-        self._writer.write(draw_poses(result.frame.image, result.poses, self.keep_score, result.fps))
+        image = draw_poses(result.frame.image, result.poses, self.keep_score, result.fps)
+        if image.shape[1::-1] != self.size:
+            image = letterbox(image, self.size, fill=0)[0]
+        self._writer.write(image)
 
     def close(self) -> None:
         self._writer.close()
+        if self._writer.frames:
+            self._partial.replace(self.path)
+        else:
+            self._partial.unlink(missing_ok=True)
 
 
 class WindowSink(Sink):

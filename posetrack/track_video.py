@@ -1,7 +1,7 @@
 """The run job: a video through the pipeline into sinks, with a progress bar and a summary.
 
 ``track_video`` loops over the pipeline's results and hands each to every sink; whatever stops the run (the end,
-a decoding error, a sink asking to stop, Ctrl-C), the sinks are closed, so the outputs cover every finished frame
+a decoding error, a sink asking to stop, Ctrl-C or SIGTERM), the sinks are closed, so the outputs cover every finished frame
 and are valid files. ``run_video`` is the ``posetrack run`` shape of it: the default sinks in an output folder.
 """
 
@@ -11,11 +11,12 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from posetrack.errors import Interrupted
 from posetrack.io.posetrack_json import sequence_name_for
 from posetrack.io.video import VideoReader
 from posetrack.pipeline import Pipeline, StageTimes
@@ -25,7 +26,7 @@ from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSin
 @dataclass
 class RunSummary:
     """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, and
-    the frame where the source broke off (None if it did not)."""
+    the frame where the source broke off (None if it did not), and the unreadable images skipped."""
 
     frames: int
     persons: int
@@ -33,6 +34,7 @@ class RunSummary:
     times: StageTimes
     outputs: list[Path]
     broken_at: int | None
+    skipped: list[Path] = field(default_factory=list)
 
     @property
     def json_path(self) -> Path | None:
@@ -45,41 +47,57 @@ class RunSummary:
     def lines(self) -> list[str]:
         fps = self.times.fps()
         stages = "  ".join(f"{s} {fps[s]:.1f}" for s in ("decode", "detect", "pose", "track"))
-        return [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks",
-                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages})",
-                "wrote " + " and ".join(str(p) for p in self.outputs)]
+        skipped = f", {len(self.skipped)} unreadable images skipped" if self.skipped else ""
+        wrote = "wrote " + " and ".join(str(p) for p in self.outputs) if self.outputs else "wrote nothing"
+        return [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
+                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages})", wrote]
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class StopRequest:
+    """The first stop signal a run received (``signum``), or None."""
+
+    signum: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
 
 
 @contextmanager
-def deferred_interrupt() -> Iterator[threading.Event]:
-    """While active, the first Ctrl-C only sets the yielded flag, which the frame loop checks between frames; a
-    second Ctrl-C interrupts at once. (A KeyboardInterrupt raised at an arbitrary point of the consuming thread can
-    leave a stage queue's lock held, and the stage threads blocked on it.)"""
-    flag = threading.Event()
+def deferred_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequest]:
+    """While active, the first of ``signals`` (Ctrl-C, SIGTERM from ``docker stop``/systemd/Slurm/Ray, SIGHUP
+    when the terminal goes) is only recorded in the yielded request, which the frame loop checks between frames;
+    a second one raises ``Interrupted`` at once (the sinks still close). Raising at an arbitrary point of the
+    consuming thread on the first signal could leave a stage queue's lock held, and the stage threads blocked."""
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield flag  # signal handlers can only be installed from the main thread
+        yield request  # signal handlers can only be installed from the main thread
         return
 
-    def on_sigint(signum, frame) -> None:
-        if flag.is_set():
-            raise KeyboardInterrupt
-        flag.set()
+    def on_signal(signum: int, frame: object) -> None:
+        if request.signum is not None:
+            raise Interrupted(signum)
+        request.signum = signum
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
-        yield flag
+        yield request
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
 def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], *, progress: bool = True,
                 desc: str = "tracking") -> RunSummary:
     """Run ``pipeline`` over ``reader``'s frames and write every result to each of ``sinks`` (closed on every exit
-    path). Ctrl-C stops between frames and is re-raised once the sinks are closed."""
+    path, so their files cover every finished frame). A stop signal ends the run between frames; ``Interrupted``
+    is raised once the sinks are closed."""
     tracks: set[int] = set()
     frames = persons = 0
     bar = tqdm(total=reader.frame_count, unit="frame", disable=not progress or None, dynamic_ncols=True, desc=desc)
-    with deferred_interrupt() as interrupted, ExitStack() as closing:
+    with deferred_signals() as stop, ExitStack() as closing:
         closing.callback(reader.close)
         for sink in sinks:
             closing.enter_context(sink)
@@ -93,12 +111,13 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
             bar.update(1)
             if frames % 10 == 0:
                 bar.set_postfix(fps=f"{result.fps:.1f}", persons=len(result.poses))
-            if interrupted.is_set() or any(sink.stop for sink in sinks):
+            if stop or any(sink.stop for sink in sinks):
                 break
-    if interrupted.is_set():
-        raise KeyboardInterrupt  # after the results so far are written
-    outputs = [sink.path for sink in sinks if sink.path is not None]
-    return RunSummary(frames, persons, len(tracks), pipeline.times, outputs, reader.broken_at)
+    summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
+                         reader.broken_at, list(reader.skipped))
+    if stop.signum is not None:
+        raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
+    return summary
 
 
 def source_stem(source: str | Path | int) -> str:

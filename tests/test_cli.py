@@ -116,6 +116,7 @@ def test_synth_command_writes_video_and_truth(tmp_path):
     (["--frames", "0"], "positive"),
     (["--frames", "20000"], "at most 10000"),
     (["--preset", "nightmare"], "invalid choice"),
+    (["--preset", "easy", "--size", "160x96"], "height of at least 129"),
 ])
 def test_synth_bad_options(tmp_path, args, fragment):
     _one_line_error(run("synth", str(tmp_path), *args), fragment)
@@ -135,3 +136,10 @@ def test_cli_module_loads_without_torch():
     code = "import sys, posetrack.cli; print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_train_pose_with_its_defaults_runs(tmp_path):
+    """The README's training command with nothing but --out (and a short run): no NameError on the defaults."""
+    r = run("train", "pose", "--out", str(tmp_path / "run"), "--steps", "1", "--batch", "4")
+    assert r.returncode == 0, r.stderr
+    assert "best OKS AP" in r.stdout and (tmp_path / "run" / "best.pth").exists()

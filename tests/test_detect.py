@@ -88,7 +88,7 @@ def test_precomputed_detections(tmp_path):
         {"image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},
     ]))
     source = PrecomputedDetections(path)
-    frame = lambda i: Frame(i, 0.0, np.zeros((8, 8, 3), np.uint8))  # noqa: E731
+    frame = lambda i: Frame(i, 0.0, np.zeros((80, 80, 3), np.uint8))  # noqa: E731
     np.testing.assert_allclose(source.detect(frame(0)).boxes, [[10, 20, 40, 60]])
     assert len(source.detect(frame(1))) == 0
     np.testing.assert_allclose(source.detect(frame(2)).scores, [0.5])

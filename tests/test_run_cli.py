@@ -54,28 +54,76 @@ def test_run_writes_json_video_and_evaluates(assets):
     assert set(json.loads((root / "metrics.json").read_text())) >= {"mAP", "MOTA", "MOTP", "precision", "recall"}
 
 
-def test_ctrl_c_leaves_valid_json_of_finished_frames(assets, tmp_path):
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """A 3000-frame clip (far more than a test waits for) and its ground-truth boxes: every frame has people."""
+    root = tmp_path_factory.mktemp("long")
+    clip, truth = write_clip(preset("easy", frames=3000, size=(320, 192)), 9, root, "100009_mpii_test")
+    (root / "dets.json").write_text(json.dumps(truth_detections(truth)))
+    return clip, root / "dets.json"
+
+
+def _start_and_wait(assets, long_clip, out, frames=15):
+    """Start ``posetrack run`` on the long clip; return it once ``frames`` frames are in its journal."""
     root, _ = assets
-    frames = 3000
-    long_clip, truth = write_clip(preset("easy", frames=frames, size=(320, 192)), 9, tmp_path, "100009_mpii_test")
-    (tmp_path / "dets.json").write_text(json.dumps(truth_detections(truth)))  # every frame has people to pose
-    args = run_args(root, long_clip, tmp_path / "out")
-    args[args.index("--detections") + 1] = str(tmp_path / "dets.json")
+    clip, dets = long_clip
+    args = run_args(root, clip, out)
+    args[args.index("--detections") + 1] = str(dets)
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    annotated = tmp_path / "out" / "100009_mpii_test.mp4"
+    journal = out / "100009_mpii_test.json.journal"
     deadline = time.time() + 120
-    while time.time() < deadline and not annotated.exists():
-        time.sleep(0.1)  # the outputs are open: frames are being processed
-    started = time.time()
-    while time.time() < started + 3 and annotated.stat().st_size < 20_000:
-        time.sleep(0.1)  # some frames finished (the writer flushes in chunks), far from all 3000
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "interrupted" in err
-    data = json.loads((tmp_path / "out" / "100009_mpii_test.json").read_text())
-    assert 0 < len(data["images"]) < frames
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") <= frames):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    return proc, journal.read_text().count("\n") - 1  # frames surely finished (the header is a line)
+
+
+def _frames_of(out):
+    data = json.loads((out / "100009_mpii_test.json").read_text())
     assert [img["id"] for img in data["images"]] == [int(f"1100009{i:04d}") for i in range(len(data["images"]))]
+    return len(data["images"])
+
+
+def _video_frames(path):
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count
+
+
+@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], ["SIGHUP"], ["SIGTERM", "SIGTERM"]])
+def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_clip, tmp_path, signals):
+    out = tmp_path / "out"
+    proc, finished = _start_and_wait(assets, long_clip, out)
+    for name in signals:
+        proc.send_signal(getattr(signal, name))
+        time.sleep(0.02)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + getattr(signal, signals[0]), err
+    assert "Traceback" not in err and f"interrupted by {signals[-1]}" in err
+    frames = _frames_of(out)
+    assert finished <= frames < 3000
+    if len(signals) == 1:
+        assert f"stopped after {frames} frames" in err
+    assert _video_frames(out / "100009_mpii_test.mp4") == frames  # finalised: playable, every frame
+    assert sorted(p.name for p in out.iterdir()) == ["100009_mpii_test.json", "100009_mpii_test.mp4"]
+
+
+def test_after_sigkill_the_finished_frames_are_recovered(assets, long_clip, tmp_path):
+    out = tmp_path / "out"
+    proc, finished = _start_and_wait(assets, long_clip, out)
+    proc.kill()
+    proc.communicate(timeout=60)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["100009_mpii_test.json.journal", "100009_mpii_test.partial.mp4"]  # nothing looks finished
+    r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "recovered" in r.stdout and "100009_mpii_test.partial.mp4" in r.stderr
+    assert finished <= _frames_of(out) < 3000
+    assert not (out / "100009_mpii_test.json.journal").exists()
+    r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "recovered" not in r.stdout
 
 
 def _error_line(r, *fragments):
@@ -165,17 +213,98 @@ def test_show_without_a_gui_says_so(assets, tmp_path):
     _error_line(r, "--show needs a display")
 
 
-def test_first_ctrl_c_is_deferred_to_the_frame_loop_and_a_second_one_interrupts():
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_first_stop_signal_is_deferred_to_the_frame_loop_and_a_second_one_interrupts(name):
     import os
 
-    from posetrack.track_video import deferred_interrupt
+    from posetrack.errors import Interrupted
+    from posetrack.track_video import deferred_signals
 
-    before = signal.getsignal(signal.SIGINT)
-    with deferred_interrupt() as interrupted:
-        os.kill(os.getpid(), signal.SIGINT)
+    signum = getattr(signal, name)
+    before = signal.getsignal(signum)
+    with deferred_signals() as stop:
+        os.kill(os.getpid(), signum)
         time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
-        assert interrupted.is_set()
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+        assert stop.signum == signum
+        with pytest.raises(Interrupted):
+            os.kill(os.getpid(), signum)
             time.sleep(0.05)
-    assert signal.getsignal(signal.SIGINT) is before
+    assert signal.getsignal(signum) is before
+
+
+def test_image_folder_with_a_corrupt_image_and_mixed_sizes(assets, tmp_path):
+    root, _ = assets
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (w, h) in enumerate([(320, 192), (320, 192), (0, 0), (480, 240), (320, 192)]):
+        if w:
+            cv2.imwrite(str(folder / f"{i:03d}.jpg"), np.full((h, w, 3), 60 + 20 * i, np.uint8))
+        else:
+            (folder / f"{i:03d}.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    r = subprocess.run(run_args(root, folder, tmp_path / "o"), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "posetrack: warning: skipped" in r.stderr and "002.jpg" in r.stderr
+    assert "1 unreadable images skipped" in r.stdout
+    data = json.loads((tmp_path / "o" / "frames.json").read_text())
+    assert [(i["width"], i["height"], i["is_labeled"]) for i in data["images"]] == [
+        (320, 192, True), (320, 192, True), (320, 192, False), (480, 240, True), (320, 192, True)]
+    capture = cv2.VideoCapture(str(tmp_path / "o" / "frames.mp4"))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (320, 192)
+    assert _video_frames(tmp_path / "o" / "frames.mp4") == 4
+
+
+def test_out_naming_a_file_is_one_line(assets, tmp_path):
+    root, video = assets
+    (tmp_path / "taken").write_text("")
+    r = subprocess.run(run_args(root, video, tmp_path / "taken"), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "taken exists and is not a folder" in r.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("entry, fragment", [
+    ({"image_id": 0, "bbox": [10, float("nan"), 30, 40], "score": 0.9}, "non-finite"),
+    ({"image_id": 0, "bbox": [10, 10, -5, 40], "score": 0.9}, "not positive"),
+    ({"image_id": -1, "bbox": [10, 10, 5, 40], "score": 0.9}, "image_id"),
+    ({"image_id": 0, "bbox": [10, 10, 5], "score": 0.9}, "bbox"),
+    ({"image_id": 0, "score": 0.9}, "no 'bbox' field"),
+    ({"image_id": 0, "bbox": [10, 10, 5, 40], "score": "high"}, "score"),
+])
+def test_bad_detection_files_are_one_line_naming_the_entry(assets, tmp_path, entry, fragment):
+    root, video = assets
+    dets = tmp_path / "dets.json"
+    good = {"image_id": 0, "bbox": [10, 10, 30, 40], "score": 0.9, "category_id": 1}
+    dets.write_text(json.dumps([good, entry]))  # json.dumps writes NaN as the bare token NaN, which Python reads
+    args = run_args(root, video, tmp_path / "o", "--no-video")
+    args[args.index("--detections") + 1] = str(dets)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    _error_line(r, "dets.json", "entry 1", fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_boxes_outside_the_frame_are_clipped_with_one_warning(assets, tmp_path):
+    root, video = assets
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": i, "bbox": [-40, 20, 400, 150], "score": 0.9} for i in range(3)]
+                               + [{"image_id": 1, "bbox": [330, 20, 40, 40], "score": 0.9}]))  # wholly outside
+    args = run_args(root, video, tmp_path / "o", "--no-video")
+    args[args.index("--detections") + 1] = str(dets)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("clipped") == 1 and "outside the 320x192 frame" in r.stderr
+    boxes = [a["bbox"] for a in json.loads((tmp_path / "o" / "200008_mpii_test.json").read_text())["annotations"]]
+    assert all(x >= 0 and y >= 0 and x + w <= 320 and y + h <= 192 for x, y, w, h in boxes)
+
+
+def test_ground_truth_with_nan_is_one_line(tmp_path):
+    from posetrack.io.posetrack_json import read_sequence
+
+    write_clip(preset("easy", frames=2, size=(320, 192)), 1, tmp_path, "100001_mpii_test")
+    truth = tmp_path / "100001_mpii_test.json"
+    data = json.loads(truth.read_text())
+    data["annotations"][0]["keypoints"][3] = float("nan")
+    truth.write_text(json.dumps(data))
+    from posetrack.errors import PosetrackError
+
+    with pytest.raises(PosetrackError, match=r"100001_mpii_test\.json.*not a finite number"):
+        read_sequence(truth)

@@ -122,3 +122,93 @@ def test_run_loop_closes_the_sinks_when_a_stage_fails(clip, tmp_path):
         track_video(VideoReader(clip), _Replay(fail_at=5), [recorder, json_sink], progress=False)
     assert recorder.closed == 1 and recorder.indices == [0, 1, 2, 3, 4]
     assert len(read_sequence(tmp_path / "clip.json").frames) == 5  # the finished frames are kept
+
+
+def _result_at(index: int, size: tuple[int, int]) -> FrameResult:
+    result = _result(index)
+    w, h = size
+    result.frame = Frame(index, index / 25, np.full((h, w, 3), 40, np.uint8))
+    return result
+
+
+def test_streamed_json_is_byte_identical_to_writing_the_sequence_at_once(tmp_path):
+    from posetrack.io.posetrack_json import PoseTrackSequence, poses_to_frame, write_sequence
+
+    results = [_result(i, people=i % 3) for i in range(7)]
+    with PoseTrackJsonSink(tmp_path / "a.json", "000000_mpii_clip", (200, 160)) as sink:
+        for r in results:
+            sink.write(r)
+        assert (tmp_path / "a.json.journal").exists() and not (tmp_path / "a.json").exists()
+    frames = [poses_to_frame(r.poses, 0.3) for r in results]
+    write_sequence(PoseTrackSequence("000000_mpii_clip", 200, 160, frames), tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert not (tmp_path / "a.json.journal").exists()
+
+
+def test_json_sink_fills_skipped_frames_and_records_each_frames_size(tmp_path):
+    with PoseTrackJsonSink(tmp_path / "c.json", "000000_mpii_clip", (200, 160)) as sink:
+        for index, size in [(0, (200, 160)), (3, (320, 240)), (4, (200, 160))]:
+            sink.write(_result_at(index, size))
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [(i["width"], i["height"], i["is_labeled"]) for i in data["images"]] == [
+        (200, 160, True), (200, 160, False), (200, 160, False), (320, 240, True), (200, 160, True)]
+    assert {a["image_id"] for a in data["annotations"]} == {data["images"][i]["id"] for i in (0, 3, 4)}
+
+
+def test_json_sink_continues_in_a_new_file_past_the_posetrack_frame_limit(tmp_path, monkeypatch):
+    import posetrack.sinks
+
+    monkeypatch.setattr(posetrack.sinks, "MAX_FRAMES", 4)
+    with PoseTrackJsonSink(tmp_path / "long.json", "000000_mpii_long", (200, 160)) as sink:
+        for i in range(10):
+            sink.write(_result(i))
+    assert sink.outputs == [tmp_path / "long.json", tmp_path / "long.4.json", tmp_path / "long.8.json"]
+    lengths = [len(read_sequence(p).frames) for p in sink.outputs]
+    assert lengths == [4, 4, 2]
+    second = read_sequence(tmp_path / "long.4.json").frames[0]
+    np.testing.assert_allclose(second.keypoints[0, 1:], _result(4).poses.keypoints[0, 1:], atol=0.006)
+
+
+def test_recover_builds_the_files_a_killed_run_left_and_ignores_a_torn_last_line(tmp_path):
+    from posetrack.sinks import recover
+
+    json_sink = PoseTrackJsonSink(tmp_path / "k.json", "000000_mpii_k", (200, 160))
+    coco_sink = CocoKeypointsSink(tmp_path / "k.coco.json")
+    for i in range(5):
+        json_sink.write(_result(i))
+        coco_sink.write(_result(i))
+    json_sink._journal.close()  # the process dies here: nothing finalised
+    coco_sink._journal.close()
+    with (tmp_path / "k.json.journal").open("a") as f:
+        f.write('{"image": {"file_na')  # a line torn mid-write by the kill
+    assert not (tmp_path / "k.json").exists()
+    outputs, videos = recover(tmp_path)
+    assert sorted(outputs) == [tmp_path / "k.coco.json", tmp_path / "k.json"] and videos == []
+    assert len(read_sequence(tmp_path / "k.json").frames) == 5
+    assert len(json.loads((tmp_path / "k.coco.json").read_text())) == 10
+    assert list(tmp_path.glob("*.journal")) == []
+
+
+def test_a_damaged_journal_is_one_clear_error(tmp_path):
+    from posetrack.errors import PosetrackError
+    from posetrack.sinks import recover
+
+    (tmp_path / "x.json.journal").write_text("not json\n")
+    with pytest.raises(PosetrackError, match="not a posetrack journal"):
+        recover(tmp_path)
+    (tmp_path / "x.json.journal").write_text('{"kind": "posetrack", "output": "x.json"}\n{"image": 1}\n')
+    with pytest.raises(PosetrackError, match="damaged record"):
+        recover(tmp_path)
+
+
+def test_video_sink_letterboxes_other_sizes_and_is_named_only_when_final(tmp_path):
+    path = tmp_path / "v.mp4"
+    with VideoSink(path, (200, 160), 25.0) as sink:
+        sink.write(_result_at(0, (200, 160)))
+        sink.write(_result_at(1, (320, 120)))  # wider: letterboxed with bars above and below
+        assert not path.exists() and (tmp_path / "v.partial.mp4").exists()
+    assert not (tmp_path / "v.partial.mp4").exists()
+    capture = cv2.VideoCapture(str(path))
+    frames = [capture.read()[1] for _ in range(2)]
+    assert all(f.shape == (160, 200, 3) for f in frames)
+    assert frames[1][:20].mean() < 10 < frames[1][70:90].mean()  # black bars, then the grey frame

@@ -1,18 +1,23 @@
 """``posetrack`` command line: ``parser`` builds it, one module per command group holds the commands
-(``track``: run, demo; ``compile``: export, calibrate, build; ``bench``; ``data``: synth, eval; ``train``).
+(``track``: run, demo, recover; ``compile``: export, calibrate, build; ``bench``; ``data``: synth, eval; ``train``).
 
 User mistakes (missing files, bad weights, bad options) end in one ``posetrack: error: ...`` line on stderr and
-exit status 2; Ctrl-C ends with status 130.
+exit status 2; warnings (a skipped image, a clipped box) are ``posetrack: warning: ...`` lines. Ctrl-C, SIGTERM
+and SIGHUP end a command with status 128 + the signal (130, 143, 129) after its outputs are closed.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 
-from posetrack.errors import PosetrackError
+from posetrack.errors import Interrupted, PosetrackError
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = _stop_on_signals()
+    handler = _warnings_to_stderr()
     try:
         from posetrack.cli.parser import build_parser
 
@@ -21,9 +26,40 @@ def main(argv: list[str] | None = None) -> int:
     except PosetrackError as exc:
         print(f"posetrack: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("posetrack: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        kept = f"; {exc.kept}" if isinstance(exc, Interrupted) and exc.kept else ""
+        print(f"posetrack: interrupted by {signal.Signals(signum).name}{kept}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        logging.getLogger("posetrack").removeHandler(handler)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _stop_on_signals() -> dict:
+    """SIGTERM and SIGHUP raise ``Interrupted`` like Ctrl-C raises KeyboardInterrupt, so every command unwinds
+    through its ``finally`` blocks (the run loop defers them to a frame boundary itself)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    return {getattr(signal, n): signal.signal(getattr(signal, n), interrupt) for n in names}
+
+
+class _Line(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"posetrack: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _warnings_to_stderr() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Line())
+    logger = logging.getLogger("posetrack")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    return handler
 
 
 if __name__ == "__main__":

@@ -28,6 +28,14 @@ def size_hw(text: str) -> tuple[int, int]:
     return w, h
 
 
+def folder(text: str) -> Path:
+    """An output folder: absent (created when written) or an existing folder, not a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    return path
+
+
 def hxw(size_wh: tuple[int, int]) -> str:
     """(width, height) → "HxW", the form model input sizes are written in."""
     return f"{size_wh[1]}x{size_wh[0]}"

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from posetrack.cli.args import int_list, name_list, positive
+from posetrack.cli.args import folder, int_list, name_list, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "accuracy per precision; the pipelined vs sequential runtime; tracker cost vs "
                                    "people. Writes <date>-<host>.md, .json and PNG plots.")
     p.add_argument("--quick", action="store_true", help="the < 5 minute subset (demo models, batches 1 and 8)")
-    p.add_argument("--out", type=Path, default=Path("benchmarks"), help="report folder (default: benchmarks/)")
+    p.add_argument("--out", type=folder, default="benchmarks", help="report folder (default: benchmarks/)")
     p.add_argument("--models", type=name_list(MODELS), help="comma-separated: demo, detector, w32, w48 "
                    "(w32/w48: official architecture, random weights) (default: demo,detector,w32)")
     p.add_argument("--backends", type=name_list(tuple(b for b in BACKENDS if b != "auto")),

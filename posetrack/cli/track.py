@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from posetrack.cli.args import add_pose_args, pose_record, positive
+from posetrack.cli.args import add_pose_args, folder, pose_record, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,12 +31,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_run_args(p, default_out=Path("out/demo"))
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("recover", help="build the outputs a killed run left unfinished (after SIGKILL, a crash, "
+                                       "a power cut)",
+                       description="`posetrack run` streams every finished frame to OUT/<stem>.json.journal (and "
+                                   "<stem>.coco.json.journal) and builds the final files when it ends, also on "
+                                   "Ctrl-C and SIGTERM. A run that could not end (killed with SIGKILL, out of memory, "
+                                   "power cut) leaves the journals: this builds OUT/<stem>.json from them, covering "
+                                   "every frame finished before the kill (the last 2 s may be lost to a power cut).")
+    p.add_argument("folders", nargs="+", type=Path, metavar="OUT", help="output folder of the run (or one journal)")
+    p.set_defaults(func=cmd_recover)
+
 
 def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     from posetrack.backends.select import BACKENDS
     from posetrack.compile.precision import PRECISIONS
 
-    p.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out}/)")
+    p.add_argument("--out", type=folder, default=str(default_out), help=f"output folder (default: {default_out}/)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="inference backend (default: auto = TensorRT where it can run, else ONNX Runtime)")
     p.add_argument("--precision", default="fp32", choices=PRECISIONS,
@@ -104,4 +114,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seq, pip = (other, scored) if not args.sequential else (scored, other)
         line += f"  |  pipelined {pip.fps:.1f} FPS vs sequential {seq.fps:.1f} FPS ({pip.fps / seq.fps:.2f}x)"
     print(line)
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from posetrack.sinks import recover
+
+    found = False
+    for target in args.folders:
+        outputs, videos = recover(target)
+        for path in outputs:
+            print(f"recovered {path}")
+        for path in videos:
+            print(f"posetrack: warning: {path}: the annotated video was cut off by the kill and cannot be played "
+                  "(MP4 writes its index last); delete it or rerun to get the video", file=sys.stderr)
+        found |= bool(outputs or videos)
+    if not found:
+        print("nothing to recover (no *.journal files: every run there ended and wrote its outputs)")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import hxw, positive, size_hw
+from posetrack.cli.args import folder, hxw, positive, size_hw
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "its image folder, or a PoseTrack 2018 file with its frame root. Validation: OKS AP "
                                    "on held-out synthetic clips (seeds never used for training).")
     p.add_argument("what", choices=["pose", "detector"], help="what to train")
-    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history); resumed if present")
+    p.add_argument("--out", type=folder, required=True, help="run folder (checkpoints, history); resumed if present")
     p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
     p.add_argument("--input-size", type=size_hw, metavar="HxW",
                    help="network input, height x width (default: the shipped models' inputs, "

@@ -4,6 +4,7 @@ pycocotools' COCOeval and most pose tools read."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,16 @@ def keypoint_result(image_id: int, keypoints: np.ndarray, scores: np.ndarray, **
     return {"image_id": int(image_id), "category_id": 1, "score": float(np.mean(scores)), "keypoints": flat, **extra}
 
 
-def write_results(results: list[dict], path: str | Path) -> Path:
-    """Write COCO results as JSON (a temporary file renamed into place: a half-written file never has the name)."""
+def write_results(results: Iterable[dict], path: str | Path) -> Path:
+    """Write COCO results as a JSON list, streamed (``results`` may be a generator), to a temporary file renamed
+    into place: a half-written file never has the name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(results, separators=(",", ":")))
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write("[")
+        for i, result in enumerate(results):
+            f.write(("," if i else "") + json.dumps(result, separators=(",", ":"), allow_nan=False))
+        f.write("]")
     tmp.replace(path)
     return path

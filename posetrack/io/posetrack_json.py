@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,12 +76,8 @@ class PoseTrackSequence:
         if not SEQUENCE_NAME.match(self.name):
             raise PosetrackError(f"sequence name {self.name!r}: poseval needs digits followed by _mpii, _bonn or _mpiinew")
 
-    @property
-    def vid_id(self) -> str:
-        return self.name.split("_", 1)[0]
-
     def image_id(self, index: int) -> int:
-        return int(f"1{self.vid_id}{index:04d}")
+        return image_id(self.name, index)
 
 
 def sequence_name_for(stem: str) -> str:
@@ -95,7 +92,7 @@ def poses_to_frame(poses: TrackedPoses, keep_score: float) -> PoseTrackFrame:
     keypoints, scores = poses.keypoints, poses.scores
     if poses.skeleton is COCO17:
         keypoints, scores = coco_to_posetrack(keypoints, scores)
-    flags = (scores >= keep_score).astype(np.int8)
+    flags = ((scores >= keep_score) & np.isfinite(keypoints).all(-1)).astype(np.int8)  # NaN is never written
     return PoseTrackFrame(poses.track_ids % MAX_TRACK_ID, keypoints, flags, poses.boxes, scores=scores,
                           box_scores=poses.box_scores)
 
@@ -104,22 +101,42 @@ def _r(x: float) -> float:
     return round(float(x), 2)
 
 
+def image_id(name: str, index: int) -> int:
+    """PoseTrack 2018's image id of frame ``index`` of sequence ``name``: ``1`` + the name's digits + 4 digits."""
+    return int(f"1{name.split('_', 1)[0]}{index:04d}")
+
+
+def frame_entries(name: str, split: str, index: int, frame: PoseTrackFrame, width: int, height: int,
+                  nframes: int | None = None) -> tuple[dict, list[dict]]:
+    """The ``images`` entry and the ``annotations`` of frame ``index`` (``nframes`` may be filled in later)."""
+    iid = image_id(name, index)
+    image = {"file_name": f"images/{split}/{name}/{index:06d}.jpg", "id": iid, "frame_id": iid,
+             "vid_id": name.split("_", 1)[0], "nframes": nframes, "is_labeled": bool(frame.is_labeled),
+             "has_no_densepose": True, "width": int(width), "height": int(height)}
+    if frame.ignore_regions:
+        image["ignore_regions_x"] = [[_r(v) for v in poly[:, 0]] for poly in frame.ignore_regions]
+        image["ignore_regions_y"] = [[_r(v) for v in poly[:, 1]] for poly in frame.ignore_regions]
+    return image, [_annotation(frame, k, iid) for k in range(len(frame))]
+
+
+def _entries(seq: PoseTrackSequence) -> Iterator[tuple[dict, list[dict]]]:
+    for i, frame in enumerate(seq.frames):
+        yield frame_entries(seq.name, seq.split, i, frame, seq.width, seq.height)
+
+
+def _check_length(name: str, nframes: int) -> None:
+    if nframes > MAX_FRAMES:
+        raise PosetrackError(f"{name}: {nframes} frames; PoseTrack files hold at most {MAX_FRAMES}")
+
+
 def to_json(seq: PoseTrackSequence) -> dict:
     """The PoseTrack 2018 dict of a sequence (deterministic: same input, same bytes once dumped)."""
-    if len(seq.frames) > MAX_FRAMES:
-        raise PosetrackError(f"{seq.name}: {len(seq.frames)} frames; PoseTrack files hold at most {MAX_FRAMES}")
+    _check_length(seq.name, len(seq.frames))
     images, annotations = [], []
-    for i, frame in enumerate(seq.frames):
-        image_id = seq.image_id(i)
-        image = {"file_name": f"images/{seq.split}/{seq.name}/{i:06d}.jpg", "id": image_id, "frame_id": image_id,
-                 "vid_id": seq.vid_id, "nframes": len(seq.frames), "is_labeled": bool(frame.is_labeled),
-                 "has_no_densepose": True, "width": int(seq.width), "height": int(seq.height)}
-        if frame.ignore_regions:
-            image["ignore_regions_x"] = [[_r(v) for v in poly[:, 0]] for poly in frame.ignore_regions]
-            image["ignore_regions_y"] = [[_r(v) for v in poly[:, 1]] for poly in frame.ignore_regions]
+    for image, anns in _entries(seq):
+        image["nframes"] = len(seq.frames)
         images.append(image)
-        for k in range(len(frame)):
-            annotations.append(_annotation(frame, k, image_id))
+        annotations += anns
     return {"images": images, "annotations": annotations, "categories": [_CATEGORY]}
 
 
@@ -152,12 +169,36 @@ _CATEGORY = {
 
 def write_sequence(seq: PoseTrackSequence, path: str | Path) -> Path:
     """Write ``seq`` as PoseTrack 2018 JSON (written to a temporary file, then renamed into place)."""
+    _check_length(seq.name, len(seq.frames))
+    return write_entries(path, lambda: _entries(seq), len(seq.frames))
+
+
+def write_entries(path: str | Path, entries: Callable[[], Iterable[tuple[dict, list[dict]]]], nframes: int) -> Path:
+    """Write a PoseTrack 2018 file from per-frame ``(image, annotations)`` entries (``frame_entries``), streamed:
+    ``entries()`` is called twice (images first, then annotations), so frames need not be in memory. The bytes
+    are those of ``json.dumps(to_json(...))``. Written to ``<path>.part``, then renamed: a file under ``path`` is
+    always complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(to_json(seq), separators=(",", ":")))
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write('{"images":[')
+        for i, (image, _) in enumerate(entries()):
+            image["nframes"] = nframes
+            f.write(("," if i else "") + _dumps(image))
+        f.write('],"annotations":[')
+        first = True
+        for _, anns in entries():
+            for ann in anns:
+                f.write(("" if first else ",") + _dumps(ann))
+                first = False
+        f.write('],"categories":[' + _dumps(_CATEGORY) + "]}")
     tmp.replace(path)
     return path
+
+
+def _dumps(obj: dict) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)  # NaN is not JSON: fail loudly, never write it
 
 
 def read_sequence(path: str | Path) -> PoseTrackSequence:
@@ -207,10 +248,14 @@ def _frame(image: dict, anns: list[dict], order: np.ndarray) -> PoseTrackFrame:
         raw[k, : len(kp)] = kp
     triples = raw[:, np.where(order >= 0, order, len(order))]  # missing names → the zero column
     absent = (triples == 0).all(-1)
+    if not np.isfinite(triples).all():
+        raise ValueError("a keypoint is not a finite number")
     frame.track_ids = np.array([int(a.get("track_id", -1)) for a in anns], np.int64)
     frame.keypoints = triples[..., :2]
     frame.flags = np.where(absent, 0, np.maximum(triples[..., 2], 1)).astype(np.int8)
     boxes = np.array([a.get("bbox") or [0, 0, 0, 0] for a in anns], np.float64).reshape(n, 4)
+    if not np.isfinite(boxes).all():
+        raise ValueError("a bbox is not finite numbers")
     frame.boxes = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
     if any(a.get("scores") for a in anns):
         scores = np.array([a.get("scores") or [np.nan] * len(order) for a in anns], np.float64)

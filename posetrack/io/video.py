@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -10,8 +11,9 @@ import cv2
 import numpy as np
 
 from posetrack.errors import PosetrackError
-from posetrack.io.files import read_image
 from posetrack.types import Frame
+
+log = logging.getLogger("posetrack")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 MIN_SIDE, MAX_SIDE = 32, 8192
@@ -22,18 +24,24 @@ class VideoReader:
 
     Grayscale and 4-channel sources are converted to BGR. A source that cannot be opened, has no frame, or has
     frames smaller than 32 or larger than 8192 pixels raises ``PosetrackError`` naming it. A video that breaks
-    off (truncated or corrupt) ends early: ``broken_at`` then holds the index of the first unreadable frame.
+    off (truncated or corrupt) ends early: ``broken_at`` then holds the index of the first unreadable frame. In an
+    image folder, an image that cannot be decoded (or is outside the size range) is skipped with a warning naming
+    it and listed in ``skipped``; the frames keep their place in the folder as their index. Images of a folder may
+    differ in size: each frame has its own.
 
     Attributes:
         fps: frame rate (25 for image folders and when the container does not say).
         size: (width, height) of the first frame.
-        frame_count: frames announced by the container, or None (camera, unknown).
+        frame_count: frames announced by the container (images in a folder), or None (camera, unknown).
+        skipped: image files skipped so far.
     """
 
     def __init__(self, source: str | Path | int):
         self.source = source
         self.broken_at: int | None = None
         self.frame_count: int | None = None
+        self.skipped: list[Path] = []
+        self._why_skipped = ""
         self._files: list[Path] | None = None
         self._capture: cv2.VideoCapture | None = None
         if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
@@ -49,11 +57,8 @@ class VideoReader:
                 self.fps, self.frame_count = 25.0, len(self._files)
             else:
                 self._open_capture(str(path), str(path))
-        first = self._peek()
-        self.size = (first.shape[1], first.shape[0])
-        w, h = self.size
-        if min(w, h) < MIN_SIDE or max(w, h) > MAX_SIDE:
-            raise PosetrackError(f"{self._name()}: frame size {w}x{h} outside {MIN_SIDE}..{MAX_SIDE} pixels")
+        self._first = self._peek()
+        self.size = (self._first.image.shape[1], self._first.image.shape[0])
 
     def _name(self) -> str:
         return str(self.source)
@@ -68,28 +73,40 @@ class VideoReader:
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
 
-    def _peek(self) -> np.ndarray:
+    def _peek(self) -> Frame:
         """Read the first frame (kept for iteration) to learn the size; no frame → error."""
         if self._files is not None:
-            image = read_image(self._files[0])
-        else:
-            assert self._capture is not None  # opened in __init__ when there are no files
-            ok, image = self._capture.read()
-            if not ok or image is None:
-                raise PosetrackError(f"{self._name()}: no decodable frame (empty, not a video, or corrupt)")
-            image = _to_bgr(image)
-        self._first = image
-        return image
+            first = next(self._images(0), None)
+            if first is None:
+                raise PosetrackError(f"{self._name()}: no usable image (e.g. {self._why_skipped})")
+            return first
+        assert self._capture is not None  # opened in __init__ when there are no files
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            raise PosetrackError(f"{self._name()}: no decodable frame (empty, not a video, or corrupt)")
+        reason = _size_problem(image)
+        if reason:
+            raise PosetrackError(f"{self._name()}: {reason}")
+        return Frame(0, 0.0, _to_bgr(image))
+
+    def _images(self, start: int) -> Iterator[Frame]:
+        """The folder's readable images from index ``start``; the others are skipped with a warning."""
+        assert self._files is not None
+        for i in range(start, len(self._files)):
+            path = self._files[i]
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            reason = "unreadable image" if image is None else _size_problem(image)
+            if image is None or reason:
+                self.skipped.append(path)
+                self._why_skipped = f"{path.name}: {reason}"
+                log.warning("skipped %s: %s", path, reason)
+                continue
+            yield Frame(i, i / self.fps, image)
 
     def __iter__(self) -> Iterator[Frame]:
-        yield Frame(0, 0.0, self._first)
+        yield self._first
         if self._files is not None:
-            for i, path in enumerate(self._files[1:], start=1):
-                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                if image is None:
-                    self.broken_at = i
-                    return
-                yield Frame(i, i / self.fps, image)
+            yield from self._images(self._first.index + 1)
             return
         index = 1
         capture = self._capture
@@ -106,6 +123,14 @@ class VideoReader:
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
+
+
+def _size_problem(image: np.ndarray) -> str:
+    """Why frames of this size are refused ("" if they are not)."""
+    h, w = image.shape[:2]
+    if min(w, h) < MIN_SIDE or max(w, h) > MAX_SIDE:
+        return f"frame size {w}x{h} outside {MIN_SIDE}..{MAX_SIDE} pixels"
+    return ""
 
 
 def _to_bgr(image: np.ndarray) -> np.ndarray:

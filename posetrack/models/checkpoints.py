@@ -81,7 +81,7 @@ def _find_weights(obj: object, path: Path) -> Mapping[str, torch.Tensor]:
             break
     if not isinstance(obj, Mapping) or not obj:
         raise CheckpointError(f"{path}: no state_dict found (expected a dict of tensors or {{'state_dict': ...}})")
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError(f"{path}: the checkpoint holds no tensors")
     return tensors

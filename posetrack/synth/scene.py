@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from posetrack.errors import PosetrackError
 from posetrack.skeleton import POSETRACK17, Skeleton
 from posetrack.synth import figure as fig
 from posetrack.synth.render import draw, figure_primitives, make_background, to_arrays, visibility
@@ -59,6 +60,13 @@ class SceneConfig:
     blur: float = 0.0
     noise: float = 0.0
     brightness: float = 0.0
+
+    def __post_init__(self) -> None:
+        tallest = self.max_height * self.size[1]
+        if tallest < self.min_height:
+            need = int(np.ceil(self.min_height / self.max_height))
+            raise PosetrackError(f"frame height {self.size[1]} is too small for people {self.min_height:g} px tall "
+                                 f"or more (this preset needs a height of at least {need})")
 
 
 PRESETS: dict[str, SceneConfig] = {

@@ -114,24 +114,52 @@ def coco_person_samples(annotations: str | Path, images: str | Path, min_keypoin
                         repeat: bool = True) -> Iterator[PersonSample]:
     """Person samples of a COCO keypoint file (``person_keypoints_*.json``) and its image folder, COCO-17 layout.
 
-    Crowd annotations and persons with fewer than ``min_keypoints`` labelled joints are skipped.
+    Crowd annotations and persons with fewer than ``min_keypoints`` labelled joints are skipped. The file is
+    checked when read: a malformed entry is a ``PosetrackError`` naming the file and the entry.
     """
-    data = read_json(Path(annotations))
-    by_image: dict[int, list[dict]] = {}
-    for ann in data.get("annotations", []):
-        if not ann.get("iscrowd", 0) and ann.get("num_keypoints", 0) >= min_keypoints:
-            by_image.setdefault(ann["image_id"], []).append(ann)
-    files = {img["id"]: img["file_name"] for img in data["images"]}
+    annotations = Path(annotations)
+    files, by_image = _coco_people(read_json(annotations), annotations, min_keypoints)
     ids = [i for i in files if i in by_image]
     if not ids:
         raise PosetrackError(f"{annotations}: no person with keypoints")
     for image_id in (cycle(ids) if repeat else ids):
         image = read_image(Path(images) / files[image_id])
-        for ann in by_image[image_id]:
-            kp = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)
-            x, y, bw, bh = ann["bbox"]
-            yield PersonSample(image, np.array([x, y, x + bw, y + bh], np.float32), kp[:, :2],
-                               kp[:, 2].astype(np.int8))
+        for box, kp in by_image[image_id]:
+            yield PersonSample(image, box, kp[:, :2], kp[:, 2].astype(np.int8))
+
+
+def _coco_people(data: object, path: Path, min_keypoints: int
+                 ) -> tuple[dict[int, str], dict[int, list[tuple[np.ndarray, np.ndarray]]]]:
+    """(file name per image id, [(box (4,) x1 y1 x2 y2, keypoints (17, 3) x y v)] per image id) of a COCO dict."""
+    try:
+        assert isinstance(data, dict), "not a COCO keypoint dict"
+        files = {_image_id(img["id"]): _text(img["file_name"]) for img in data["images"]}
+        by_image: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for k, ann in enumerate(data.get("annotations", [])):
+            if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) < min_keypoints:
+                continue
+            kp = np.asarray(ann["keypoints"], np.float32).reshape(17, 3)
+            x, y, w, h = np.asarray(ann["bbox"], np.float32).reshape(4)
+            if not (np.isfinite(kp).all() and np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
+                raise ValueError(f"annotation {k}: keypoints or bbox not finite, or bbox size not positive")
+            by_image.setdefault(_image_id(ann["image_id"]), []).append((np.array([x, y, x + w, y + h]), kp))
+    except KeyError as exc:
+        raise PosetrackError(f"{path}: not a COCO keypoint file (no {exc} field)") from None
+    except (AssertionError, AttributeError, TypeError, ValueError) as exc:
+        raise PosetrackError(f"{path}: not a COCO keypoint file ({exc})") from None
+    return files, by_image
+
+
+def _image_id(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"image id {value!r} is not an integer")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"file name {value!r} is not text")
+    return value
 
 
 def posetrack_person_samples(annotations: str | Path, root: str | Path, repeat: bool = True) -> Iterator[PersonSample]:
