@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from posetrack.eval.poseval import PoseTrackMetrics, evaluate_folders
+from posetrack.eval.poseval import PoseTrackMetrics
+from posetrack.eval.tracking import METRICS as ALL_METRICS
+from posetrack.eval.tracking import TrackingReport, evaluate_tracking
 from posetrack.pipeline import Pipeline
 from posetrack.synth import PRESETS
 from posetrack.synth.files import clip_name, write_clip
@@ -22,22 +24,29 @@ def render_clip(folder: str | Path, preset: str = "crossing", frames: int = 150,
 
 @dataclass(frozen=True)
 class ScoredRun:
-    """A run over a synthetic clip and its PoseTrack metrics against the clip's ground truth."""
+    """A run over a synthetic clip and its metrics against the clip's ground truth (poseval, IDF1, HOTA)."""
 
     summary: RunSummary
-    metrics: PoseTrackMetrics
+    report: TrackingReport
+
+    @property
+    def metrics(self) -> PoseTrackMetrics:
+        assert self.report.poseval is not None  # track_and_score asks for poseval
+        return self.report.poseval
 
     @property
     def fps(self) -> float:
         return self.summary.times.fps()["total"]
 
     def line(self) -> str:
-        m = self.metrics
-        return f"mAP {m.total('ap'):.1f}  MOTA {m.total('mota'):.1f}  end-to-end {self.fps:.1f} FPS"
+        h = self.report.headline()
+        return (f"mAP {self.metrics.total('ap'):.1f}  MOTA {h['MOTA']:.1f}  IDF1 {h['IDF1']:.1f}  HOTA {h['HOTA']:.1f} "
+                f"(AssA {h['AssA']:.1f})  end-to-end {self.fps:.1f} FPS")
 
 
 def track_and_score(clip: Path, pipeline: Pipeline, out_dir: str | Path, *, video: bool = True,
                     keep_score: float = 0.3, progress: bool = True, show: bool = False) -> ScoredRun:
     """Track ``clip`` into ``out_dir`` and score it against the ground truth beside the clip."""
     summary = run_video(clip, out_dir, pipeline, video=video, keep_score=keep_score, progress=progress, show=show)
-    return ScoredRun(summary, evaluate_folders(clip.with_suffix(".json"), Path(out_dir) / f"{clip.stem}.json"))
+    report = evaluate_tracking(clip.with_suffix(".json"), Path(out_dir) / f"{clip.stem}.json", ALL_METRICS)
+    return ScoredRun(summary, report)

@@ -172,6 +172,9 @@ class TrackerQuality:
     seed: int
     tracker: str
     mota: float
+    idf1: float
+    hota: float
+    assa: float
     switches: float
     ms_per_frame: float
 
@@ -184,7 +187,7 @@ TRACKER_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> list[TrackerQuality]:
-    """MOTA and identity switches of each ``TRACKER_VARIANTS`` entry on one synthetic clip."""
+    """MOTA, IDF1, HOTA, AssA and identity switches of each ``TRACKER_VARIANTS`` entry on one synthetic clip."""
     from posetrack.synth import preset
     from posetrack.track import TrackerConfig
     from posetrack.track.stress import stress
@@ -192,7 +195,9 @@ def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> l
     rows = []
     for name, overrides in TRACKER_VARIANTS.items():
         r = stress(preset(preset_name, frames=frames), seed, TrackerConfig(**overrides))
-        rows.append(TrackerQuality(preset_name, seed, name, r.metrics.total("mota"), r.switches, r.ms_per_frame))
+        h = r.report.headline()
+        rows.append(TrackerQuality(preset_name, seed, name, h["MOTA"], h["IDF1"], h["HOTA"], h["AssA"], r.switches,
+                                   r.ms_per_frame))
     return rows
 
 

@@ -130,6 +130,9 @@ class PipelineRow:
     overlap_efficiency: float
     mAP: float
     MOTA: float
+    IDF1: float
+    HOTA: float
+    AssA: float
 
 
 @dataclass
@@ -329,13 +332,15 @@ class BenchSuite:
                                              progress=False)
                     fps = scored.summary.times.fps()
                     stages = {s: v for s, v in fps.items() if s != "total"}
+                    h = scored.report.headline()
                     row = PipelineRow(precision, "sequential" if sequential else "pipelined", scored.summary.frames,
                                       fps["total"], dict(scored.summary.times.busy), stages,
-                                      fps["total"] / min(stages.values()), scored.metrics.total("ap"),
-                                      scored.metrics.total("mota"))
+                                      fps["total"] / min(stages.values()), scored.metrics.total("ap"), h["MOTA"],
+                                      h["IDF1"], h["HOTA"], h["AssA"])
                     report.pipeline.append(row)
                     self._say(f"pipeline {precision} {row.mode:10s}: {row.fps:6.1f} FPS, overlap efficiency "
-                              f"{row.overlap_efficiency:.2f}, mAP {row.mAP:.1f}, MOTA {row.MOTA:.1f}")
+                              f"{row.overlap_efficiency:.2f}, mAP {row.mAP:.1f}, MOTA {row.MOTA:.1f}, "
+                              f"IDF1 {row.IDF1:.1f}, HOTA {row.HOTA:.1f} (AssA {row.AssA:.1f})")
 
 
 # --------------------------------------------------------------------------------------- single-table studies
@@ -360,5 +365,6 @@ def tracker_quality(repeats: int = 10, progress: bool = True) -> list[TrackerQua
             for r in measure_tracker_quality(name, seed, frames=200):
                 rows.append(r)
                 if progress:
-                    print(f"{name:9s} seed {seed} {r.tracker:20s} MOTA {r.mota:6.2f}  switches {r.switches:5.1f}")
+                    print(f"{name:9s} seed {seed} {r.tracker:20s} MOTA {r.mota:6.2f}  IDF1 {r.idf1:6.2f}  "
+                          f"HOTA {r.hota:6.2f}  AssA {r.assa:6.2f}  switches {r.switches:5.1f}")
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import positive, size_wh
+from posetrack.cli.args import name_list, positive, size_wh
 from posetrack.errors import PosetrackError
 
 
@@ -29,12 +29,23 @@ def register_synth(sub: argparse._SubParsersAction) -> None:
 
 
 def register_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="PoseTrack mAP and MOTA/MOTP/precision/recall, as the official poseval",
-                       description="Evaluate PoseTrack 2018 predictions against ground truth exactly as the official "
-                                   "poseval does (per-joint AP with PCKh@0.5; per-joint CLEAR-MOT). Each ground-truth "
-                                   "JSON is paired with the prediction JSON of the same name.")
+    from posetrack.eval.tracking import METRICS
+
+    p = sub.add_parser("eval", help="PoseTrack mAP and MOTA (as poseval), IDF1, and PoseTrack21 keypoint HOTA",
+                       description="Evaluate PoseTrack predictions against ground truth. poseval: per-joint AP "
+                                   "(PCKh@0.5) and CLEAR-MOT, exactly as the official poseval; idf1: IDF1/IDP/IDR on "
+                                   "the same per-joint accumulators, as motmetrics computes them; hota: keypoint HOTA "
+                                   "(DetA x AssA) exactly as the official PoseTrack21 kit. Each ground-truth JSON is "
+                                   "paired with the prediction JSON of the same name.")
     p.add_argument("--gt", type=Path, required=True, help="ground-truth folder (or one .json)")
     p.add_argument("--pred", type=Path, required=True, help="prediction folder (or one .json)")
+    p.add_argument("--metrics", type=name_list(METRICS), default=("poseval",), metavar="LIST",
+                   help="comma-separated: poseval (mAP, MOTA, MOTP, precision, recall), idf1, hota "
+                        "(default: poseval)")
+    p.add_argument("--hota-fix-empty-frames", action="store_true",
+                   help="HOTA without the PoseTrack21 kit's bug (a frame without ground truth or without "
+                        "predictions counts the joints of the whole sequence as false positives or misses); "
+                        "the default reproduces the kit")
     p.add_argument("--json", type=Path, help="also write the metrics (percent) to this JSON file")
     p.set_defaults(func=cmd_eval)
 
@@ -64,12 +75,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from posetrack.eval.poseval import evaluate_folders
+    from posetrack.eval.tracking import evaluate_tracking
 
-    metrics = evaluate_folders(args.gt, args.pred)
-    print(metrics.table())
+    report = evaluate_tracking(args.gt, args.pred, tuple(args.metrics), args.hota_fix_empty_frames)
+    print(report.table())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(metrics.summary(), indent=1))
+        args.json.write_text(json.dumps(report.summary(), indent=1))
         print(f"wrote {args.json}")
     return 0

@@ -106,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scored = track_and_score(clip, build_pipeline(options, args.sequential), args.out / "pred",
                              video=not args.no_video, keep_score=args.keep_score, show=args.show)
     print("\n".join(scored.summary.lines()))
-    print(scored.metrics.table())
+    print(scored.report.table())
     line = scored.line()
     if args.compare:
         other = track_and_score(clip, build_pipeline(options, not args.sequential), args.out / "other", video=False,

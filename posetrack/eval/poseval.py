@@ -21,6 +21,7 @@ What poseval does, and so what this module does:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,6 +152,11 @@ class MotAccumulator:
         self.seen_hypotheses: set[int] = set()
         self.matches = self.switches = self.misses = self.false_positives = 0
         self.sum_d = 0.0
+        # identity bookkeeping (IDF1): frames each object / hypothesis appears in, frames each pair is in reach
+        self.object_frames: Counter[int] = Counter()
+        self.hypothesis_frames: Counter[int] = Counter()
+        self.pair_frames: Counter[tuple[int, int]] = Counter()
+        self.idtp = 0  # identity true positives, summed over sequences in totals (``identity_matches`` per sequence)
 
     @property
     def objects(self) -> int:
@@ -163,6 +169,9 @@ class MotAccumulator:
     def update(self, oids: np.ndarray, hids: np.ndarray, dist: np.ndarray) -> None:
         dist = dist.astype(np.float64).reshape(len(oids), len(hids)).copy()
         self.sum_d += float(dist[np.isfinite(dist)].sum())  # the RAW events
+        self.object_frames.update(oids.tolist())
+        self.hypothesis_frames.update(hids.tolist())
+        self.pair_frames.update((int(oids[i]), int(hids[j])) for i, j in zip(*np.nonzero(np.isfinite(dist))))
         o_used = np.zeros(len(oids), bool)
         h_used = np.zeros(len(hids), bool)
         if len(oids) and len(hids):
@@ -197,6 +206,25 @@ class MotAccumulator:
                 self.pairs[o], self.owner[h] = h, o
         self.misses += int((~o_used).sum())
         self.false_positives += int((~h_used).sum())
+
+
+    @property
+    def predictions(self) -> int:
+        return self.matches + self.switches + self.false_positives
+
+    def identity_matches(self) -> int:
+        """IDTP as motmetrics' global ID assignment finds it: objects and hypotheses paired one to one for the
+        whole sequence so that the frames each pair spends within reach sum to the most (motmetrics minimises
+        IDFP + IDFN over the same pairs, which is the same assignment)."""
+        if not self.pair_frames:
+            return 0
+        objects = {o: i for i, o in enumerate(sorted({o for o, _ in self.pair_frames}))}
+        hypotheses = {h: i for i, h in enumerate(sorted({h for _, h in self.pair_frames}))}
+        together = np.zeros((len(objects), len(hypotheses)))
+        for (o, h), n in self.pair_frames.items():
+            together[objects[o], hypotheses[h]] = n
+        rows, cols = linear_sum_assignment(-together)
+        return int(together[rows, cols].sum())
 
 
 def _assign(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +265,9 @@ class PoseTrackMetrics:
     precision: np.ndarray
     recall: np.ndarray
     counts: dict[str, np.ndarray] = field(default_factory=dict)
+    idf1: np.ndarray = field(default_factory=lambda: np.full(NJ, np.nan))
+    idp: np.ndarray = field(default_factory=lambda: np.full(NJ, np.nan))
+    idr: np.ndarray = field(default_factory=lambda: np.full(NJ, np.nan))
 
     def total(self, name: str) -> float:
         values = getattr(self, name)
@@ -260,6 +291,10 @@ class PoseTrackMetrics:
             for j in range(NJ)
         }
         return out
+
+    def identity(self) -> dict[str, float]:
+        """``{"IDF1", "IDP", "IDR"}``: means over the joints, in percent (NaN skipped)."""
+        return {"IDF1": self.total("idf1"), "IDP": self.total("idp"), "IDR": self.total("idr")}
 
     def table(self) -> str:
         """The two tables poseval prints."""
@@ -299,6 +334,7 @@ def evaluate(pairs: list[tuple[PoseTrackSequence, PoseTrackSequence]]) -> PoseTr
         for total, acc in zip(accumulators, seq_acc):
             for attr in ("matches", "switches", "misses", "false_positives", "sum_d"):
                 setattr(total, attr, getattr(total, attr) + getattr(acc, attr))
+            total.idtp += acc.identity_matches()
     return _metrics(frames_all, accumulators)
 
 
@@ -333,13 +369,19 @@ def _metrics(frames: list[_FrameResult], accs: list[MotAccumulator]) -> PoseTrac
         motp = np.where(det > 0, 100 * (1 - sum_d / np.maximum(det, 1)), 0.0)
         precision = 100 * det / np.where(fp + det > 0, fp + det, np.nan)
         recall = 100 * det / obj
+    idtp = np.array([a.idtp for a in accs], np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # motmetrics' quiet_divide: 0 / 0 is NaN
+        idf1 = 100 * 2 * idtp / (objects + det + fp)
+        idp = 100 * idtp / (det + fp)
+        idr = 100 * idtp / objects
     counts = {"objects": objects, "misses": misses, "false_positives": fp, "switches": switches,
-              "detections": det, "sum_d": sum_d}
-    return PoseTrackMetrics(ap, mota, motp, precision, recall, counts)
+              "detections": det, "sum_d": sum_d, "idtp": idtp}
+    return PoseTrackMetrics(ap, mota, motp, precision, recall, counts, idf1, idp, idr)
 
 
-def evaluate_folders(gt: str | Path, pred: str | Path) -> PoseTrackMetrics:
-    """Evaluate every ``*.json`` of the ground-truth folder (or one file) against the same name in ``pred``."""
+def read_pairs(gt: str | Path, pred: str | Path) -> list[tuple[PoseTrackSequence, PoseTrackSequence]]:
+    """(ground truth, prediction) of every ``*.json`` of the ground-truth folder (or one file) and the file of the
+    same name in ``pred``, in name order."""
     gt, pred = Path(gt), Path(pred)
     if not gt.exists():
         raise PosetrackError(f"{gt}: no such file or folder")
@@ -352,4 +394,9 @@ def evaluate_folders(gt: str | Path, pred: str | Path) -> PoseTrackMetrics:
         if not pred_file.is_file():
             raise PosetrackError(f"{pred_file}: prediction file missing (needed for {gt_file.name})")
         pairs.append((read_sequence(gt_file), read_sequence(pred_file)))
-    return evaluate(pairs)
+    return pairs
+
+
+def evaluate_folders(gt: str | Path, pred: str | Path) -> PoseTrackMetrics:
+    """Evaluate every ``*.json`` of the ground-truth folder (or one file) against the same name in ``pred``."""
+    return evaluate(read_pairs(gt, pred))
