@@ -39,14 +39,15 @@ class CpuThreads:
 ALL_CORES = CpuThreads()
 
 
-def stage_threads(sequential: bool) -> tuple[CpuThreads, CpuThreads]:
-    """(detector, pose) threading of a pipeline. One after another, each stage has every core. Overlapped, the
-    detector takes one thread and the pose network, the slowest stage, all cores, and idle threads sleep rather
-    than spin, since they share the cores with the other stages (demo clip, 192x128 pose model, 2 cores: 29.5 FPS
-    with one spinning thread each, 24-26 with a spinning pose pair, 31.5-33.7 so)."""
+def stage_threads(sequential: bool, cores: int | None = None) -> tuple[CpuThreads, CpuThreads]:
+    """(detector, pose) threading of a pipeline on ``cores`` cores (None: all of them). One after another, each
+    stage has every core. Overlapped, the detector takes one thread and the pose network, the slowest stage, all
+    cores, and idle threads sleep rather than spin, since they share the cores with the other stages (demo clip,
+    192x128 pose model, 2 cores: 29.5 FPS with one spinning thread each, 24-26 with a spinning pose pair,
+    31.5-33.7 so)."""
     if sequential:
-        return ALL_CORES, ALL_CORES
-    return CpuThreads(1, spin=False), CpuThreads(None, spin=False)
+        return CpuThreads(cores), CpuThreads(cores)
+    return CpuThreads(1, spin=False), CpuThreads(cores, spin=False)
 
 
 def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
@@ -152,7 +153,8 @@ class RunOptions:
         pose: the pose model record. detector: a user's YOLO-layout ONNX (None: the shipped detector).
         detections: precomputed COCO detection results instead of a detector.
         backend / precision: see ``make_backend``. flip_test: average with mirrored crops.
-        max_persons: poses per frame at most.
+        max_persons: poses per frame at most. cores: CPU cores the networks may use (None: all; a batch worker
+            gets its share).
     """
 
     pose: PoseRecord = DEMO_POSE
@@ -162,12 +164,15 @@ class RunOptions:
     precision: str = "fp32"
     flip_test: bool = False
     max_persons: int = 50
+    cores: int | None = None
 
 
 def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
     """Detector, estimator and tracker of ``options``, wired as a pipeline (stages overlapped unless
     ``sequential``)."""
-    detector_threads, pose_threads = stage_threads(sequential)
+    detector_threads, pose_threads = stage_threads(sequential, options.cores)
+    if options.cores is not None:
+        torch.set_num_threads(options.cores)  # the torch backend's share
     estimator = build_estimator(options.pose, options.backend, pose_threads, options.flip_test, options.precision)
     detector: Detector
     if options.detections:

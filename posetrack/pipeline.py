@@ -67,8 +67,10 @@ class Pipeline:
     _estimator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Process ``frames``; yields results in frame order as they complete."""
+        """Process ``frames`` (one video: the tracker starts afresh); yields results in frame order as they
+        complete."""
         self.times = StageTimes()
+        self.tracker.reset()
         start = time.perf_counter()
         try:
             runner = self._sequential if self.sequential else self._threaded

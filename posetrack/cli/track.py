@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from posetrack.cli.args import add_pose_args, folder, pose_record, positive
+from posetrack.errors import PosetrackError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +17,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Detect persons, estimate their poses (HRNet, all persons of a frame in one batch) "
                                    "and track identities, with the stages overlapped. Writes OUT/<stem>.json "
                                    "(PoseTrack 2018, poseval-ready) and OUT/<stem>.mp4 (skeletons in per-track "
-                                   "colours), and prints a summary.")
-    p.add_argument("source", help="video file, image folder, or camera index")
+                                   "colours), and prints a summary. Several sources (files, folders of videos, globs, "
+                                   "--list) are a batch: whole videos spread over --workers processes or a --ray "
+                                   "cluster, with a ledger in OUT so that a rerun skips finished videos.")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="video file, image folder (one sequence), camera index; or for a batch several of them, "
+                        "folders of videos, globs")
     _add_run_args(p, default_out=Path("out"))
+    many = p.add_argument_group("many videos")
+    many.add_argument("--list", type=Path, metavar="FILE", help="also the videos named in FILE (one path per line)")
+    many.add_argument("--recursive", action="store_true", help="look for videos in subfolders of folders too")
+    many.add_argument("--workers", type=positive(int), default=1, help="videos tracked at once (default: 1)")
+    many.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                      help="run the workers as Ray actors: a local Ray instance, or the cluster at ADDRESS "
+                           "(auto, ray://host:10001); needs pip install 'posetrack[ray]'")
+    many.add_argument("--threads-per-worker", type=positive(int), metavar="N",
+                      help="CPU threads of each worker (default: the cores shared out evenly)")
+    many.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                      help="GPUs each Ray worker reserves, fractions allowed (0.5: two per GPU; default: 0)")
+    many.add_argument("--retries", type=int, default=1, help="times a video is retried when its worker dies (1)")
+    many.add_argument("--force", action="store_true", help="track every video again, even those already done")
+    many.add_argument("--verbose", action="store_true", help="print what each worker does")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="render a synthetic clip, track it, and score the result against its ground truth",
@@ -78,12 +97,27 @@ def _report_break(summary) -> int:
     return 0
 
 
+def _is_batch(args: argparse.Namespace) -> bool:
+    from posetrack.batch.sources import is_image_folder
+
+    if len(args.sources) != 1 or args.list or args.workers > 1 or args.ray is not None:
+        return True
+    path = Path(args.sources[0])
+    return (path.is_dir() and not is_image_folder(path)) or (not path.exists() and not args.sources[0].isdigit()
+                                                             and any(c in args.sources[0] for c in "*?["))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.sources and not args.list:
+        raise PosetrackError("run: give a video, an image folder, a camera index, or videos to track (--list)")
+    if _is_batch(args):
+        return _run_batch(args)
     from posetrack.assemble import build_pipeline
     from posetrack.io.video import VideoReader
     from posetrack.sinks import open_window
     from posetrack.track_video import default_sinks, source_stem, track_video
 
+    args.source = args.sources[0]
     reader = VideoReader(args.source)  # bad sources and a missing display fail here, before models load
     if args.show:
         open_window("posetrack")
@@ -94,6 +128,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = track_video(reader, pipeline, sinks, desc=f"tracking {stem}")
     print("\n".join(summary.lines()))
     return _report_break(summary)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from posetrack.batch import BatchOptions, track_videos
+
+    if args.show:
+        raise PosetrackError("--show shows one video; it does not combine with several sources")
+    options = BatchOptions(_options(args), not args.no_video, args.coco, args.keep_score, args.sequential)
+    summary = track_videos(args.sources, args.out, options, "ray" if args.ray is not None else "local", args.workers,
+                           ray_address=args.ray or None, threads_per_worker=args.threads_per_worker,
+                           gpus_per_worker=args.gpus_per_worker, retries=args.retries, force=args.force,
+                           recursive=args.recursive, list_file=args.list, verbose=args.verbose)
+    print(summary.table())
+    for e in summary.failed:
+        print(f"posetrack: error: {e.stem}: {e.error}", file=sys.stderr)
+    return 2 if summary.failed else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -31,19 +31,25 @@ class Journal:
     """Writes ``header`` and then ``append``ed records (JSON-serialisable dicts), one line each.
 
     Args:
-        path: the journal file (``journal_path(output)``); an old journal there is replaced.
-        header: the first line; ``read_journal`` returns it as written.
+        path: the journal file (``journal_path(output)``); an old journal there is replaced, unless ``append``.
+        header: the first line; ``read_header`` returns it as written.
         sync_seconds: longest time between fsyncs (a power cut loses at most this much).
+        append: continue the journal at ``path`` if there is one (a line torn by a kill is cut off first).
     """
 
-    def __init__(self, path: str | Path, header: dict[str, Any], sync_seconds: float = 2.0):
+    def __init__(self, path: str | Path, header: dict[str, Any], sync_seconds: float = 2.0, append: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w", encoding="utf-8")
         self._sync_seconds = sync_seconds
         self._synced = time.monotonic()
         self.records = 0
-        self._line(header)
+        if append and self.path.exists():
+            _cut_torn_line(self.path)
+        if append and self.path.exists() and self.path.stat().st_size:
+            self._file = self.path.open("a", encoding="utf-8")
+        else:
+            self._file = self.path.open("w", encoding="utf-8")
+            self._line(header)
 
     def append(self, record: dict[str, Any]) -> None:
         self._line(record)
@@ -64,6 +70,14 @@ class Journal:
         """Close and delete the journal (its output is complete)."""
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Drop a last line without its newline (a write cut off by a kill), so that appending stays line-aligned."""
+    with path.open("rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
