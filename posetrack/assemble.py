@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
-from posetrack.backends.select import choose_backend, tensorrt_usable
+from posetrack.backends.select import BackendChoice, resolve_backend, tensorrt_usable
 from posetrack.compile.calibrate import detector_inputs, pose_inputs
 from posetrack.compile.precision import ExportedModel, cached_onnx, precision_onnx
 from posetrack.compile.quantize import ORT_CPU, TENSORRT
@@ -50,19 +50,33 @@ def stage_threads(sequential: bool, cores: int | None = None) -> tuple[CpuThread
     return CpuThreads(1, spin=False), CpuThreads(cores, spin=False)
 
 
+def backend_choice(kind: str, device: str | None = None) -> BackendChoice:
+    """``resolve_backend`` for this machine: what TensorRT, torch and ONNX Runtime can use here."""
+    import onnxruntime
+
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    return resolve_backend(kind, device, tensorrt_usable(), cuda, ort_cuda)
+
+
 def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
-                 threads: CpuThreads = ALL_CORES) -> Backend:
-    """A backend running ``model``: ``torch`` (FP32 eager), ``ort``, ``trt``, or ``auto`` (TensorRT if usable,
-    else ONNX Runtime with its best provider; ``threads`` applies to it)."""
-    kind = choose_backend(kind, tensorrt_usable())
-    if kind == "torch":
-        if precision != "fp32":
-            raise PosetrackError(f"--precision {precision} needs --backend ort or trt (torch runs fp32)")
-        return TorchBackend(module, output_names=(model.output_name,))
-    if kind == "trt":
+                 threads: CpuThreads = ALL_CORES, device: str | None = None) -> Backend:
+    """A backend running ``model``: ``torch`` (eager, or CUDA graphs on a GPU), ``ort``, ``trt``, or ``auto``
+    (``resolve_backend``'s order); ``threads`` applies to ONNX Runtime on the CPU."""
+    choice = backend_choice(kind, device)
+    if choice.kind == "torch":
+        if precision == "int8":
+            raise PosetrackError("--precision int8: the torch backend runs fp32, fp16 and bf16; INT8 on a GPU needs "
+                                 "TensorRT's INT8 kernels (--backend trt), on a CPU ONNX Runtime (--backend ort)")
+        gpu = choice.device.startswith("cuda")
+        return TorchBackend(module, output_names=(model.output_name,), device=choice.device, precision=precision,
+                            channels_last=gpu, cuda_graphs=gpu)
+    if precision == "bf16":
+        raise PosetrackError(f"--precision bf16 runs on --backend torch; {choice.kind} runs fp32, fp16 and int8")
+    if choice.kind == "trt":
         from posetrack.compile.tensorrt import tensorrt_backend
         return tensorrt_backend(precision_onnx(model, precision, TENSORRT), model.name, precision)
-    providers = default_providers()
+    providers = default_providers() if choice.device != "cpu" else ["CPUExecutionProvider"]
     flavour = ORT_CPU if providers[0] == "CPUExecutionProvider" else TENSORRT
     return OrtBackend(precision_onnx(model, precision, flavour), providers, threads.count, threads.spin)
 
@@ -88,11 +102,12 @@ def export_pose(record: PoseRecord, module: torch.nn.Module | None = None) -> Ex
 
 
 def build_estimator(record: PoseRecord, backend: str = "auto", threads: CpuThreads = ALL_CORES,
-                    flip_test: bool = False, precision: str = "fp32") -> TopDownEstimator:
-    """A top-down estimator of ``record`` on ``backend`` at ``precision``."""
+                    flip_test: bool = False, precision: str = "fp32", device: str | None = None) -> TopDownEstimator:
+    """A top-down estimator of ``record`` on ``backend`` at ``precision`` (on ``device``: see ``resolve_backend``);
+    on a CUDA device crops and decoding run there too (``posetrack.device``)."""
     module = load_pose(record)
     exported = export_pose(record, module)
-    return TopDownEstimator(make_backend(backend, module, exported, precision, threads),
+    return TopDownEstimator(make_backend(backend, module, exported, precision, threads, device),
                             config=TopDownConfig.from_record(record, flip_test))
 
 
@@ -125,7 +140,8 @@ def user_detector_record(onnx_path: Path, threads: CpuThreads = ALL_CORES) -> tu
 
 
 def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: CpuThreads = ALL_CORES,
-                   conf_threshold: float | None = None, precision: str = "fp32") -> YoloDetector:
+                   conf_threshold: float | None = None, precision: str = "fp32",
+                   device: str | None = None) -> YoloDetector:
     """The shipped detector, or a user's YOLO-layout ONNX (Ultralytics export: RGB / 255 input, class 0 person;
     run in FP32 by ONNX Runtime). ``conf_threshold`` defaults to the record's: 0.3 for a user's model, 0.7 for the
     shipped one (best MOTA on the validation clips)."""
@@ -133,7 +149,7 @@ def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads
         record, runner = user_detector_record(onnx_path, threads)
         return YoloDetector.from_record(runner, record, conf_threshold)
     module = load_detector(DEMO_DETECTOR)
-    backend_ = make_backend(backend, module, export_detector(DEMO_DETECTOR, module), precision, threads)
+    backend_ = make_backend(backend, module, export_detector(DEMO_DETECTOR, module), precision, threads, device)
     return YoloDetector.from_record(backend_, DEMO_DETECTOR, conf_threshold)
 
 
@@ -154,7 +170,7 @@ class RunOptions:
         detections: precomputed COCO detection results instead of a detector.
         backend / precision: see ``make_backend``. flip_test: average with mirrored crops.
         max_persons: poses per frame at most. cores: CPU cores the networks may use (None: all; a batch worker
-            gets its share).
+            gets its share). device: ``cpu``, ``cuda``, ``cuda:N`` (None: a CUDA GPU if there is one).
     """
 
     pose: PoseRecord = DEMO_POSE
@@ -165,6 +181,7 @@ class RunOptions:
     flip_test: bool = False
     max_persons: int = 50
     cores: int | None = None
+    device: str | None = None
 
 
 def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
@@ -173,10 +190,14 @@ def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
     detector_threads, pose_threads = stage_threads(sequential, options.cores)
     if options.cores is not None:
         torch.set_num_threads(options.cores)  # the torch backend's share
-    estimator = build_estimator(options.pose, options.backend, pose_threads, options.flip_test, options.precision)
+    estimator = build_estimator(options.pose, options.backend, pose_threads, options.flip_test, options.precision,
+                                options.device)
     detector: Detector
     if options.detections:
         detector = PrecomputedDetections(options.detections)
     else:
-        detector = build_detector(options.detector, options.backend, detector_threads, precision=options.precision)
-    return Pipeline(detector, estimator, PoseTracker(), max_persons=options.max_persons, sequential=sequential)
+        detector = build_detector(options.detector, options.backend, detector_threads, precision=options.precision,
+                                  device=options.device)
+    label = backend_choice(options.backend, options.device).label(options.precision)
+    return Pipeline(detector, estimator, PoseTracker(), max_persons=options.max_persons, sequential=sequential,
+                    label=label)

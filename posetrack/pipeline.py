@@ -62,6 +62,7 @@ class Pipeline:
     queue_size: int = 4
     sequential: bool = False
     recover_score: float | None = 0.5
+    label: str = ""  # what runs the networks and why, for the run summary
     times: StageTimes = field(default_factory=StageTimes)
     # the pose and track stages share the estimator (backends such as TensorRT contexts are not thread-safe)
     _estimator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
 from posetrack import heatmaps as hm
 from posetrack.backends import Backend
+from posetrack.device import crops as device_crops
+from posetrack.device import decode as device_decode
 from posetrack.models.zoo import PoseRecord
 from posetrack.skeleton import COCO17, Skeleton
 from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, preprocess, warp_crops
@@ -30,6 +33,8 @@ class TopDownConfig:
         shift_heatmap: the official one-column shift of flipped heatmaps.
         refine: ``"argmax"`` (official quarter-pixel) or ``"dark"``.
         input_name / output_name: backend tensor names.
+        device_path: crops, network and decoding as device tensors (``posetrack.device``), only keypoints back
+            to the host; needs a backend with ``run_torch``. None: when that backend's device is a GPU.
     """
 
     input_size: tuple[int, int] = (192, 256)
@@ -40,6 +45,7 @@ class TopDownConfig:
     refine: hm.Refine = "argmax"
     input_name: str = "input"
     output_name: str = "heatmaps"
+    device_path: bool | None = None
 
     @classmethod
     def from_record(cls, record: PoseRecord, flip_test: bool = False) -> TopDownConfig:
@@ -89,6 +95,8 @@ class TopDownEstimator:
         k = cfg.skeleton.num_joints
         if len(boxes) == 0:
             return Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), boxes, box_scores, cfg.skeleton)
+        if self._on_device():
+            return self._estimate_on_device(image, boxes, box_scores)
         batch, to_crop = crop_batch(image, boxes, cfg)
         heatmaps = self.heatmaps(batch)
         coords, scores = hm.decode(heatmaps, cfg.refine)
@@ -96,6 +104,34 @@ class TopDownEstimator:
         stride = np.array([width / heatmaps.shape[3], height / heatmaps.shape[2]], dtype=np.float32)
         keypoints = apply_affine(coords * stride, invert_affine(to_crop))
         return Poses(keypoints, scores, boxes, box_scores, cfg.skeleton)
+
+    def _on_device(self) -> bool:
+        run_torch = getattr(self.backend, "run_torch", None)
+        if self.config.device_path is not None:
+            return self.config.device_path and run_torch is not None
+        device = getattr(self.backend, "device", None)
+        return run_torch is not None and isinstance(device, torch.device) and device.type == "cuda"
+
+    def _estimate_on_device(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray) -> Poses:
+        """``estimate`` with the frame uploaded once, crops, network, flip merge and decoding on the backend's
+        device; only keypoints and scores come back."""
+        cfg = self.config
+        width, height = cfg.input_size
+        centers, sizes = boxes_to_center_size(boxes, width / height, cfg.padding)
+        to_crop = crop_matrices(centers, sizes, cfg.input_size)
+        device = self.backend.device  # type: ignore[attr-defined]
+        batch = device_crops.crop_batch(device_crops.upload(image, device), to_crop, cfg.input_size)
+        n = len(batch)
+        if cfg.flip_test:
+            batch = torch.cat([batch, batch.flip(3)])
+        out = self.backend.run_torch({cfg.input_name: batch})[cfg.output_name]  # type: ignore[attr-defined]
+        if cfg.flip_test:
+            perm = torch.as_tensor(self._flip_perm, device=out.device)
+            out = 0.5 * (out[:n] + device_decode.flip_back(out[n:], perm, cfg.shift_heatmap))
+        coords, scores = device_decode.decode(out, cfg.refine)
+        stride = (width / out.shape[3], height / out.shape[2])
+        keypoints = device_decode.to_image(coords, stride, torch.as_tensor(invert_affine(to_crop)))
+        return Poses(keypoints.float().cpu().numpy(), scores.float().cpu().numpy(), boxes, box_scores, cfg.skeleton)
 
     def heatmaps(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) network input → (N, K, H/4, W/4) heatmaps, in one backend call.

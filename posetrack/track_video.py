@@ -35,6 +35,7 @@ class RunSummary:
     outputs: list[Path]
     broken_at: int | None
     skipped: list[Path] = field(default_factory=list)
+    backend: str = ""
 
     @property
     def json_path(self) -> Path | None:
@@ -49,8 +50,9 @@ class RunSummary:
         stages = "  ".join(f"{s} {fps[s]:.1f}" for s in ("decode", "detect", "pose", "track"))
         skipped = f", {len(self.skipped)} unreadable images skipped" if self.skipped else ""
         wrote = "wrote " + " and ".join(str(p) for p in self.outputs) if self.outputs else "wrote nothing"
+        backend = f"  [{self.backend}]" if self.backend else ""
         return [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
-                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages})", wrote]
+                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages}){backend}", wrote]
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -114,7 +116,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
             if stop or any(sink.stop for sink in sinks):
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
-                         reader.broken_at, list(reader.skipped))
+                         reader.broken_at, list(reader.skipped), pipeline.label)
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary

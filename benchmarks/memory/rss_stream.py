@@ -79,19 +79,30 @@ def measure(args: argparse.Namespace) -> dict:
     samples: list[tuple[float, int, float]] = []
     done = threading.Event()
     start = time.perf_counter()
+    label = args.label or ("video" if args.video else "json")
+    log = (args.out / f"rss-{label}.csv").open("w", newline="")  # written as sampled: a cut-off run keeps its data
+    writer = csv.writer(log)
+    writer.writerow(["seconds", "frames", "rss_mib"])
+
+    def take() -> None:
+        samples.append((time.perf_counter() - start, pipeline.times.frames, rss_mib()))
+        writer.writerow([round(samples[-1][0], 1), samples[-1][1], round(samples[-1][2], 1)])
+        log.flush()
 
     def sample() -> None:
         while not done.wait(args.every):
-            samples.append((time.perf_counter() - start, pipeline.times.frames, rss_mib()))
+            take()
 
     out = Path(tempfile.mkdtemp(prefix="posetrack-rss-")) if not args.keep else args.out / "run"
     sinks = default_sinks(out, "000000_mpii_stream", stream, video=args.video)  # type: ignore[arg-type]
     sampler = threading.Thread(target=sample, daemon=True)
-    samples.append((0.0, 0, rss_mib()))
+    take()
     sampler.start()
     summary = track_video(stream, pipeline, sinks, progress=not args.quiet)  # type: ignore[arg-type]
     done.set()
-    samples.append((time.perf_counter() - start, summary.frames, rss_mib()))
+    sampler.join()
+    take()
+    log.close()
     return {"samples": samples, "frames": summary.frames, "seconds": samples[-1][0],
             "outputs": [str(p) for p in summary.outputs], "bytes": sum(p.stat().st_size for p in summary.outputs)}
 
@@ -154,10 +165,6 @@ def main() -> None:
         return
     label = args.label or ("video" if args.video else "json")
     result = measure(args)
-    with (args.out / f"rss-{label}.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["seconds", "frames", "rss_mib"])
-        writer.writerows([(round(t, 1), n, round(r, 1)) for t, n, r in result["samples"]])
     report = {"label": label, "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()
                                            if k in ("frames", "size", "people", "seed", "video", "truth_boxes", "every")},
               "environment": {"python": platform.python_version(), "machine": platform.processor() or platform.machine(),

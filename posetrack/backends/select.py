@@ -4,6 +4,7 @@ ONNX Runtime (which itself prefers its TensorRT, then CUDA, then CPU provider; s
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from posetrack.errors import PosetrackError
 
@@ -36,3 +37,44 @@ def tensorrt_usable() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """What runs the networks: ``kind`` (torch, ort, trt), on ``device``, and why (for the run summary)."""
+
+    kind: str
+    device: str
+    reason: str
+
+    def label(self, precision: str) -> str:
+        return f"{self.kind}:{self.device} {precision} ({self.reason})"
+
+
+def resolve_backend(requested: str, device: str | None, trt_usable: bool, cuda_devices: int,
+                    ort_cuda: bool) -> BackendChoice:
+    """The backend and device for ``--backend`` and ``--device`` (None: a CUDA GPU if there is one).
+
+    ``auto`` takes, in order: TensorRT (installed and usable) → PyTorch on CUDA → ONNX Runtime with its CUDA
+    provider → ONNX Runtime on the CPU. An explicit device that is not there is an error.
+    """
+    if device is not None and device != "cpu" and not device.startswith("cuda"):
+        raise PosetrackError(f"--device {device}: use cpu, cuda or cuda:N")
+    if device is not None and device.startswith("cuda"):
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= cuda_devices:
+            raise PosetrackError(f"--device {device}: no such CUDA device here ({cuda_devices} visible)")
+        device = f"cuda:{index}"
+    gpu = device.startswith("cuda") if device is not None else cuda_devices > 0
+    where = device or ("cuda:0" if gpu else "cpu")
+    kind = choose_backend(requested, trt_usable and gpu)
+    if requested != "auto":
+        return BackendChoice(kind, where if kind != "ort" else ("cuda" if gpu and ort_cuda else "cpu"), "as asked")
+    if kind == "trt":
+        return BackendChoice("trt", where, "TensorRT installed")
+    if gpu:
+        return BackendChoice("torch", where, "TensorRT not installed" if not trt_usable else "TensorRT not usable")
+    if ort_cuda and device is None:
+        return BackendChoice("ort", "cuda", "no CUDA device for torch; ONNX Runtime's CUDA provider")
+    reason = "--device cpu" if device == "cpu" else "no CUDA GPU"
+    return BackendChoice("ort", "cpu", reason)

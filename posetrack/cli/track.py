@@ -67,9 +67,14 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
 
     p.add_argument("--out", type=folder, default=str(default_out), help=f"output folder (default: {default_out}/)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
-                   help="inference backend (default: auto = TensorRT where it can run, else ONNX Runtime)")
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                   help="fp32 (default), fp16, or int8 (calibrated Q/DQ models; calibrates on first use)")
+                   help="inference backend (default: auto = TensorRT where it can run, else PyTorch on a CUDA GPU, "
+                        "else ONNX Runtime)")
+    p.add_argument("--precision", default="fp32", choices=(*PRECISIONS, "bf16"),
+                   help="fp32 (default), fp16, int8 (calibrated Q/DQ models; calibrates on first use), or bf16 "
+                        "(--backend torch)")
+    p.add_argument("--device", metavar="DEVICE",
+                   help="cpu, cuda or cuda:N (default: a CUDA GPU if there is one, else the CPU); on a GPU without "
+                        "TensorRT, --backend auto runs PyTorch there with CUDA graphs, crops and decoding included")
     add_pose_args(p)
     p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
     p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
@@ -86,7 +91,7 @@ def _options(args: argparse.Namespace):
     from posetrack.assemble import RunOptions
 
     return RunOptions(pose_record(args), args.detector, args.detections, args.backend, args.precision, args.flip_test,
-                      args.max_persons)
+                      args.max_persons, device=args.device)
 
 
 def _report_break(summary) -> int:

@@ -1,0 +1,184 @@
+"""The torch data path (crops, decoding, buckets) equals the OpenCV/NumPy path, on CPU tensors."""
+
+import numpy as np
+import pytest
+import torch
+
+from posetrack import heatmaps as hm
+from posetrack.device import crops, decode
+from posetrack.device.buckets import bucket, chunks
+from posetrack.pose import TopDownConfig
+from posetrack.pose import crop_batch as cv2_crop_batch
+from posetrack.skeleton import COCO17
+from posetrack.transforms import apply_affine, invert_affine
+
+
+@pytest.fixture
+def frame(rng):
+    """A textured 360x640 frame: smooth shapes and noise, so bilinear differences show."""
+    y, x = np.mgrid[0:360, 0:640]
+    base = np.stack([128 + 100 * np.sin(x / 17.0), 128 + 100 * np.cos(y / 11.0), (x + y) % 256], -1)
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_crops_equal_warp_affine_and_normalisation(frame):
+    config = TopDownConfig(input_size=(192, 256))
+    boxes = np.array([[100, 50, 220, 330], [500, -40, 700, 200], [0, 0, 30, 30], [300.4, 120.7, 361.9, 250.2]])
+    reference, to_crop = cv2_crop_batch(frame, boxes, config)
+    ours = crops.crop_batch(crops.upload(frame, "cpu"), to_crop, config.input_size).numpy()
+    diff = np.abs(ours - reference)
+    # OpenCV interpolates with 1/32-pixel weights and rounds to uint8: about one grey level (1/57 normalised)
+    assert diff.max() < 0.02 and diff.mean() < 0.005  # half a pixel off would be a mean of 0.06
+    assert np.abs(ours[1, :, :5, :] - reference[1, :, :5, :]).max() < 0.05  # outside the frame: black, normalised
+
+
+def test_keypoints_round_trip_through_the_crop(frame):
+    config = TopDownConfig(input_size=(192, 256))
+    boxes = np.array([[100, 50, 220, 330], [400, 100, 460, 220]], np.float32)
+    _, to_crop = cv2_crop_batch(frame, boxes, config)
+    points = np.array([[[150.0, 100.0], [200.5, 300.25]], [[410.0, 110.0], [455.0, 215.0]]])
+    in_heatmap = apply_affine(points, to_crop) / 4.0
+    back = decode.to_image(torch.as_tensor(in_heatmap), (4.0, 4.0), torch.as_tensor(invert_affine(to_crop)))
+    np.testing.assert_allclose(back.numpy(), points, atol=1e-9)
+
+
+def _blobs(rng, n=6, k=17, h=64, w=48):
+    """Gaussian peaks at sub-pixel positions (some near the border, some negative channels) plus noise."""
+    y, x = np.mgrid[0:h, 0:w]
+    centres = rng.uniform([0.5, 0.5], [w - 1.5, h - 1.5], (n, k, 2))
+    centres[0, :4] = [[0.2, 5.0], [w - 1.1, 30.0], [20.0, 0.4], [10.0, h - 1.2]]
+    maps = np.exp(-((x - centres[..., :1, None]) ** 2 + (y - centres[..., 1:, None]) ** 2) / (2 * 2.0 ** 2))
+    maps += rng.normal(0, 0.01, maps.shape)
+    maps[1, :3] = -np.abs(maps[1, :3])  # nothing there
+    return maps.astype(np.float32)
+
+
+@pytest.mark.parametrize("refine", ["argmax", "dark"])
+def test_decode_equals_numpy(rng, refine):
+    maps = _blobs(rng)
+    ref_coords, ref_scores = hm.decode(maps, refine)
+    coords, scores = decode.decode(torch.from_numpy(maps), refine)
+    assert np.abs(coords.numpy() - ref_coords).max() < 0.01
+    np.testing.assert_array_equal(scores.numpy(), ref_scores)
+
+
+def test_flip_back_equals_numpy(rng):
+    maps = _blobs(rng)
+    perm = COCO17.flip_permutation()
+    for shift in (True, False):
+        ours = decode.flip_back(torch.from_numpy(maps), torch.as_tensor(perm), shift).numpy()
+        np.testing.assert_array_equal(ours, hm.flip_back(maps, perm, shift))
+
+
+def test_buckets_and_chunks():
+    assert [bucket(n) for n in (1, 2, 3, 5, 16, 17, 64)] == [1, 2, 4, 8, 16, 32, 64]
+    with pytest.raises(ValueError, match="chunk it first"):
+        bucket(65)
+    assert [(s.start, s.stop) for s in chunks(100, 32)] == [(0, 32), (32, 64), (64, 96), (96, 100)]
+    assert list(chunks(0, 32)) == []
+
+
+# ---- the estimator on the device path, the torch backend's buckets and precisions, the backend choice ---------
+
+from posetrack.backends import TorchBackend  # noqa: E402
+from posetrack.backends.select import resolve_backend  # noqa: E402
+from posetrack.errors import PosetrackError  # noqa: E402
+from posetrack.pose import TopDownEstimator  # noqa: E402
+from posetrack.skeleton import POSETRACK17  # noqa: E402
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_estimator_device_path_equals_the_host_path(tiny_model, frame, flip_test):
+    boxes = np.array([[100, 50, 220, 330], [400, 100, 470, 260], [560, 200, 640, 360]], np.float32)
+    config = TopDownConfig((96, 128), POSETRACK17, flip_test=flip_test, refine="dark")
+    host = TopDownEstimator(TorchBackend(tiny_model), config=config).estimate(frame, boxes)
+    from dataclasses import replace
+
+    device = TopDownEstimator(TorchBackend(tiny_model), config=replace(config, device_path=True)).estimate(frame, boxes)
+    diff = np.abs(device.keypoints - host.keypoints).max(-1)
+    # the crops differ by OpenCV's rounding only, so nearly every peak is the same one
+    assert np.median(diff) < 0.05 and (diff < 0.5).mean() > 0.9
+    np.testing.assert_allclose(device.scores, host.scores, atol=0.02)
+
+
+def test_torch_backend_pads_to_buckets_and_chunks_big_batches(tiny_model, rng):
+    x = rng.normal(0, 1, (70, 3, 128, 96)).astype(np.float32)
+    plain = TorchBackend(tiny_model).run({"input": x})["heatmaps"]
+    padded = TorchBackend(tiny_model, pad_to_buckets=True, buckets=(1, 4, 16)).run({"input": x})["heatmaps"]
+    assert padded.shape == plain.shape == (70, 17, 32, 24)  # 4 chunks of 16 and one of 6 padded to 16
+    np.testing.assert_allclose(padded, plain, atol=1e-4)
+
+
+def test_torch_backend_bf16_on_cpu_and_refusals(tiny_model, rng):
+    import copy
+
+    x = rng.normal(0, 1, (2, 3, 128, 96)).astype(np.float32)
+    ref = TorchBackend(copy.deepcopy(tiny_model)).run({"input": x})["heatmaps"]
+    half = TorchBackend(copy.deepcopy(tiny_model), precision="bf16").run({"input": x})["heatmaps"]
+    assert half.dtype == np.float32  # float32 I/O whatever runs inside
+    assert np.abs(half - ref).max() < 0.1 * np.abs(ref).max() + 0.05
+    with pytest.raises(PosetrackError, match="needs a CUDA device"):
+        TorchBackend(copy.deepcopy(tiny_model), precision="fp16")
+    with pytest.raises(PosetrackError, match="CUDA graphs need"):
+        TorchBackend(copy.deepcopy(tiny_model), cuda_graphs=True)
+
+
+@pytest.mark.parametrize("requested, device, trt, gpus, ort_cuda, expected", [
+    ("auto", None, False, 0, False, ("ort", "cpu", "no CUDA GPU")),
+    ("auto", None, False, 1, False, ("torch", "cuda:0", "TensorRT not installed")),
+    ("auto", None, True, 1, True, ("trt", "cuda:0", "TensorRT installed")),
+    ("auto", "cpu", True, 1, True, ("ort", "cpu", "--device cpu")),
+    ("auto", "cuda:1", False, 2, True, ("torch", "cuda:1", "TensorRT not installed")),
+    ("auto", None, False, 0, True, ("ort", "cuda", "no CUDA device for torch; ONNX Runtime's CUDA provider")),
+    ("torch", "cpu", False, 1, False, ("torch", "cpu", "as asked")),
+    ("ort", None, False, 1, True, ("ort", "cuda", "as asked")),
+])
+def test_backend_choice(requested, device, trt, gpus, ort_cuda, expected):
+    c = resolve_backend(requested, device, trt, gpus, ort_cuda)
+    assert (c.kind, c.device, c.reason) == expected
+
+
+@pytest.mark.parametrize("requested, device, gpus, fragment", [
+    ("auto", "cuda", 0, "no such CUDA device"), ("auto", "cuda:2", 2, "no such CUDA device"),
+    ("auto", "tpu", 0, "use cpu, cuda or cuda:N"), ("trt", None, 0, "TensorRT cannot run here"),
+])
+def test_backend_choice_refusals(requested, device, gpus, fragment):
+    with pytest.raises(PosetrackError, match=fragment):
+        resolve_backend(requested, device, False, gpus, False)
+
+
+# ---- on a GPU (skipped here: no CUDA) -------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 2e-2), ("bf16", 6e-2)])
+def test_cuda_parity_with_the_cpu_reference(tiny_model, rng, precision, tolerance):
+    import copy
+
+    x = rng.normal(0, 1, (8, 3, 128, 96)).astype(np.float32)
+    ref = TorchBackend(copy.deepcopy(tiny_model)).run({"input": x})["heatmaps"]
+    out = TorchBackend(copy.deepcopy(tiny_model), device="cuda", precision=precision,
+                       channels_last=True).run({"input": x})["heatmaps"]
+    assert np.abs(out - ref).max() < tolerance * max(1.0, np.abs(ref).max())
+
+
+@pytest.mark.gpu
+def test_cuda_graph_replay_equals_eager(tiny_model, rng):
+    import copy
+
+    x = rng.normal(0, 1, (37, 3, 128, 96)).astype(np.float32)  # a 64 bucket, padded
+    eager = TorchBackend(copy.deepcopy(tiny_model), device="cuda").run({"input": x})["heatmaps"]
+    graphs = TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True)
+    for _ in range(2):  # capture, then replay
+        np.testing.assert_allclose(graphs.run({"input": x})["heatmaps"], eager, atol=1e-4)
+
+
+@pytest.mark.gpu
+def test_device_path_on_cuda_equals_the_host_path(tiny_model, frame):
+    import copy
+
+    boxes = np.array([[100, 50, 220, 330], [400, 100, 470, 260]], np.float32)
+    config = TopDownConfig((96, 128), POSETRACK17)
+    host = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model)), config=config).estimate(frame, boxes)
+    gpu = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model), device="cuda"), config=config).estimate(frame, boxes)
+    assert np.median(np.abs(gpu.keypoints - host.keypoints)) < 0.05
