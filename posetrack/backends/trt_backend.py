@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from posetrack.device.buckets import chunks
 from posetrack.errors import PosetrackError
 
 if TYPE_CHECKING:  # torch (CUDA) is imported where a backend is made, not when this module loads
@@ -102,6 +103,8 @@ class TrtBackend:
         self._outputs: dict[str, torch.Tensor] = {}
         self._staging: dict[str, torch.Tensor] = {}  # pinned host buffers by role and tensor name
         self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        first = self.input_names[0]
+        self.max_batch = int(engine.get_tensor_profile_shape(first, 0)[2][0])  # the profile's largest batch
 
     @property
     def last_gpu_ms(self) -> float:
@@ -111,7 +114,18 @@ class TrtBackend:
 
     def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Device tensors in, device tensors out; ordered on this backend's stream (the caller's stream waits on
-        it). Output tensors are reused between calls of the same shape: copy them if you keep them."""
+        it; no host synchronisation). Output tensors are reused between calls of the same shape: copy them if you
+        keep them. A batch beyond the profile's largest runs in chunks (then the outputs are fresh tensors)."""
+        import torch
+
+        n = len(inputs[self.input_names[0]])
+        if n > self.max_batch:
+            parts = [{k: v.clone() for k, v in self._enqueue({name: t[s] for name, t in inputs.items()}).items()}
+                     for s in chunks(n, self.max_batch)]
+            return {k: torch.cat([p[k] for p in parts]) for k in self.output_names}
+        return self._enqueue(inputs)
+
+    def _enqueue(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         import torch
 
         shapes = output_shapes(self.context, self.plan, {n: tuple(inputs[n].shape) for n in self.input_names})
