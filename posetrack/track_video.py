@@ -116,7 +116,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
             if stop or any(sink.stop for sink in sinks):
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
-                         reader.broken_at, list(reader.skipped), pipeline.label)
+                         reader.broken_at, list(reader.skipped), getattr(pipeline, "label", ""))
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary

@@ -143,7 +143,7 @@ def test_bad_sources(assets, tmp_path):
     (tmp_path / "text.mp4").write_text("not a video")
     _error_line(run(tmp_path / "text.mp4"), "text.mp4", "cannot be opened")
     (tmp_path / "empty").mkdir()
-    _error_line(run(tmp_path / "empty"), "no images")
+    _error_line(run(tmp_path / "empty"), "no videos or images")
     (tmp_path / "tiny").mkdir()
     cv2.imwrite(str(tmp_path / "tiny" / "0.png"), np.zeros((16, 16, 3), np.uint8))
     _error_line(run(tmp_path / "tiny"), "16x16")

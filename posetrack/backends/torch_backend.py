@@ -61,7 +61,8 @@ class TorchBackend:
         self.cuda_graphs, self.pad = cuda_graphs, pad_to_buckets or cuda_graphs
         self.buckets = tuple(sorted(buckets))
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]] = {}
-        self.name = f"torch:{self.device} {precision}" + (" cuda-graphs" if cuda_graphs else "")
+        self.name = f"torch:{self.device}" + (f" {precision}" if precision != "fp32" else "") + (
+            " cuda-graphs" if cuda_graphs else "")
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         check_inputs(self, inputs)
