@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +67,7 @@ class Pipeline:
     # the pose and track stages share the estimator (backends such as TensorRT contexts are not thread-safe)
     _estimator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+    def run(self, frames: Iterable[Frame]) -> Generator[FrameResult, None, None]:
         """Process ``frames`` (one video: the tracker starts afresh); yields results in frame order as they
         complete."""
         self.times = StageTimes()

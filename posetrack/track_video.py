@@ -59,9 +59,12 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 
 
 class StopRequest:
-    """The first stop signal a run received (``signum``), or None."""
+    """The first stop signal a run received (``signum``), or None. ``urgent``: a second signal interrupts at once;
+    turned off once the run is closing its outputs anyway (an exception raised in the middle of that, e.g. while
+    the stage threads are joined, would be swallowed by the generator's cleanup and leave threads running)."""
 
     signum: int | None = None
+    urgent: bool = True
 
     def __bool__(self) -> bool:
         return self.signum is not None
@@ -79,9 +82,9 @@ def deferred_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequ
         return
 
     def on_signal(signum: int, frame: object) -> None:
-        if request.signum is not None:
+        if request.signum is not None and request.urgent:
             raise Interrupted(signum)
-        request.signum = signum
+        request.signum = request.signum or signum
 
     previous = {s: signal.signal(s, on_signal) for s in signals}
     try:
@@ -104,7 +107,10 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
         for sink in sinks:
             closing.enter_context(sink)
         closing.callback(bar.close)
-        for result in pipeline.run(reader):
+        results = pipeline.run(reader)
+        closing.callback(results.close)  # joins the stage threads
+        closing.callback(setattr, stop, "urgent", False)  # runs first: winding down is not interrupted
+        for result in results:
             for sink in sinks:
                 sink.write(result)
             frames += 1
