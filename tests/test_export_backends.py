@@ -1,5 +1,7 @@
 """ONNX export (dynamic batch, checker, parity) and the backends' agreement."""
 
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -60,7 +62,8 @@ def test_a_save_lands_only_once_verified(tiny_onnx, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         save_verified(proto, tmp_path / "model.onnx", interrupted)
     assert list(tmp_path.iterdir()) == []
-    assert save_verified(proto, tmp_path / "model.onnx", lambda draft: draft.name) == "model.onnx.part"
+    draft = save_verified(proto, tmp_path / "model.onnx", lambda draft: draft.name)
+    assert draft == f"model.onnx.{os.getpid()}.part"  # per process: workers exporting at once do not collide
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 

@@ -128,14 +128,17 @@ def plot(folder: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
+    top = 0.0
     for path in sorted(folder.glob("rss-*.csv")):
         with path.open() as f:
             rows = list(csv.DictReader(f))
-        ax.plot([int(r["frames"]) for r in rows], [float(r["rss_mib"]) for r in rows], label=path.stem[4:])
-    ax.axvline(1500, color="grey", lw=0.8, ls="--")
+        rss = [float(r["rss_mib"]) for r in rows]
+        top = max(top, *rss)
+        ax.plot([int(r["frames"]) for r in rows], rss, label=path.stem[4:])
+    ax.axvline(1500, color="grey", lw=0.8, ls="--", label="1 minute of video")
     ax.set_xlabel("frames processed (25 fps: 90 000 = 1 hour)")
     ax.set_ylabel("RSS (MiB)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.2)
     ax.set_title("posetrack run: resident memory over a synthetic stream (4 people)")
     ax.legend()
     fig.tight_layout()

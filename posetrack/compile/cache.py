@@ -72,8 +72,10 @@ def slug(text: str) -> str:
 def save_verified(proto: onnx.ModelProto, path: Path, verify: Callable[[Path], T]) -> T:
     """Save ``proto`` beside ``path``, run ``verify`` on that draft and only then move it to ``path``, so that a
     refused or interrupted save never leaves a file that a cache would take for a good one. Returns what
-    ``verify`` returns; the draft is removed when it raises."""
-    draft = path.with_name(path.name + ".part")
+    ``verify`` returns; the draft is removed when it raises. The draft's name carries the process id: processes
+    exporting the same model at once (batch workers starting together) each verify their own and the last
+    rename wins (they are the same model)."""
+    draft = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
         onnx.save(proto, draft)
         result = verify(draft)
