@@ -125,3 +125,20 @@ def test_fine_tuning_from_a_missing_file_is_one_line(tmp_path, capsys):
     assert main(["train", "pose", "--out", str(tmp_path / "run"), "--init", str(tmp_path / "nope.pth")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.pth" in err[0] and "no such file" in err[0]
+
+
+@pytest.mark.gpu
+def test_a_pose_training_step_on_cuda(tmp_path):
+    from posetrack.models.hrnet import hrnet
+    from posetrack.skeleton import POSETRACK17
+    from posetrack.synth import preset
+    from posetrack.synth.samples import person_samples
+    from posetrack.train.data import batches
+    from posetrack.train.loop import TrainConfig
+    from posetrack.train.pose_trainer import train_pose
+
+    model = hrnet("demo")
+    samples = person_samples(seed=0, configs=[preset("easy", frames=20)])
+    history = train_pose(model, batches(samples, 4, (96, 128), POSETRACK17, seed=0),
+                         TrainConfig(steps=2, val_every=100, device="cuda"), tmp_path, progress=False)
+    assert len(history.loss) == 2 and next(model.parameters()).is_cuda

@@ -87,7 +87,10 @@ class RayExecutor:
     def stop(self) -> None:
         for actor in self._actors:
             if actor is not None:
-                self.ray.kill(actor)
+                try:
+                    self.ray.kill(actor)
+                except Exception:  # already gone (a Ctrl-C reaches Ray's own processes too): nothing to stop
+                    pass
         self._actors = [None] * self.slots
         self._futures.clear()
         if self._started_ray:

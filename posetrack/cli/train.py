@@ -33,15 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start from these weights (fine-tuning; any checkpoint format `run --pose-weights` reads) "
                         "instead of the official random initialisation; a run found in OUT is resumed instead")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="cpu, cuda or cuda:N (default: a CUDA GPU if there is one, else the CPU)")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from posetrack.errors import PosetrackError
     from posetrack.train.loop import TrainConfig
     from posetrack.train.recipes import TrainJob, train_detector_job, train_pose_job
 
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PosetrackError(f"--device {device}: no CUDA device here")
     warmup = {"warmup": 200} if args.what == "detector" else {}
-    loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, **warmup)
+    loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, device=device,
+                       **warmup)
     job = TrainJob(args.out, loop, args.config, args.input_size, args.data, args.batch, args.init, not args.no_resume)
     history = (train_detector_job if args.what == "detector" else train_pose_job)(job)
     metric = "AP50" if args.what == "detector" else "AP"

@@ -16,7 +16,7 @@ from posetrack.detect import YoloDetector, letterbox
 from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
 from posetrack.synth.samples import FrameSample
 from posetrack.train.heldout import detector_ap
-from posetrack.train.loop import History, TrainConfig, fit
+from posetrack.train.loop import History, TrainConfig, device_of, fit
 from posetrack.transforms import preprocess
 
 
@@ -90,22 +90,24 @@ def detector_batches(samples: Iterable[FrameSample], batch_size: int, input_size
 
 def centernet_loss(heat: torch.Tensor, size: torch.Tensor, offset: torch.Tensor, batch: DetectorBatch) -> torch.Tensor:
     """Penalty-reduced focal loss on centres + 0.1 x L1 on log size + L1 on offsets, per centre."""
-    target = torch.from_numpy(batch.heat)
-    mask = torch.from_numpy(batch.mask)
+    device = heat.device
+    target = torch.from_numpy(batch.heat).to(device)
+    mask = torch.from_numpy(batch.mask).to(device)
     p = torch.sigmoid(heat).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1).float()
     pos_loss = -(torch.log(p) * (1 - p) ** 2 * pos).sum()
     neg_loss = -(torch.log(1 - p) * p**2 * (1 - target) ** 4 * (1 - pos)).sum()
     n = mask.sum().clamp(min=1)
-    l1_size = (torch.abs(size - torch.from_numpy(batch.size)) * mask).sum() / n
-    l1_offset = (torch.abs(offset - torch.from_numpy(batch.offset)) * mask).sum() / n
+    l1_size = (torch.abs(size - torch.from_numpy(batch.size).to(device)) * mask).sum() / n
+    l1_offset = (torch.abs(offset - torch.from_numpy(batch.offset).to(device)) * mask).sum() / n
     return (pos_loss + neg_loss) / n + 0.1 * l1_size + l1_offset
 
 
 def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict, input_size: tuple[int, int]) -> dict:
     """Box AP of the detector (YOLO-layout decoding, as deployed) on ground-truth person boxes."""
     model.eval()
-    detector = YoloDetector(TorchBackend(YoloLayout(model), output_names=("output",)), input_size, conf_threshold=0.05)
+    detector = YoloDetector(TorchBackend(YoloLayout(model), output_names=("output",), device=device_of(model)),
+                            input_size, conf_threshold=0.05)
     return detector_ap(detector, images, gt)
 
 
@@ -114,7 +116,7 @@ def train_detector(model: PersonDetector, train: Iterator[DetectorBatch], cfg: T
                    progress: bool = True) -> History:
     """Train the detector (see ``loop.fit``: checkpoints and resume); ``best.pth`` keeps the best box AP50."""
     def loss(m: PersonDetector, batch: DetectorBatch) -> torch.Tensor:
-        heat, size, offset = m(torch.from_numpy(batch.inputs))
+        heat, size, offset = m(torch.from_numpy(batch.inputs).to(device_of(m), non_blocking=True))
         return centernet_loss(heat, size, offset, batch)
 
     return fit(model, train, loss, cfg, out_dir, lambda m: validate_detector(m, *validation, input_size), "AP50",

@@ -16,7 +16,7 @@ from posetrack.pose import TopDownConfig, TopDownEstimator
 from posetrack.skeleton import POSETRACK17, Skeleton
 from posetrack.train.data import PoseBatch
 from posetrack.train.heldout import pose_ap
-from posetrack.train.loop import History, TrainConfig, fit
+from posetrack.train.loop import History, TrainConfig, device_of, fit
 
 
 def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -29,14 +29,16 @@ def validate(model: nn.Module, images: list[np.ndarray], gt: dict, input_size: t
              refine: Refine = "dark") -> dict[str, float]:
     """OKS AP of ``model`` with ground-truth boxes (all persons of an image in one batch)."""
     model.eval()
-    estimator = TopDownEstimator(TorchBackend(model), config=TopDownConfig(input_size=input_size, skeleton=skeleton,
-                                                                          refine=refine))
+    estimator = TopDownEstimator(TorchBackend(model, device=device_of(model)),
+                                 config=TopDownConfig(input_size=input_size, skeleton=skeleton, refine=refine))
     return pose_ap(estimator, images, gt)
 
 
 def pose_loss(model: nn.Module, batch: PoseBatch) -> torch.Tensor:
-    return weighted_mse(model(torch.from_numpy(batch.inputs)), torch.from_numpy(batch.heatmaps),
-                        torch.from_numpy(batch.weights))
+    device = device_of(model)
+    inputs, heatmaps, weights = (torch.from_numpy(a).to(device, non_blocking=True)
+                                 for a in (batch.inputs, batch.heatmaps, batch.weights))
+    return weighted_mse(model(inputs), heatmaps, weights)
 
 
 def train_pose(model: nn.Module, train: Iterator[PoseBatch], cfg: TrainConfig, out_dir: str | Path,
