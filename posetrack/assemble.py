@@ -20,6 +20,7 @@ from posetrack.compile.calibrate import detector_inputs, pose_inputs
 from posetrack.compile.precision import ExportedModel, cached_onnx, precision_onnx
 from posetrack.compile.quantize import ORT_CPU, TENSORRT
 from posetrack.detect import Detector, PrecomputedDetections, YoloDetector, prepare_frame
+from posetrack.device.streams import stage_streams
 from posetrack.errors import PosetrackError
 from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE, DetectorRecord, PoseRecord, load_detector, load_pose, user_detector
 from posetrack.pipeline import Pipeline
@@ -198,6 +199,7 @@ def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
     else:
         detector = build_detector(options.detector, options.backend, detector_threads, precision=options.precision,
                                   device=options.device)
-    label = backend_choice(options.backend, options.device).label(options.precision)
+    choice = backend_choice(options.backend, options.device)
+    streams = stage_streams(torch.device(choice.device)) if choice.device.startswith("cuda:") else None
     return Pipeline(detector, estimator, PoseTracker(), max_persons=options.max_persons, sequential=sequential,
-                    label=label)
+                    label=choice.label(options.precision), stage_context=streams)

@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,9 @@ class Pipeline:
     sequential: bool = False
     recover_score: float | None = 0.5
     label: str = ""  # what runs the networks and why, for the run summary
+    # the device work of a stage runs inside ``stage_context(stage)``: on a GPU, each network stage's own CUDA stream
+    # (``device.streams``), so that the detector's and the pose network's kernels can overlap; None on a CPU
+    stage_context: Callable[[str], AbstractContextManager] | None = None
     times: StageTimes = field(default_factory=StageTimes)
     # the pose and track stages share the estimator (backends such as TensorRT contexts are not thread-safe)
     _estimator_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -91,15 +95,19 @@ class Pipeline:
         self.times.busy[stage] += time.perf_counter() - t0
         return out
 
+    def _on(self, stage: str) -> AbstractContextManager:
+        return self.stage_context(stage) if self.stage_context is not None else nullcontext()
+
     def _detect(self, frame: Frame) -> tuple[Frame, Detections]:
-        found = self.detector.detect(frame)
+        with self._on("detect"):
+            found = self.detector.detect(frame)
         if len(found) > self.max_persons:
             keep = np.argsort(-found.scores, kind="stable")[: self.max_persons]
             found = Detections(found.boxes[keep], found.scores[keep])
         return frame, found
 
     def _pose(self, frame: Frame, found: Detections) -> tuple[Frame, Detections, Poses]:
-        with self._estimator_lock:
+        with self._estimator_lock, self._on("pose"):
             return frame, found, self.estimator.estimate(frame.image, found.boxes, found.scores)
 
     def _track(self, frame: Frame, found: Detections, poses: Poses) -> FrameResult:
@@ -118,7 +126,7 @@ class Pipeline:
             look &= box_iou(boxes, tracked.boxes).max(1) < 0.5
         if not look.any():
             return tracked
-        with self._estimator_lock:
+        with self._estimator_lock, self._on("pose"):
             found = self.estimator.estimate(frame.image, boxes[look], np.zeros(int(look.sum()), np.float32))
         keep = found.scores.mean(1) >= self.recover_score
         if not keep.any():
