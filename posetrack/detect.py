@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from posetrack.backends import Backend
+from posetrack.device.crops import upload
+from posetrack.device.frames import letterbox_input
 from posetrack.errors import PosetrackError
 from posetrack.io.files import read_json
 from posetrack.models.zoo import DetectorRecord, Normalise
@@ -113,12 +115,15 @@ class YoloDetector:
         person_class: class index of "person" (0 in COCO-trained YOLO models and the shipped detector).
         normalise: ``"imagenet"`` (the shipped detector) or ``"unit"`` (Ultralytics: RGB / 255).
         fill: letterbox padding value.
+        device_path: letterbox and normalise as device tensors (needs a backend with ``run_torch``); None: when
+            the backend's device is a GPU.
     """
 
     def __init__(self, backend: Backend, input_size: tuple[int, int], conf_threshold: float = 0.3,
                  iou_threshold: float = 0.5, person_class: int = 0, normalise: Normalise = "imagenet",
-                 max_detections: int = 100, fill: int = 114):
+                 max_detections: int = 100, fill: int = 114, device_path: bool | None = None):
         self.backend, self.input_size = backend, (int(input_size[0]), int(input_size[1]))
+        self.device_path = device_path
         self.conf_threshold, self.iou_threshold = conf_threshold, iou_threshold
         self.person_class, self.normalise, self.max_detections = person_class, normalise, max_detections
         self.fill = fill
@@ -129,14 +134,26 @@ class YoloDetector:
         return cls(backend, record.input_size, record.conf_threshold if conf_threshold is None else conf_threshold,
                    record.iou_threshold, normalise=record.normalise, fill=record.fill)
 
+    def _on_device(self) -> bool:
+        if self.device_path is not None:
+            return self.device_path and hasattr(self.backend, "run_torch")
+        device = getattr(self.backend, "device", None)
+        return hasattr(self.backend, "run_torch") and getattr(device, "type", "cpu") == "cuda"
+
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         """Image → (1, 3, H, W) network input, scale and pad (see ``prepare_frame``)."""
         return prepare_frame(image, self.input_size, self.normalise, self.fill)
 
     def detect(self, frame: Frame | np.ndarray) -> Detections:
         image = frame.image if isinstance(frame, Frame) else frame
-        x, scale, pad = self.prepare(image)
-        out = next(iter(self.backend.run({self.backend.input_names[0]: x}).values()))
+        if self._on_device():  # letterbox + normalise where the network runs; only its output comes back
+            device = self.backend.device  # type: ignore[attr-defined]
+            x_dev, scale, pad_xy = letterbox_input(upload(image, device), self.input_size, self.normalise, self.fill)
+            outs = self.backend.run_torch({self.backend.input_names[0]: x_dev})  # type: ignore[attr-defined]
+            out, pad = next(iter(outs.values())).float().cpu().numpy(), np.array(pad_xy)
+        else:
+            x, scale, pad = self.prepare(image)
+            out = next(iter(self.backend.run({self.backend.input_names[0]: x}).values()))
         (boxes, scores), = decode_yolo(out, self.conf_threshold, self.iou_threshold, (self.person_class,),
                                        self.max_detections)
         boxes = (boxes - np.tile(pad, 2)) / scale

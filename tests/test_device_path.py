@@ -233,3 +233,31 @@ def test_each_network_stage_runs_inside_its_own_stream(tiny_model):
     made = Handoff.made_on("tensor", streams[0], FakeEvent())
     assert made.event.on is streams[0] and made.take(streams[1]) == "tensor"
     assert streams[1].waited == [made.event]
+
+
+@pytest.mark.parametrize("normalise", ["imagenet", "unit"])
+def test_detector_input_on_the_device_equals_prepare_frame(frame, normalise):
+    from posetrack.detect import prepare_frame
+    from posetrack.device.frames import letterbox_input
+
+    for size in ((448, 256), (320, 320)):
+        ref, scale, pad = prepare_frame(frame, size, normalise)
+        ours, scale_t, pad_t = letterbox_input(crops.upload(frame, "cpu"), size, normalise)
+        assert scale_t == pytest.approx(scale) and pad_t == tuple(pad)
+        unit = 1 / 57.0 if normalise == "imagenet" else 1 / 255  # one grey level
+        diff = np.abs(ours.numpy() - ref)
+        assert diff.max() < unit and diff.mean() < 0.3 * unit  # OpenCV rounds the resized image to uint8
+
+
+def test_detector_device_path_finds_the_same_boxes(frame):
+    from posetrack.detect import YoloDetector
+    from posetrack.models.zoo import DEMO_DETECTOR, load_detector
+    from posetrack.synth import SyntheticVideo, preset
+
+    image = next(iter(SyntheticVideo(preset("crossing", frames=1), 3)))[0].image
+    backend = TorchBackend(load_detector(DEMO_DETECTOR), output_names=("output",))  # the YOLO-layout module
+    host = YoloDetector.from_record(backend, DEMO_DETECTOR).detect(image)
+    device = YoloDetector(backend, DEMO_DETECTOR.input_size, DEMO_DETECTOR.conf_threshold, DEMO_DETECTOR.iou_threshold,
+                          normalise=DEMO_DETECTOR.normalise, fill=DEMO_DETECTOR.fill, device_path=True).detect(image)
+    assert len(host) == len(device) > 0
+    np.testing.assert_allclose(device.boxes, host.boxes, atol=0.5)
