@@ -17,7 +17,7 @@ import numpy as np
 
 from posetrack.backends import Backend
 from posetrack.device.crops import upload
-from posetrack.device.frames import letterbox_input
+from posetrack.device.frames import frame_on_device, letterbox_input
 from posetrack.errors import PosetrackError
 from posetrack.io.files import read_json
 from posetrack.models.zoo import DetectorRecord, Normalise
@@ -148,7 +148,8 @@ class YoloDetector:
         image = frame.image if isinstance(frame, Frame) else frame
         if self._on_device():  # letterbox + normalise where the network runs; only its output comes back
             device = self.backend.device  # type: ignore[attr-defined]
-            x_dev, scale, pad_xy = letterbox_input(upload(image, device), self.input_size, self.normalise, self.fill)
+            on_device = frame_on_device(frame, device) if isinstance(frame, Frame) else upload(image, device)
+            x_dev, scale, pad_xy = letterbox_input(on_device, self.input_size, self.normalise, self.fill)
             outs = self.backend.run_torch({self.backend.input_names[0]: x_dev})  # type: ignore[attr-defined]
             out, pad = next(iter(outs.values())).float().cpu().numpy(), np.array(pad_xy)
         else:

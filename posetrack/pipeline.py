@@ -108,7 +108,7 @@ class Pipeline:
 
     def _pose(self, frame: Frame, found: Detections) -> tuple[Frame, Detections, Poses]:
         with self._estimator_lock, self._on("pose"):
-            return frame, found, self.estimator.estimate(frame.image, found.boxes, found.scores)
+            return frame, found, self.estimator.estimate(frame, found.boxes, found.scores)
 
     def _track(self, frame: Frame, found: Detections, poses: Poses) -> FrameResult:
         tracked = self.tracker.update(poses, frame.image)
@@ -127,7 +127,7 @@ class Pipeline:
         if not look.any():
             return tracked
         with self._estimator_lock, self._on("pose"):
-            found = self.estimator.estimate(frame.image, boxes[look], np.zeros(int(look.sum()), np.float32))
+            found = self.estimator.estimate(frame, boxes[look], np.zeros(int(look.sum()), np.float32))
         keep = found.scores.mean(1) >= self.recover_score
         if not keep.any():
             return tracked

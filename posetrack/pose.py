@@ -15,10 +15,11 @@ from posetrack import heatmaps as hm
 from posetrack.backends import Backend
 from posetrack.device import crops as device_crops
 from posetrack.device import decode as device_decode
+from posetrack.device.frames import frame_on_device
 from posetrack.models.zoo import PoseRecord
 from posetrack.skeleton import COCO17, Skeleton
 from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, preprocess, warp_crops
-from posetrack.types import Poses
+from posetrack.types import Frame, Poses
 
 
 @dataclass
@@ -79,11 +80,12 @@ class TopDownEstimator:
             self.config = replace(self.config, input_size=(int(input_size[0]), int(input_size[1])))
         self._flip_perm = self.config.skeleton.flip_permutation()
 
-    def estimate(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
+    def estimate(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
         """Poses of the persons in ``boxes``.
 
         Args:
-            image: (H, W, 3) uint8 BGR.
+            image: (H, W, 3) uint8 BGR, or the ``Frame`` (whose upload to the device, if a stage made one, is
+                reused).
             boxes: (N, 4) x1, y1, x2, y2 in image pixels.
             box_scores: (N,) detection scores (default 1).
         Returns:
@@ -97,6 +99,8 @@ class TopDownEstimator:
             return Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), boxes, box_scores, cfg.skeleton)
         if self._on_device():
             return self._estimate_on_device(image, boxes, box_scores)
+        if isinstance(image, Frame):
+            image = image.image
         batch, to_crop = crop_batch(image, boxes, cfg)
         heatmaps = self.heatmaps(batch)
         coords, scores = hm.decode(heatmaps, cfg.refine)
@@ -112,7 +116,7 @@ class TopDownEstimator:
         device = getattr(self.backend, "device", None)
         return run_torch is not None and isinstance(device, torch.device) and device.type == "cuda"
 
-    def _estimate_on_device(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray) -> Poses:
+    def _estimate_on_device(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray) -> Poses:
         """``estimate`` with the frame uploaded once, crops, network, flip merge and decoding on the backend's
         device; only keypoints and scores come back."""
         cfg = self.config
@@ -120,7 +124,8 @@ class TopDownEstimator:
         centers, sizes = boxes_to_center_size(boxes, width / height, cfg.padding)
         to_crop = crop_matrices(centers, sizes, cfg.input_size)
         device = self.backend.device  # type: ignore[attr-defined]
-        batch = device_crops.crop_batch(device_crops.upload(image, device), to_crop, cfg.input_size)
+        on_device = frame_on_device(image, device) if isinstance(image, Frame) else device_crops.upload(image, device)
+        batch = device_crops.crop_batch(on_device, to_crop, cfg.input_size)
         n = len(batch)
         if cfg.flip_test:
             batch = torch.cat([batch, batch.flip(3)])

@@ -6,7 +6,7 @@ are numpy; shapes and units are in each field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,11 +22,14 @@ class Frame:
         index: 0-based frame number in the source.
         timestamp: seconds from the start of the source.
         image: (H, W, 3) uint8, BGR.
+        on_device: the same image uploaded by the first stage that needed it on a device, by device (a
+            ``device.streams.Handoff`` on CUDA, a tensor otherwise), for the later stages; empty on a CPU run.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
+    on_device: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

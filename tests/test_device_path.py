@@ -261,3 +261,18 @@ def test_detector_device_path_finds_the_same_boxes(frame):
                           normalise=DEMO_DETECTOR.normalise, fill=DEMO_DETECTOR.fill, device_path=True).detect(image)
     assert len(host) == len(device) > 0
     np.testing.assert_allclose(device.boxes, host.boxes, atol=0.5)
+
+
+def test_a_frame_is_uploaded_once_for_every_stage(tiny_model, frame):
+    from dataclasses import replace
+
+    from posetrack.device.frames import frame_on_device
+    from posetrack.types import Frame
+
+    f = Frame(0, 0.0, frame)
+    first = frame_on_device(f, torch.device("cpu"))
+    assert frame_on_device(f, torch.device("cpu")) is first and list(f.on_device) == [torch.device("cpu")]
+    boxes = np.array([[100, 50, 220, 330], [400, 100, 470, 260]], np.float32)
+    config = TopDownConfig((96, 128), POSETRACK17, device_path=True)
+    estimator = TopDownEstimator(TorchBackend(tiny_model), config=replace(config))
+    np.testing.assert_array_equal(estimator.estimate(f, boxes).keypoints, estimator.estimate(frame, boxes).keypoints)

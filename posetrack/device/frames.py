@@ -6,8 +6,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from posetrack.device.crops import to_planes
+from posetrack.device.crops import to_planes, upload
+from posetrack.device.streams import Handoff
 from posetrack.transforms import MEAN_RGB, STD_RGB
+from posetrack.types import Frame
 
 
 def letterbox_input(frame: torch.Tensor, size: tuple[int, int], normalise: str = "imagenet", fill: int = 114
@@ -27,3 +29,20 @@ def letterbox_input(frame: torch.Tensor, size: tuple[int, int], normalise: str =
     mean = torch.as_tensor(MEAN_RGB, device=frame.device).view(1, 3, 1, 1)
     std = torch.as_tensor(STD_RGB, device=frame.device).view(1, 3, 1, 1)
     return (out - mean) / std, scale, (float(x0), float(y0))
+
+
+def frame_on_device(frame: Frame, device: torch.device) -> torch.Tensor:
+    """``frame``'s image as a uint8 tensor on ``device``, uploaded once per frame: the first stage that asks
+    uploads it and leaves it on the frame (on CUDA with the event of its stream), later stages take it, their
+    own streams waiting for that event — no host synchronisation, no second copy."""
+    shared = frame.on_device.get(device)
+    if isinstance(shared, Handoff):
+        stream = torch.cuda.current_stream(device)
+        tensor = shared.take(stream)
+        tensor.record_stream(stream)  # the allocator must not reuse it while this stream still reads it
+        return tensor
+    if isinstance(shared, torch.Tensor):
+        return shared
+    tensor = upload(frame.image, device)
+    frame.on_device[device] = Handoff.made_on(tensor, torch.cuda.current_stream(device)) if tensor.is_cuda else tensor
+    return tensor
