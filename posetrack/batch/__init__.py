@@ -6,6 +6,7 @@ videos and retries failed or unfinished ones.
 ``ray_executor`` (where workers run) → ``run`` (the driver: dispatch, retries, progress, summary).
 """
 
-from posetrack.batch.run import BatchOptions, BatchSummary, track_videos
+from posetrack.batch.run import BatchSummary, track_videos
+from posetrack.batch.worker import BatchOptions
 
 __all__ = ["BatchOptions", "BatchSummary", "track_videos"]

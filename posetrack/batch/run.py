@@ -8,30 +8,20 @@ import shutil
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from posetrack.assemble import RunOptions
 from posetrack.batch.ledger import Entry, Ledger, input_key, options_digest, summary_json
 from posetrack.batch.local import LOST, Executor, InlineExecutor, ProcessExecutor
 from posetrack.batch.sources import Source, collect
-from posetrack.batch.worker import WORK, VideoJob, VideoResult, WorkerSpec
+from posetrack.batch.worker import WORK, BatchOptions, VideoJob, VideoResult
 from posetrack.errors import PosetrackError
 
 EXECUTORS = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """What each video gets: the pipeline (``run``), which outputs, the keypoint score kept in files."""
-
-    run: RunOptions = field(default_factory=RunOptions)
-    video: bool = True
-    coco: bool = False
-    keep_score: float = 0.3
-    sequential: bool = False
+DEFAULTS = BatchOptions()
 
 
 @dataclass
@@ -68,7 +58,7 @@ def _share(workers: int, threads: int | None) -> int:
     return threads or max(1, (os.cpu_count() or 1) // workers)
 
 
-def _executor(kind: str, spec: WorkerSpec, workers: int, address: str | None, gpus: float) -> Executor:
+def _executor(kind: str, spec: BatchOptions, workers: int, address: str | None, gpus: float) -> Executor:
     if kind == "ray":
         from posetrack.batch.ray_executor import RayExecutor
 
@@ -80,7 +70,7 @@ def _executor(kind: str, spec: WorkerSpec, workers: int, address: str | None, gp
     return InlineExecutor(spec) if workers == 1 else ProcessExecutor(spec, workers)
 
 
-def track_videos(sources: list[str | Path], out_dir: str | Path, options: BatchOptions = BatchOptions(),
+def track_videos(sources: list[str | Path], out_dir: str | Path, options: BatchOptions = DEFAULTS,
                  executor: str = "local", workers: int = 1, *, ray_address: str | None = None,
                  threads_per_worker: int | None = None, gpus_per_worker: float = 0.0, retries: int = 1,
                  force: bool = False, recursive: bool = False, list_file: Path | None = None,
@@ -107,8 +97,7 @@ def track_videos(sources: list[str | Path], out_dir: str | Path, options: BatchO
     todo = [s for s in videos if force or not ledger.is_done(s.path, keys[s], digest, out)]
     skipped = [s for s in videos if s not in todo]
     cores = _share(workers, threads_per_worker)
-    spec = WorkerSpec(replace(options.run, cores=cores), options.video, options.coco, options.keep_score,
-                      options.sequential)
+    spec = replace(options, run=replace(options.run, cores=cores))
     runner = _executor(executor, spec, min(workers, max(1, len(todo))), ray_address, gpus_per_worker)
     entries: list[Entry] = []
     start = time.perf_counter()
@@ -139,11 +128,11 @@ def _drive(runner: Executor, todo: list[Source], keys: dict, digest: str, out: P
     frames, start = 0, time.perf_counter()
 
     def record(source: Source, status: str, attempt: int, result: VideoResult | None = None, error: str = "") -> Entry:
-        entry = Entry(str(source.path.resolve()), source.stem, status, keys[source], digest, attempt, error=error)
+        outcome: dict[str, Any] = asdict(result) if result is not None else {"error": error}
+        outcome.update(video=str(source.path.resolve()), stem=source.stem, status=status)
         if result is not None:
-            entry.worker, entry.frames, entry.persons, entry.tracks = (result.worker, result.frames, result.persons,
-                                                                     result.tracks)
-            entry.seconds, entry.outputs, entry.error = round(result.seconds, 3), result.outputs, result.error
+            outcome["seconds"] = round(result.seconds, 3)
+        entry = Entry(input=keys[source], options=digest, attempt=attempt, **outcome)
         ledger.write(entry)
         return entry
 

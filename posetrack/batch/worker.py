@@ -23,8 +23,9 @@ WORK = ".work"
 
 
 @dataclass(frozen=True)
-class WorkerSpec:
-    """Everything a worker builds its pipeline from and writes (picklable: it travels to worker processes)."""
+class BatchOptions:
+    """What each video gets: the pipeline (``run``), which outputs, the keypoint score kept in files. Picklable:
+    it travels to worker processes, which build their pipeline from it."""
 
     run: RunOptions = field(default_factory=RunOptions)
     video: bool = True
@@ -65,7 +66,7 @@ def worker_name() -> str:
 class VideoWorker:
     """A pipeline built once from ``spec``; ``track(job)`` runs one video through it."""
 
-    def __init__(self, spec: WorkerSpec):
+    def __init__(self, spec: BatchOptions):
         self.spec = spec
         self.pipeline = build_pipeline(spec.run, spec.sequential)
 
