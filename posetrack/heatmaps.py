@@ -11,7 +11,8 @@ Coordinates are heatmap pixels, x right and y down, pixel ``i`` at coordinate ``
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -77,22 +78,26 @@ def dark_offset(heatmaps: np.ndarray, coords: np.ndarray, blur_sigma: float = 2.
     inside = (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
     x, y = np.clip(x, 1, w - 2), np.clip(y, 1, h - 2)
 
-    def f(dx: int, dy: int) -> np.ndarray:
-        return _at(logh, x + dx, y + dy)
+    ox, oy, usable = newton_step(lambda dx, dy: _at(logh, x + dx, y + dy))
+    ok = inside & usable
+    offset = np.stack([ox, oy], axis=-1) * ok[..., None]
+    return np.clip(offset, -1.0, 1.0).astype(np.float32)
 
+
+def newton_step(f: Callable[[int, int], Any]) -> tuple[Any, Any, Any]:
+    """DARK's step -H⁻¹g at the integer peak, from ``f(dx, dy)``: the log heatmap at peak + (dx, dy). Arithmetic
+    only, so NumPy arrays and torch tensors both go through it. Returns (ox, oy, usable): zero offsets where the
+    Hessian is not negative definite, and that mask."""
     center = f(0, 0)
     gx, gy = 0.5 * (f(1, 0) - f(-1, 0)), 0.5 * (f(0, 1) - f(0, -1))
     hxx = f(1, 0) - 2 * center + f(-1, 0)
     hyy = f(0, 1) - 2 * center + f(0, -1)
     hxy = 0.25 * (f(1, 1) - f(1, -1) - f(-1, 1) + f(-1, -1))
     det = hxx * hyy - hxy * hxy
-    ok = inside & (det > 1e-12) & (hxx < 0)
-    safe = np.where(ok, det, 1.0)
+    usable = (det > 1e-12) & (hxx < 0)
+    safe = det * usable + (1 - 1 * usable)  # det where usable, else 1: no division by zero
     # offset = -H^-1 g, with the 2x2 inverse written out
-    ox = -(hyy * gx - hxy * gy) / safe
-    oy = -(hxx * gy - hxy * gx) / safe
-    offset = np.stack([ox, oy], axis=-1) * ok[..., None]
-    return np.clip(offset, -1.0, 1.0).astype(np.float32)
+    return -(hyy * gx - hxy * gy) / safe * usable, -(hxx * gy - hxy * gx) / safe * usable, usable
 
 
 def decode(heatmaps: np.ndarray, refine: Refine = "argmax", blur_sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:

@@ -55,12 +55,17 @@ class TopDownConfig:
                    flip_test=flip_test, refine=record.refine, output_name=record.output_name)
 
 
+def crop_transforms(boxes: np.ndarray, config: TopDownConfig) -> np.ndarray:
+    """The (N, 2, 3) image → crop affine maps of the persons in ``boxes`` ((N, 4) x1, y1, x2, y2 image pixels)."""
+    width, height = config.input_size
+    centers, sizes = boxes_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), width / height, config.padding)
+    return crop_matrices(centers, sizes, config.input_size)
+
+
 def crop_batch(image: np.ndarray, boxes: np.ndarray, config: TopDownConfig) -> tuple[np.ndarray, np.ndarray]:
     """Network input for the persons in ``boxes`` ((N, 4) x1, y1, x2, y2 image pixels) of a BGR ``image``:
     (N, 3, H, W) float32 crops and the (N, 2, 3) image → crop affine matrices."""
-    width, height = config.input_size
-    centers, sizes = boxes_to_center_size(np.asarray(boxes, np.float32).reshape(-1, 4), width / height, config.padding)
-    to_crop = crop_matrices(centers, sizes, config.input_size)
+    to_crop = crop_transforms(boxes, config)
     return preprocess(warp_crops(image, to_crop, config.input_size)), to_crop
 
 
@@ -121,8 +126,7 @@ class TopDownEstimator:
         device; only keypoints and scores come back."""
         cfg = self.config
         width, height = cfg.input_size
-        centers, sizes = boxes_to_center_size(boxes, width / height, cfg.padding)
-        to_crop = crop_matrices(centers, sizes, cfg.input_size)
+        to_crop = crop_transforms(boxes, cfg)
         device = self.backend.device  # type: ignore[attr-defined]
         on_device = frame_on_device(image, device) if isinstance(image, Frame) else device_crops.upload(image, device)
         batch = device_crops.crop_batch(on_device, to_crop, cfg.input_size)

@@ -19,8 +19,7 @@ import torch
 from posetrack.backends import TorchBackend
 from posetrack.device import crops, decode
 from posetrack.models.hrnet import hrnet
-from posetrack.pose import TopDownConfig
-from posetrack.transforms import boxes_to_center_size, crop_matrices
+from posetrack.pose import TopDownConfig, crop_transforms
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -70,8 +69,7 @@ def main() -> None:
     xy = rng.uniform([0, 0], [1800, 900], (16, 2))
     boxes = np.concatenate([xy, xy + rng.uniform([60, 150], [120, 300], (16, 2))], 1)
     config = TopDownConfig(input_size=(w, h))
-    centers, sizes = boxes_to_center_size(boxes, w / h, config.padding)
-    to_crop = crop_matrices(centers, sizes, config.input_size)
+    to_crop = crop_transforms(boxes, config)
     ms = timed(lambda: crops.crop_batch(frame, to_crop, config.input_size), args.repeats)
     print(json.dumps({"section": "device crops", "persons": 16, "frame": "1920x1080",
                       "median_ms": round(statistics.median(ms), 3)}))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from posetrack.heatmaps import newton_step
+
 
 def peaks(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, K, H, W) → integer peaks (N, K, 2) int64 (x, y) and peak values (N, K)."""
@@ -57,20 +59,8 @@ def dark_offset(heatmaps: torch.Tensor, coords: torch.Tensor, blur_sigma: float 
     inside = (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
     x, y = x.clamp(1, w - 2), y.clamp(1, h - 2)
 
-    def f(dx: int, dy: int) -> torch.Tensor:
-        return _at(logh, x + dx, y + dy)
-
-    center = f(0, 0)
-    gx, gy = 0.5 * (f(1, 0) - f(-1, 0)), 0.5 * (f(0, 1) - f(0, -1))
-    hxx = f(1, 0) - 2 * center + f(-1, 0)
-    hyy = f(0, 1) - 2 * center + f(0, -1)
-    hxy = 0.25 * (f(1, 1) - f(1, -1) - f(-1, 1) + f(-1, -1))
-    det = hxx * hyy - hxy * hxy
-    ok = inside & (det > 1e-12) & (hxx < 0)
-    safe = torch.where(ok, det, torch.ones_like(det))
-    ox = -(hyy * gx - hxy * gy) / safe
-    oy = -(hxx * gy - hxy * gx) / safe
-    return (torch.stack([ox, oy], -1) * ok.unsqueeze(-1)).clamp(-1.0, 1.0)
+    ox, oy, usable = newton_step(lambda dx, dy: _at(logh, x + dx, y + dy))
+    return (torch.stack([ox, oy], -1) * (inside & usable).unsqueeze(-1)).clamp(-1.0, 1.0)
 
 
 def decode(heatmaps: torch.Tensor, refine: str = "argmax", blur_sigma: float = 2.0
