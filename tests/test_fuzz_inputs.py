@@ -82,6 +82,20 @@ def _document(valid, data):
     return text
 
 
+def _damaged(blob: bytes, data, kind: str, flips: int, random_size: int) -> bytes:
+    """``blob`` as it is (``keep``), cut short (``cut``), with up to ``flips`` bytes overwritten (``flipped``), or
+    replaced by up to ``random_size`` random bytes (``random``)."""
+    damaged = bytearray(blob)
+    if kind == "cut":
+        damaged = damaged[: data.draw(st.integers(0, len(damaged)))]
+    elif kind == "flipped":
+        for _ in range(data.draw(st.integers(1, flips))):
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    elif kind == "random":
+        damaged = bytearray(data.draw(st.binary(max_size=random_size)))
+    return bytes(damaged)
+
+
 def _accepts_or_explains(fn):
     try:
         fn()
@@ -162,23 +176,17 @@ def checkpoint(tmp_path_factory):
 @settings(FUZZ, max_examples=CAMPAIGN or 25)
 @given(data=st.data())
 def test_checkpoints(checkpoint, tmp_path, data):
-    blob = bytearray(checkpoint.read_bytes())
     kind = data.draw(st.sampled_from(["cut", "flipped", "random", "object"]))
-    if kind == "cut":
-        blob = blob[: data.draw(st.integers(0, len(blob)))]
-    elif kind == "flipped":
-        for _ in range(data.draw(st.integers(1, 8))):
-            blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
-    elif kind == "random":
-        blob = bytearray(data.draw(st.binary(max_size=256)))
-    else:
+    if kind == "object":
         buffer = io.BytesIO()
         torch.save(data.draw(st.recursive(SCALARS, lambda inner: st.dictionaries(
             st.one_of(st.text(max_size=6), st.integers()), st.one_of(inner, st.just(torch.zeros(2)))), max_leaves=6)),
             buffer)
-        blob = bytearray(buffer.getvalue())
+        blob = buffer.getvalue()
+    else:
+        blob = _damaged(checkpoint.read_bytes(), data, kind, flips=8, random_size=256)
     path = tmp_path / "weights.pth"
-    path.write_bytes(bytes(blob))
+    path.write_bytes(blob)
     _accepts_or_explains(lambda: load_checkpoint(hrnet("demo"), path))
 
 
@@ -191,14 +199,6 @@ def test_image_folders(valid, tmp_path, data):
         old.unlink()
     originals = sorted(valid["frames"].iterdir())
     for source in originals:
-        blob = bytearray(source.read_bytes())
         kind = data.draw(st.sampled_from(["keep", "cut", "flipped", "random"]))
-        if kind == "cut":
-            blob = blob[: data.draw(st.integers(0, len(blob)))]
-        elif kind == "flipped":
-            for _ in range(data.draw(st.integers(1, 16))):
-                blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
-        elif kind == "random":
-            blob = bytearray(data.draw(st.binary(max_size=64)))
-        (folder / source.name).write_bytes(bytes(blob))
+        (folder / source.name).write_bytes(_damaged(source.read_bytes(), data, kind, flips=16, random_size=64))
     _accepts_or_explains(lambda: [f.image.shape for f in VideoReader(folder)])
