@@ -92,7 +92,7 @@ class PoseTrackJsonSink(Sink):
     def _finish(self) -> None:
         if self._journal is not None:
             self._journal.close()
-            if (output := finish_journal(self._journal.path)) is not None:
+            if (output := finish_journal(self._journal.path, self._journal.records)) is not None:
                 self._outputs.append(output)
             self._journal = None
 
@@ -126,8 +126,10 @@ class CocoKeypointsSink(Sink):
             finish_journal(self._journal.path)
 
 
-def _finish_posetrack(journal: Path, header: dict) -> Path:
-    frames = sum(1 for _ in read_records(journal))
+def _finish_posetrack(journal: Path, header: dict, records: int | None) -> Path | None:
+    frames = records if records is not None else sum(1 for _ in read_records(journal))
+    if frames == 0:
+        return None
 
     def entries() -> Iterator[tuple[dict, list[dict]]]:
         return ((r["image"], r["annotations"]) for r in read_records(journal))
@@ -135,26 +137,24 @@ def _finish_posetrack(journal: Path, header: dict) -> Path:
     return write_entries(journal.with_name(header["output"]), entries, frames)
 
 
-def _finish_coco(journal: Path, header: dict) -> Path:
+def _finish_coco(journal: Path, header: dict, records: int | None) -> Path | None:
     return write_results(read_records(journal), journal.with_name(header["output"]))
 
 
 _FINISHERS = {"posetrack": _finish_posetrack, "coco": _finish_coco}
 
 
-def finish_journal(journal: str | Path) -> Path | None:
+def finish_journal(journal: str | Path, records: int | None = None) -> Path | None:
     """Build the output a journal stands for (``<output>.journal`` → ``<output>``, complete or not written at all),
-    then delete the journal. Returns the output, or None when the journal held no frame."""
+    then delete the journal. ``records``: how many it holds, when the writer knows (saves a reading pass).
+    Returns the output, or None when the journal held no frame."""
     journal = Path(journal)
     header = read_header(journal)
     finish = _FINISHERS.get(header["kind"])
     if finish is None or not isinstance(header.get("output"), str):
         raise PosetrackError(f"{journal}: unknown journal kind {header['kind']!r}")
-    if header["kind"] == "posetrack" and next(read_records(journal), None) is None:
-        journal.unlink()
-        return None
     try:
-        output = finish(journal, header)
+        output = finish(journal, header, records)
     except (KeyError, TypeError, ValueError) as exc:
         raise PosetrackError(f"{journal}: damaged record ({type(exc).__name__}: {exc})") from None
     journal.unlink()
