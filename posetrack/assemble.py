@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
-from posetrack.backends.select import BackendChoice, resolve_backend, tensorrt_usable
+from posetrack.backends.select import BackendChoice, default_device, resolve_backend, tensorrt_usable
 from posetrack.compile.calibrate import detector_inputs, pose_inputs
 from posetrack.compile.precision import ExportedModel, cached_onnx, precision_onnx
 from posetrack.compile.quantize import ORT_CPU, TENSORRT
@@ -51,19 +51,29 @@ def stage_threads(sequential: bool, cores: int | None = None) -> tuple[CpuThread
     return CpuThreads(1, spin=False), CpuThreads(cores, spin=False)
 
 
+def cuda_devices() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def machine_device(device: str | None) -> str:
+    """``cpu`` or ``cuda:N`` on this machine for a ``--device`` value (None: a CUDA GPU if there is one)."""
+    return default_device(device, cuda_devices())
+
+
 def backend_choice(kind: str, device: str | None = None) -> BackendChoice:
     """``resolve_backend`` for this machine: what TensorRT, torch and ONNX Runtime can use here."""
     import onnxruntime
 
-    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    return resolve_backend(kind, device, tensorrt_usable(), cuda, ort_cuda)
+    return resolve_backend(kind, device, tensorrt_usable(), cuda_devices(), ort_cuda)
 
 
 def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
-                 threads: CpuThreads = ALL_CORES, device: str | None = None) -> Backend:
+                 threads: CpuThreads = ALL_CORES, device: str | None = None,
+                 cuda_graphs: bool | None = None, torch_compile: bool = False) -> Backend:
     """A backend running ``model``: ``torch`` (eager, or CUDA graphs on a GPU), ``ort``, ``trt``, or ``auto``
-    (``resolve_backend``'s order); ``threads`` applies to ONNX Runtime on the CPU."""
+    (``resolve_backend``'s order); ``threads`` applies to ONNX Runtime on the CPU; ``cuda_graphs`` (None: on a GPU)
+    and ``torch_compile`` to PyTorch."""
     choice = backend_choice(kind, device)
     if choice.kind == "torch":
         if precision == "int8":
@@ -71,12 +81,15 @@ def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, preci
                                  "TensorRT's INT8 kernels (--backend trt), on a CPU ONNX Runtime (--backend ort)")
         gpu = choice.device.startswith("cuda")
         return TorchBackend(module, output_names=(model.output_name,), device=choice.device, precision=precision,
-                            channels_last=gpu, cuda_graphs=gpu)
+                            channels_last=gpu, cuda_graphs=gpu and cuda_graphs is not False, compile=torch_compile)
+    if torch_compile:
+        raise PosetrackError(f"--torch-compile compiles the PyTorch backend; {choice.kind} was chosen "
+                             f"({choice.reason}): add --backend torch")
     if precision == "bf16":
         raise PosetrackError(f"--precision bf16 runs on --backend torch; {choice.kind} runs fp32, fp16 and int8")
     if choice.kind == "trt":
-        from posetrack.compile.tensorrt import tensorrt_backend
-        return tensorrt_backend(precision_onnx(model, precision, TENSORRT), model.name, precision)
+        from posetrack.compile.tensorrt import tensorrt_backend, tensorrt_onnx
+        return tensorrt_backend(tensorrt_onnx(model, precision), model.name, precision)
     providers = default_providers() if choice.device != "cpu" else ["CPUExecutionProvider"]
     flavour = ORT_CPU if providers[0] == "CPUExecutionProvider" else TENSORRT
     return OrtBackend(precision_onnx(model, precision, flavour), providers, threads.count, threads.spin)
@@ -86,7 +99,7 @@ def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, preci
 
 
 def export_pose(record: PoseRecord, module: torch.nn.Module | None = None) -> ExportedModel:
-    """The pose model's FP32 ONNX export (cached) and its calibration recipe (person crops)."""
+    """The pose model's FP32 ONNX export (made on first use, cached) and its calibration recipe (person crops)."""
     module = module if module is not None else load_pose(record)
     config = TopDownConfig.from_record(record)
 
@@ -99,16 +112,18 @@ def export_pose(record: PoseRecord, module: torch.nn.Module | None = None) -> Ex
         detector = build_detector(backend="ort")  # a user's images: persons found by the shipped detector
         return pose_inputs(crop, count, images=images, find_people=lambda image: detector.detect(image).boxes)
 
-    return ExportedModel(record, cached_onnx(module, record, record.input_size), inputs)
+    return ExportedModel(record, lambda: cached_onnx(module, record, record.input_size), inputs)
 
 
 def build_estimator(record: PoseRecord, backend: str = "auto", threads: CpuThreads = ALL_CORES,
-                    flip_test: bool = False, precision: str = "fp32", device: str | None = None) -> TopDownEstimator:
+                    flip_test: bool = False, precision: str = "fp32", device: str | None = None,
+                    torch_compile: bool = False) -> TopDownEstimator:
     """A top-down estimator of ``record`` on ``backend`` at ``precision`` (on ``device``: see ``resolve_backend``);
     on a CUDA device crops and decoding run there too (``posetrack.device``)."""
     module = load_pose(record)
     exported = export_pose(record, module)
-    return TopDownEstimator(make_backend(backend, module, exported, precision, threads, device),
+    return TopDownEstimator(make_backend(backend, module, exported, precision, threads, device,
+                                         torch_compile=torch_compile),
                             config=TopDownConfig.from_record(record, flip_test))
 
 
@@ -116,16 +131,18 @@ def build_estimator(record: PoseRecord, backend: str = "auto", threads: CpuThrea
 
 
 def export_detector(record: DetectorRecord = DEMO_DETECTOR, module: torch.nn.Module | None = None) -> ExportedModel:
-    """The shipped detector's FP32 ONNX export (cached) and its calibration recipe (letterboxed frames)."""
+    """The shipped detector's FP32 ONNX export (made on first use, cached) and its calibration recipe (letterboxed
+    frames)."""
     module = module if module is not None else load_detector(record)
-    path = cached_onnx(module, record, record.input_size, atol=record.export_atol)
+
     def prepare(image: np.ndarray) -> np.ndarray:
         return prepare_frame(image, record.input_size, record.normalise, record.fill)[0]
 
     def inputs(count: int, images: Path | None) -> np.ndarray:
         return detector_inputs(prepare, count, images=images)
 
-    return ExportedModel(record, path, inputs)
+    return ExportedModel(record, lambda: cached_onnx(module, record, record.input_size, atol=record.export_atol),
+                         inputs)
 
 
 def user_detector_record(onnx_path: Path, threads: CpuThreads = ALL_CORES) -> tuple[DetectorRecord, OrtBackend]:
@@ -172,6 +189,7 @@ class RunOptions:
         backend / precision: see ``make_backend``. flip_test: average with mirrored crops.
         max_persons: poses per frame at most. cores: CPU cores the networks may use (None: all; a batch worker
             gets its share). device: ``cpu``, ``cuda``, ``cuda:N`` (None: a CUDA GPU if there is one).
+        torch_compile: ``torch.compile`` the pose network (the PyTorch backend only).
     """
 
     pose: PoseRecord = DEMO_POSE
@@ -183,6 +201,7 @@ class RunOptions:
     max_persons: int = 50
     cores: int | None = None
     device: str | None = None
+    torch_compile: bool = False
 
 
 def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
@@ -192,7 +211,7 @@ def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
     if options.cores is not None:
         torch.set_num_threads(options.cores)  # the torch backend's share
     estimator = build_estimator(options.pose, options.backend, pose_threads, options.flip_test, options.precision,
-                                options.device)
+                                options.device, options.torch_compile)
     detector: Detector
     if options.detections:
         detector = PrecomputedDetections(options.detections)

@@ -102,7 +102,7 @@ def exported(tiny_onnx, tmp_path, monkeypatch, rng):
         calls.append(count)
         return rng.standard_normal((count, 3, 128, 96)).astype(np.float32)
 
-    model = ExportedModel(TinyRecord(), tiny_onnx.path, inputs)
+    model = ExportedModel(TinyRecord(), lambda: tiny_onnx.path, inputs)
     return model, calls, tmp_path
 
 

@@ -47,11 +47,27 @@ def test_corrupt_weights(tmp_path):
     (["export", "--input-size", "big"], "HEIGHTxWIDTH"),
     (["bench", "--backends", "torch,cuda"], "choose from"),
     (["bench", "--batches", "0"], "positive integers"),
+    (["bench", "--device", "tpu"], "--device tpu: use cpu, cuda or cuda:N"),
+    (["bench", "--device", "cuda", "--quick"], "--device cuda: no such CUDA device"),
+    (["export", "--device", "cuda:x"], "use cpu, cuda or cuda:N"),
+    (["calibrate", "--model", "pose", "--device", "cuda"], "--device cuda: no such CUDA device"),
     (["export", "--config", "w99"], "invalid choice"),
 ])
 def test_bad_options(args, fragment):
     r = run(*args)
     _one_line_error(r, fragment)
+
+
+def test_training_on_a_missing_gpu_is_refused_before_anything_is_written(tmp_path):
+    r = run("train", "pose", "--device", "cuda:1", "--out", str(tmp_path / "run"))
+    _one_line_error(r, "--device cuda:1: no such CUDA device")
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_refuses_a_bad_backend_option_before_writing_anything(tmp_path):
+    r = run("demo", "--torch-compile", "--device", "cpu", "--frames", "2", "--out", str(tmp_path / "demo"))
+    _one_line_error(r, "--torch-compile compiles the PyTorch backend")
+    assert not (tmp_path / "demo").exists()
 
 
 def test_low_opset_is_refused(tmp_path):
@@ -67,11 +83,11 @@ def test_bench_report_schema_and_outputs(tmp_path):
     (js,) = tmp_path.glob("*.json")
     assert len(list(tmp_path.glob("*.png"))) == 3
     report = json.loads(js.read_text())
-    assert set(report) >= {"options", "environment", "ceiling", "engines", "speedups", "accuracy", "pipeline",
+    assert set(report) >= {"options", "environment", "ceilings", "engines", "speedups", "accuracy", "pipeline",
                            "tracker"}
     env = report["environment"]
     assert env["cores"] >= 1 and env["cpu"] and "onnxruntime" in env and "git_commit" in env
-    assert report["ceiling"]["gflops_per_s"] > 1
+    assert list(report["ceilings"]) == ["cpu"] and report["ceilings"]["cpu"]["gflops_per_s"] > 1
     engines = report["engines"]
     # torch fp32 + ort fp32/int8, for two models, two batch sizes
     assert {(e["model"].split("_")[0], e["precision"], e["batch"]) for e in engines} == {
@@ -100,7 +116,9 @@ def test_bench_report_schema_and_outputs(tmp_path):
     assert [t["people"] for t in report["tracker"]] == [1, 2, 5, 10, 20, 50]
     text = md.read_text()
     width, height = DEMO_POSE.input_size
-    assert "## Ceiling" in text and f"| pose_demo_{height}x{width} | torch:cpu | fp32 | 1 |" in text
+    assert "## Ceiling" in text and f"| pose_demo_{height}x{width} | torch:cpu | cpu | fp32 | 1 |" in text
+    assert {e["timer"] for e in engines} == {"wall"} and {e["device"] for e in engines} == {"cpu"}
+    assert {p["backend"] for p in report["pipeline"]} == {"ort:cpu fp32 (--device cpu)", "ort:cpu int8 (--device cpu)"}
 
 
 def test_synth_command_writes_video_and_truth(tmp_path):

@@ -81,7 +81,7 @@ def test_buckets_and_chunks():
 # ---- the estimator on the device path, the torch backend's buckets and precisions, the backend choice ---------
 
 from posetrack.backends import TorchBackend  # noqa: E402
-from posetrack.backends.select import resolve_backend  # noqa: E402
+from posetrack.backends.select import default_device, resolve_backend  # noqa: E402
 from posetrack.errors import PosetrackError  # noqa: E402
 from posetrack.pose import TopDownEstimator  # noqa: E402
 from posetrack.skeleton import POSETRACK17  # noqa: E402
@@ -145,6 +145,47 @@ def test_backend_choice(requested, device, trt, gpus, ort_cuda, expected):
 def test_backend_choice_refusals(requested, device, gpus, fragment):
     with pytest.raises(PosetrackError, match=fragment):
         resolve_backend(requested, device, False, gpus, False)
+
+
+@pytest.mark.parametrize("device, gpus, expected", [
+    (None, 0, "cpu"), (None, 2, "cuda:0"), ("cpu", 2, "cpu"), ("cuda", 1, "cuda:0"), ("cuda:1", 2, "cuda:1"),
+])
+def test_default_device(device, gpus, expected):
+    assert default_device(device, gpus) == expected
+
+
+@pytest.mark.parametrize("device, fragment", [
+    ("cuda:x", "use cpu, cuda or cuda:N"), ("cuda:", "no such CUDA device"), ("gpu", "use cpu"),
+    ("cuda:-1", "use cpu, cuda or cuda:N"), ("cuda", "no such CUDA device"),
+])
+def test_device_refusals(device, fragment):
+    with pytest.raises(PosetrackError, match=fragment):
+        default_device(device, 0)
+
+
+def test_torch_backend_leaves_the_callers_module_as_it_was(tiny_model, rng):
+    """A bench makes a bf16 backend and then an fp32 one of the same module: the fp32 one must not run rounded
+    weights, so a backend converts a copy, and reuses the module itself when nothing changes."""
+    import copy
+
+    module = copy.deepcopy(tiny_model)
+    before = [p.detach().clone() for p in module.parameters()]
+    half = TorchBackend(module, precision="bf16")
+    assert half.module is not module and next(half.module.parameters()).dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 and torch.equal(p, b) for p, b in zip(module.parameters(), before))
+    assert TorchBackend(module).module is module
+
+
+def test_torch_compile_equals_eager(rng):
+    """``compile=True`` runs the Inductor-compiled network (a small one: compiling HRNet on two cores takes
+    minutes), padded to buckets so shapes stay static, and gives the eager numbers."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)).eval()
+    x = rng.normal(0, 1, (3, 3, 32, 24)).astype(np.float32)
+    eager = TorchBackend(net).run({"input": x})["heatmaps"]
+    compiled = TorchBackend(net, compile=True, pad_to_buckets=True, buckets=(4,))
+    assert compiled.network is not compiled.module and compiled.name == "torch:cpu compiled"
+    np.testing.assert_allclose(compiled.run({"input": x})["heatmaps"], eager, atol=1e-5)
 
 
 # ---- on a GPU (skipped here: no CUDA) -------------------------------------------------------------------------

@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 
 from posetrack.bench.measure import (
+    DEVICE_RESIDENT,
+    WALL,
     Ceiling,
     argmax_agreement,
+    conv_ceiling,
     count_gflop,
     measure_speedup,
+    timed_call,
 )
-from posetrack.bench.suite import BenchOptions, engine_row
+from posetrack.bench.suite import BenchOptions, BenchSuite, engine_row
 from posetrack.models.hrnet import hrnet
 
 
@@ -31,7 +35,7 @@ def test_a_slowed_backend_measures_slower(tiny_onnx):
     from posetrack.backends import OrtBackend
 
     fast = OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"])
-    ceiling = Ceiling("x", 1.0, 100.0, 50.0)
+    ceiling = Ceiling("cpu", "x", 1.0, 100.0, 50.0)
     options = BenchOptions(repeats=5, min_seconds=0.3)
     a = engine_row("tiny", "fp32", fast, (3, 128, 96), 1, options, 0.1, ceiling)
     b = engine_row("tiny", "fp32", Slowed(fast, 0.03), (3, 128, 96), 1, options, 0.1, ceiling)
@@ -39,6 +43,41 @@ def test_a_slowed_backend_measures_slower(tiny_onnx):
     # fast calls fill the time budget, slow ones still get their minimum number of calls
     assert a.calls > 3 * b.calls and 5 <= b.calls <= 0.3 / 0.03 + 1
     assert a.ceiling_fraction == pytest.approx(a.gflops_per_s / 100.0)
+
+
+def test_cpu_rows_are_timed_by_the_host_clock_around_run(tiny_onnx):
+    from posetrack.backends import OrtBackend
+
+    slow = Slowed(OrtBackend(tiny_onnx.path, ["CPUExecutionProvider"]), 0.02)
+    call, timer = timed_call(slow, np.zeros((1, 3, 128, 96), np.float32), "cpu")
+    assert timer == WALL and 0.02 <= call() < 1.0
+
+
+def _variants(**options):
+    return {kind: BenchSuite(BenchOptions(**options), progress=False)._variants(kind) for kind in ("torch", "ort")}
+
+
+def test_bench_variants_per_device():
+    """What each backend is measured at: on the CPU, PyTorch fp32 (bf16 only when asked for); on a GPU, PyTorch at
+    fp32/fp16/bf16, eager and with CUDA graphs; INT8 never on PyTorch, bf16 only there."""
+    cpu = _variants()
+    assert cpu == {"torch": [("fp32", False)], "ort": [("fp32", None), ("fp16", None), ("int8", None)]}
+    assert _variants(precisions=("fp32", "bf16"))["torch"] == [("fp32", False), ("bf16", False)]
+    gpu = _variants(device="cuda:0")
+    assert gpu["torch"] == [(p, g) for p in ("fp32", "fp16", "bf16") for g in (False, True)]
+    assert gpu["ort"] == [("fp32", None), ("fp16", None), ("int8", None)]
+    assert BenchOptions(device="cuda:0").precision_list() == ("fp32", "fp16", "bf16", "int8")
+
+
+@pytest.mark.gpu
+def test_gpu_rows_are_timed_by_cuda_events_on_device_resident_tensors(tiny_model):
+    from posetrack.backends import TorchBackend
+
+    backend = TorchBackend(tiny_model, device="cuda")
+    call, timer = timed_call(backend, np.zeros((4, 3, 128, 96), np.float32), "cuda:0")
+    assert timer == DEVICE_RESIDENT and 0 < call() < 1.0
+    ceiling = conv_ceiling(repeats=2, device="cuda:0")
+    assert ceiling.device == "cuda:0" and ceiling.ort_gflops_per_s is None and ceiling.gflops_per_s > 100
 
 
 def test_speedup_is_measured_in_alternating_rounds(tiny_onnx):

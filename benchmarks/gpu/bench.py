@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--input", default="256x192", help="height x width")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--compile", action="store_true", help="also fp16 + CUDA graphs over torch.compile (compiles first)")
     args = p.parse_args()
     if not torch.cuda.is_available():
         print(json.dumps({"skipped": "no CUDA device"}))
@@ -54,16 +55,17 @@ def main() -> None:
            "cudnn": torch.backends.cudnn.version()}
     print(json.dumps({"environment": env}))
     x = torch.randn(args.batch, 3, h, w, device="cuda")
-    for precision in ("fp32", "fp16", "bf16"):
-        for graphs in (False, True):
-            torch.manual_seed(0)
-            backend = TorchBackend(hrnet(args.config).eval(), device="cuda", precision=precision,
-                                   channels_last=True, cuda_graphs=graphs)
-            ms = timed(lambda backend=backend: backend.run_torch({"input": x}), args.repeats)
-            median = statistics.median(ms)
-            print(json.dumps({"section": "network", "model": f"{args.config} {args.input}", "precision": precision,
-                              "cuda_graphs": graphs, "batch": args.batch, "median_ms": round(median, 3),
-                              "crops_per_s": round(args.batch / median * 1e3, 1), "span": "network call only"}))
+    variants = [(p, g, False) for p in ("fp32", "fp16", "bf16") for g in (False, True)]
+    for precision, graphs, compiled in variants + ([("fp16", True, True)] if args.compile else []):
+        torch.manual_seed(0)
+        backend = TorchBackend(hrnet(args.config).eval(), device="cuda", precision=precision,
+                               channels_last=True, cuda_graphs=graphs, compile=compiled)
+        ms = timed(lambda backend=backend: backend.run_torch({"input": x}), args.repeats)
+        median = statistics.median(ms)
+        print(json.dumps({"section": "network", "model": f"{args.config} {args.input}", "precision": precision,
+                          "cuda_graphs": graphs, "compiled": compiled, "batch": args.batch,
+                          "median_ms": round(median, 3), "crops_per_s": round(args.batch / median * 1e3, 1),
+                          "span": "network call only"}), flush=True)
     frame = torch.randint(0, 255, (1080, 1920, 3), dtype=torch.uint8, device="cuda")
     rng = np.random.default_rng(0)
     xy = rng.uniform([0, 0], [1800, 900], (16, 2))

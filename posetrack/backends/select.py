@@ -39,6 +39,28 @@ def tensorrt_usable() -> bool:
     return torch.cuda.is_available()
 
 
+def check_device(device: str | None, cuda_devices: int) -> str | None:
+    """``cpu`` or ``cuda:N`` for a ``--device`` value (``cuda`` means ``cuda:0``); None stays None (the caller's
+    default).
+
+    Raises:
+        PosetrackError: not cpu / cuda / cuda:N, or a CUDA device this machine does not have.
+    """
+    if device is None or device == "cpu":
+        return device
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise PosetrackError(f"--device {device}: use cpu, cuda or cuda:N")
+    if int(index or 0) >= cuda_devices:
+        raise PosetrackError(f"--device {device}: no such CUDA device here ({cuda_devices} visible)")
+    return f"cuda:{int(index or 0)}"
+
+
+def default_device(device: str | None, cuda_devices: int) -> str:
+    """``check_device``, with None meaning the first CUDA GPU if there is one, else the CPU."""
+    return check_device(device, cuda_devices) or ("cuda:0" if cuda_devices else "cpu")
+
+
 @dataclass(frozen=True)
 class BackendChoice:
     """What runs the networks: ``kind`` (torch, ort, trt), on ``device``, and why (for the run summary)."""
@@ -58,13 +80,7 @@ def resolve_backend(requested: str, device: str | None, trt_usable: bool, cuda_d
     ``auto`` takes, in order: TensorRT (installed and usable) → PyTorch on CUDA → ONNX Runtime with its CUDA
     provider → ONNX Runtime on the CPU. An explicit device that is not there is an error.
     """
-    if device is not None and device != "cpu" and not device.startswith("cuda"):
-        raise PosetrackError(f"--device {device}: use cpu, cuda or cuda:N")
-    if device is not None and device.startswith("cuda"):
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= cuda_devices:
-            raise PosetrackError(f"--device {device}: no such CUDA device here ({cuda_devices} visible)")
-        device = f"cuda:{index}"
+    device = check_device(device, cuda_devices)
     gpu = device.startswith("cuda") if device is not None else cuda_devices > 0
     where = device or ("cuda:0" if gpu else "cpu")
     kind = choose_backend(requested, trt_usable and gpu)

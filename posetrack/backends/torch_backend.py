@@ -9,6 +9,7 @@ whatever the precision (the cast happens inside).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -35,12 +36,15 @@ class TorchBackend:
             to its bucket and the result sliced back.
         pad_to_buckets: pad batches to ``buckets`` even without graphs (fixed shapes for cuDNN autotuning).
         buckets: the batch sizes; a larger batch runs in chunks of the largest.
+        compile: ``torch.compile`` the module (Inductor, static shapes): each new batch shape compiles once, which
+            takes seconds to minutes, so it pays off for long runs with bucketed batches (CUDA graphs then capture
+            the compiled kernels).
     """
 
     def __init__(self, module: nn.Module, input_names: Sequence[str] = ("input",),
                  output_names: Sequence[str] = ("heatmaps",), device: str | torch.device = "cpu",
                  precision: str = "fp32", channels_last: bool = False, cuda_graphs: bool = False,
-                 pad_to_buckets: bool = False, buckets: Sequence[int] = BUCKETS):
+                 pad_to_buckets: bool = False, buckets: Sequence[int] = BUCKETS, compile: bool = False):
         self.device = torch.device(device)
         if precision not in DTYPES:
             raise PosetrackError(f"--precision {precision}: the torch backend runs {', '.join(DTYPES)}")
@@ -51,18 +55,19 @@ class TorchBackend:
             raise PosetrackError("CUDA graphs need a CUDA device")
         self.dtype = DTYPES[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = module.to(device=self.device, dtype=self.dtype).eval()
+        self.module = _placed(module, self.device, self.dtype).eval()
         if channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if cuda:
             torch.backends.cudnn.benchmark = True  # fixed bucket shapes: autotuned once per shape
+        self.network: nn.Module = torch.compile(self.module, dynamic=False) if compile else self.module  # type: ignore[assignment]
         self.input_names = tuple(input_names)
         self.output_names = tuple(output_names)
         self.cuda_graphs, self.pad = cuda_graphs, pad_to_buckets or cuda_graphs
         self.buckets = tuple(sorted(buckets))
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]] = {}
         self.name = f"torch:{self.device}" + (f" {precision}" if precision != "fp32" else "") + (
-            " cuda-graphs" if cuda_graphs else "")
+            " cuda-graphs" if cuda_graphs else "") + (" compiled" if compile else "")
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         check_inputs(self, inputs)
@@ -89,7 +94,7 @@ class TorchBackend:
 
     def _eager(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
         with torch.inference_mode():
-            out = self.module(*(a.to(self.dtype).contiguous(memory_format=self.memory_format) for a in args))
+            out = self.network(*(a.to(self.dtype).contiguous(memory_format=self.memory_format) for a in args))
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return tuple(o.float() for o in outs)
 
@@ -114,3 +119,15 @@ class TorchBackend:
         with torch.cuda.graph(graph):
             static_out = self._eager(static_in)
         return graph, static_in, static_out
+
+
+def _placed(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """``module`` on ``device`` in ``dtype``: itself if it is there already, else a copy, so that the caller's
+    module is never moved or rounded (a bench that makes an FP16 backend and then an FP32 one of the same module
+    would otherwise measure FP16-rounded weights the second time)."""
+    first = next(module.parameters(), None)
+    same_device = first is not None and first.device.type == device.type and (
+        device.index is None or first.device.index == device.index)
+    if first is None or (same_device and first.dtype == dtype):
+        return module
+    return copy.deepcopy(module).to(device=device, dtype=dtype)

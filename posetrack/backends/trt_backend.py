@@ -102,15 +102,8 @@ class TrtBackend:
         self.output_names = tuple(t.name for t in self.plan if not t.is_input)
         self._outputs: dict[str, torch.Tensor] = {}
         self._staging: dict[str, torch.Tensor] = {}  # pinned host buffers by role and tensor name
-        self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
         first = self.input_names[0]
         self.max_batch = int(engine.get_tensor_profile_shape(first, 0)[2][0])  # the profile's largest batch
-
-    @property
-    def last_gpu_ms(self) -> float:
-        """GPU time of the last engine call, from CUDA events around the enqueue (waits for it to finish)."""
-        self._events[1].synchronize()
-        return self._events[0].elapsed_time(self._events[1])
 
     def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Device tensors in, device tensors out; ordered on this backend's stream (the caller's stream waits on
@@ -137,9 +130,7 @@ class TrtBackend:
         self.stream.wait_stream(torch.cuda.current_stream(self.device))  # inputs were produced there
         for name in self.input_names:
             inputs[name].record_stream(self.stream)
-        self._events[0].record(self.stream)
         bind_and_enqueue(self.context, self.plan, {**inputs, **self._outputs}, self.stream.cuda_stream)
-        self._events[1].record(self.stream)
         torch.cuda.current_stream(self.device).wait_stream(self.stream)
         return {n: self._outputs[n] for n in self.output_names}
 

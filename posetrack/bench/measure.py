@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ class Latency:
         backend: backend name. batch: crops per call. repeats: timed calls.
         median_ms / p90_ms / p99_ms: per-call time, milliseconds.
         per_crop_ms: median_ms / batch. crops_per_s: batch / median seconds.
-        timer: ``wall`` (host clock around the call) or ``cuda events`` (GPU time of the engine call).
+        timer: how calls were timed (``timed_call``): the host clock, or CUDA events with or without copies.
     """
 
     backend: str
@@ -45,23 +45,59 @@ class Latency:
 
 
 def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmup: int = 2,
-            repeats: int = 10, min_seconds: float = 1.0, seed: int = 0) -> Latency:
-    """Time ``backend.run`` on a random (batch, *input_shape) float32 input: at least ``repeats`` calls and, for
+            repeats: int = 10, min_seconds: float = 1.0, seed: int = 0, device: str = "cpu") -> Latency:
+    """Time ``backend`` on a random (batch, *input_shape) float32 input: at least ``repeats`` calls and, for
     fast calls, as many more as fit in ``min_seconds`` (a 2 ms call timed 10 times is mostly scheduler noise).
-    Backends that time themselves on the GPU (``last_gpu_ms``, CUDA events) report that instead of the host clock."""
-    x = {backend.input_names[0]: np.random.default_rng(seed).standard_normal((batch, *input_shape), dtype=np.float32)}
+    How a call is timed depends on ``device`` and the backend (``timed_call``)."""
+    x = np.random.default_rng(seed).standard_normal((batch, *input_shape), dtype=np.float32)
+    call, timer = timed_call(backend, x, device)
     for _ in range(warmup):
-        backend.run(x)
+        call()
     samples: list[float] = []
     begin = time.perf_counter()
     while len(samples) < repeats or (time.perf_counter() - begin < min_seconds and len(samples) < 10_000):
-        start = time.perf_counter()
-        backend.run(x)
-        samples.append(backend.last_gpu_ms / 1e3 if hasattr(backend, "last_gpu_ms") else time.perf_counter() - start)
+        samples.append(call())
     median = float(np.median(samples))
     return Latency(backend.name, batch, len(samples), median * 1e3, float(np.percentile(samples, 90)) * 1e3,
-                   float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median,
-                   "cuda events" if hasattr(backend, "last_gpu_ms") else "wall")
+                   float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median, timer)
+
+
+WALL = "wall"
+DEVICE_RESIDENT = "cuda events, device-resident (copies excluded)"
+HOST_COPIES = "cuda events, host copies included"
+
+
+def timed_call(backend: Backend, x: np.ndarray, device: str = "cpu") -> tuple[Callable[[], float], str]:
+    """A function running ``backend`` once on ``x`` and returning the seconds it took, and how it times.
+
+    On the CPU: the host clock around ``run`` (host arrays in and out). On a CUDA device, every backend the same
+    way, by CUDA events on the device's current stream: around ``run_torch`` with the input already on the device
+    and the output left there (torch, TensorRT: copies excluded), or around ``run`` for a backend without a device
+    path (ONNX Runtime: its host copies included, and the row says so).
+    """
+    name = backend.input_names[0]
+    if not device.startswith("cuda"):
+        def wall() -> float:
+            start = time.perf_counter()
+            backend.run({name: x})
+            return time.perf_counter() - start
+        return wall, WALL
+    run_torch = getattr(backend, "run_torch", None)
+    if run_torch is not None:
+        resident = torch.from_numpy(x).to(device)
+        work: Callable[[], object] = lambda: run_torch({name: resident})  # noqa: E731
+    else:
+        work = lambda: backend.run({name: x})  # noqa: E731
+    stream = torch.cuda.current_stream(torch.device(device))
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def events() -> float:
+        start.record(stream)
+        work()
+        end.record(stream)
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    return events, DEVICE_RESIDENT if run_torch is not None else HOST_COPIES
 
 
 @dataclass(frozen=True)
@@ -81,13 +117,13 @@ class Speedup:
 
 
 def measure_speedup(reference: Backend, other: Backend, input_shape: tuple[int, ...], batch: int, *,
-                    rounds: int = 5, min_seconds: float = 2.0) -> Speedup:
+                    rounds: int = 5, min_seconds: float = 2.0, device: str = "cpu") -> Speedup:
     """Time the two backends in alternating rounds (at least 3 calls or ``min_seconds / (2 * rounds)`` each) so that
     the machine's speed drifting between two separate measurements (seconds-long slow phases on a shared
     virtual machine) cannot masquerade as a speed-up or hide one."""
     block = min_seconds / (2 * rounds)
-    pairs = [(measure(reference, input_shape, batch, warmup=1, repeats=3, min_seconds=block).median_ms,
-              measure(other, input_shape, batch, warmup=1, repeats=3, min_seconds=block).median_ms)
+    pairs = [(measure(reference, input_shape, batch, warmup=1, repeats=3, min_seconds=block, device=device).median_ms,
+              measure(other, input_shape, batch, warmup=1, repeats=3, min_seconds=block, device=device).median_ms)
              for _ in range(rounds)]
     ref, oth = np.array(pairs).T
     return Speedup(float(np.median(ref)), float(np.median(oth)), float(np.median(ref / oth)), rounds)
@@ -231,22 +267,23 @@ def _git_commit() -> str | None:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """Achieved GFLOP/s of one large float32 3x3 convolution, the best of PyTorch (on the GPU if there is one) and
-    ONNX Runtime on the CPU (all threads)."""
+    """Achieved GFLOP/s of one large float32 3x3 convolution on one device: PyTorch there, and on the CPU also ONNX
+    Runtime (all threads); the better of the two is the ceiling rows on that device are compared with."""
 
+    device: str
     shape: str
     gflop: float
     torch_gflops_per_s: float
-    ort_gflops_per_s: float
+    ort_gflops_per_s: float | None = None
 
     @property
     def gflops_per_s(self) -> float:
-        return max(self.torch_gflops_per_s, self.ort_gflops_per_s)
+        return max(self.torch_gflops_per_s, self.ort_gflops_per_s or 0.0)
 
 
-def conv_ceiling(repeats: int = 5) -> Ceiling:
+def conv_ceiling(repeats: int = 5, device: str = "cpu") -> Ceiling:
     """Time a (8, 256, 64, 48) → 256-channel 3x3 convolution, about as regular and large as CNN work gets, in
-    PyTorch and in ONNX Runtime."""
+    PyTorch on ``device`` (input resident there) and, for the CPU, in ONNX Runtime."""
     from onnx import TensorProto, helper, numpy_helper
 
     from posetrack.backends import OrtBackend
@@ -255,35 +292,34 @@ def conv_ceiling(repeats: int = 5) -> Ceiling:
     weight = np.random.default_rng(0).standard_normal((c, c, 3, 3), dtype=np.float32) * 0.02
     conv = torch.nn.Conv2d(c, c, 3, padding=1, bias=False).eval()
     conv.weight.data = torch.from_numpy(weight)
-    graph = helper.make_graph([helper.make_node("Conv", ["input", "w"], ["output"], pads=[1, 1, 1, 1])], "conv",
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, c, h, w])],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
-                              [numpy_helper.from_array(weight, "w")])
-    ort_conv = OrtBackend(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString(),
-                          ["CPUExecutionProvider"])
-    gflop = 2 * n * c * c * 9 * h * w / 1e9
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"  # on a GPU machine the ceiling is the GPU's
     conv.to(device)
+    gflop = 2 * n * c * c * 9 * h * w / 1e9
 
     class TorchConv:
         name: str = "torch"
         input_names: tuple[str, ...] = ("input",)
         output_names: tuple[str, ...] = ("output",)
-        x: torch.Tensor | None = None
+
+        def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            with torch.inference_mode():
+                return {"output": conv(inputs["input"])}
 
         def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-            if self.x is None:  # the input stays on the device: time the convolution, not the copy
-                self.x = torch.from_numpy(inputs["input"]).to(device)
-            with torch.inference_mode():
-                conv(self.x)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            return {}
+            return {"output": self.run_torch({"input": torch.from_numpy(inputs["input"])})["output"].numpy()}
 
-    rates = [gflop / (measure(b, (c, h, w), n, warmup=1, repeats=repeats, min_seconds=0).median_ms / 1e3)
-             for b in (TorchConv(), ort_conv)]
-    return Ceiling(f"{n}x{c}x{h}x{w}, 3x3 -> {c}", gflop, *rates)
+    def rate(backend) -> float:
+        return gflop / (measure(backend, (c, h, w), n, warmup=1, repeats=repeats, min_seconds=0,
+                                device=device).median_ms / 1e3)
+
+    ort_rate = None
+    if device == "cpu":
+        graph = helper.make_graph([helper.make_node("Conv", ["input", "w"], ["output"], pads=[1, 1, 1, 1])], "conv",
+                                  [helper.make_tensor_value_info("input", TensorProto.FLOAT, [n, c, h, w])],
+                                  [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+                                  [numpy_helper.from_array(weight, "w")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        ort_rate = rate(OrtBackend(model.SerializeToString(), ["CPUExecutionProvider"]))
+    return Ceiling(device, f"{n}x{c}x{h}x{w}, 3x3 -> {c}", gflop, rate(TorchConv()), ort_rate)
 
 
 def count_gflop(module: torch.nn.Module, input_shape: tuple[int, ...]) -> float:

@@ -25,7 +25,8 @@ def write_report(report: Report, out_dir: Path, suffix: str = "") -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{date.today().isoformat()}-{host_kind(report.environment)}{suffix}"
     data = asdict(report)
-    data["ceiling"]["gflops_per_s"] = report.ceiling.gflops_per_s
+    for device, ceiling in report.ceilings.items():
+        data["ceilings"][device]["gflops_per_s"] = ceiling.gflops_per_s
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(data, indent=1, default=float) + "\n")
     plots = _plots(report, out_dir, stem)
@@ -45,16 +46,19 @@ def _table(rows: list, columns: list[str] | None = None) -> list[str]:
 
 
 def _markdown(report: Report, plots: list[str]) -> str:
-    env, c = report.environment, report.ceiling
+    env = report.environment
+    pipeline = report.pipeline[0].backend if report.pipeline else report.options.pipeline_backend
     lines = [f"# posetrack benchmark, {date.today().isoformat()}", "",
              "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
              f"Measured in {report.seconds / 60:.1f} min. Options: {asdict(report.options)}.", "",
-             "## Ceiling", "",
-             f"One {c.shape} float32 convolution ({c.gflop:.1f} GFLOP) runs at {c.torch_gflops_per_s:.1f} GFLOP/s in "
-             f"PyTorch and {c.ort_gflops_per_s:.1f} GFLOP/s in ONNX Runtime: the ceiling is **{c.gflops_per_s:.1f} "
-             "GFLOP/s**. Engine rows give each model's achieved GFLOP/s (FLOPs per item × items/s) as a fraction of "
-             "it; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",
-             "## Engines: latency and throughput", "", *_table(report.engines), "",
+             "## Ceiling", "", *[_ceiling_line(c) for c in report.ceilings.values()], "",
+             "Engine rows give each model's achieved GFLOP/s (FLOPs per item × items/s) as a fraction of the ceiling "
+             "of the device they ran on; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",
+             "## Engines: latency and throughput", "",
+             "Timer: `wall` = host clock around a call with host arrays in and out (CPU rows); on a GPU every backend "
+             "is timed by CUDA events on the device's stream around the same span: the network call with its input "
+             "already on the device and its output left there (`copies excluded`), or, for a backend without a "
+             "device path, the call with its host copies (`copies included`).", "", *_table(report.engines), "",
              "## Speed-up over FP32", "",
              "The same backend's FP32 and FP16/INT8 models timed in alternating rounds (`rounds`); speedup is the "
              "median of the per-round ratios, so a slow phase of the machine hits both sides alike.", "",
@@ -63,7 +67,7 @@ def _markdown(report: Report, plots: list[str]) -> str:
              "Held-out synthetic clips (seeds 91000+), ground-truth boxes for the pose model; argmax agreement: "
              "share of joints whose heatmap peak is in the same cell as ONNX Runtime FP32 on crops not used for "
              "calibration.", "", *_table(report.accuracy), "",
-             "## Pipeline: pipelined vs sequential (shipped models, ONNX Runtime, crossing clip)", "",
+             f"## Pipeline: pipelined vs sequential (shipped models, {pipeline}, crossing clip)", "",
              "Overlap efficiency = end-to-end FPS ÷ FPS of the slowest stage alone (1.0 = perfect overlap).", "",
              *_table(report.pipeline), "",
              "## Tracker: association time per frame", "", *_table(report.tracker), ""]
@@ -71,6 +75,12 @@ def _markdown(report: Report, plots: list[str]) -> str:
         lines += ["## Not measured here", "", *[f"- {s}" for s in report.skipped], ""]
     lines += ["## Plots", "", *[f"![{p}]({p})" for p in plots], ""]
     return "\n".join(lines)
+
+
+def _ceiling_line(c) -> str:
+    ort = f" and {c.ort_gflops_per_s:.1f} GFLOP/s in ONNX Runtime" if c.ort_gflops_per_s is not None else ""
+    return (f"- {c.device}: one {c.shape} float32 convolution ({c.gflop:.1f} GFLOP) runs at "
+            f"{c.torch_gflops_per_s:.1f} GFLOP/s in PyTorch{ort}: the ceiling is **{c.gflops_per_s:.1f} GFLOP/s**.")
 
 
 def _plots(report: Report, out_dir: Path, stem: str) -> list[Path]:

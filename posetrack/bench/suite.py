@@ -1,14 +1,16 @@
 """``posetrack bench``: one report of speed and accuracy side by side, for choosing a backend and precision.
 
 Sections, each from real runs (warm-up, then repeated timed calls):
-- ceiling: the CPU's achieved GFLOP/s on one large convolution (PyTorch, all threads);
-- engines: latency (median, p90, p99) and throughput per model × backend × precision × batch, with achieved
-  GFLOP/s and the fraction of the ceiling;
+- ceiling: the achieved GFLOP/s of one large convolution on each device rows ran on (the CPU: PyTorch and ONNX
+  Runtime, all threads; a GPU: PyTorch there), so a row is only ever compared with its own device;
+- engines: latency (median, p90, p99) and throughput per model × backend × precision × batch (× CUDA graphs for
+  PyTorch on a GPU), with achieved GFLOP/s and the fraction of the ceiling; timed as ``measure.timed_call`` says;
 - speed-ups: FP16 / INT8 vs FP32 of the same backend, timed in alternating rounds (robust to machine drift);
 - accuracy per precision: held-out OKS AP of the demo pose model (ground-truth boxes), box AP50 of the detector,
   heatmap-argmax agreement with FP32 (demo, and the random-weight official W32);
 - pipeline: end-to-end FPS on a synthetic clip, pipelined vs sequential, busy time per stage, overlap efficiency
-  (throughput ÷ slowest stage's rate), and the PoseTrack mAP / MOTA of the run, per precision;
+  (throughput ÷ slowest stage's rate), and the PoseTrack mAP / MOTA of the run, per precision, on the backend and
+  device asked for;
 - tracker: association time per frame vs number of people.
 ``BenchSuite`` runs them and holds what sections share (held-out sets, reference heatmaps); ``bench.report``
 writes the result.
@@ -55,15 +57,23 @@ from posetrack.synth import PRESETS
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
 
 MODELS = ("demo", "detector", "w32", "w48")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 @dataclass(frozen=True)
 class BenchOptions:
-    """What to measure. ``quick()`` is the < 5 minute subset."""
+    """What to measure. ``quick()`` is the < 5 minute subset.
+
+    ``device``: where the engine rows and the pipeline run (``cpu``, ``cuda``, ``cuda:N``); ``precisions`` None:
+    fp32, fp16 and int8, and bf16 too on a GPU. ``pipeline_backend``: the backend of the pipeline section (auto:
+    ``resolve_backend``'s choice for the device; on the CPU that is ONNX Runtime).
+    """
 
     models: tuple[str, ...] = ("demo", "detector", "w32")
     backends: tuple[str, ...] = ("torch", "ort", "trt")
-    precisions: tuple[str, ...] = ("fp32", "fp16", "int8")
+    precisions: tuple[str, ...] | None = None
+    device: str = "cpu"
+    pipeline_backend: str = "auto"
     batches: tuple[int, ...] = (1, 4, 8, 16)
     repeats: int = 10
     min_seconds: float = 1.0
@@ -73,6 +83,13 @@ class BenchOptions:
     clip_frames: int = 150
     heldout_frames: int = 60
     tracker_people: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+
+    @property
+    def gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def precision_list(self) -> tuple[str, ...]:
+        return self.precisions or (("fp32", "fp16", "bf16", "int8") if self.gpu else ("fp32", "fp16", "int8"))
 
     @classmethod
     def quick(cls) -> BenchOptions:
@@ -84,6 +101,7 @@ class BenchOptions:
 class EngineRow:
     model: str
     backend: str
+    device: str
     precision: str
     batch: int
     median_ms: float
@@ -121,6 +139,7 @@ class SpeedupRow:
 
 @dataclass(frozen=True)
 class PipelineRow:
+    backend: str
     precision: str
     mode: str
     frames: int
@@ -139,7 +158,7 @@ class PipelineRow:
 class Report:
     options: BenchOptions
     environment: dict
-    ceiling: Ceiling
+    ceilings: dict[str, Ceiling] = field(default_factory=dict)  # device → its ceiling
     engines: list[EngineRow] = field(default_factory=list)
     accuracy: list[AccuracyRow] = field(default_factory=list)
     speedups: list[SpeedupRow] = field(default_factory=list)
@@ -154,10 +173,19 @@ class Report:
 
 def engine_row(model: str, precision: str, backend: Backend, input_shape: tuple[int, ...], batch: int,
                options: BenchOptions, gflop: float, ceiling: Ceiling) -> EngineRow:
-    r = measure(backend, input_shape, batch, repeats=options.repeats, min_seconds=options.min_seconds)
+    """One measured row; ``ceiling`` is that of the device ``backend`` runs on (``backend_device``)."""
+    r = measure(backend, input_shape, batch, repeats=options.repeats, min_seconds=options.min_seconds,
+                device=ceiling.device)
     achieved = gflop * r.crops_per_s
-    return EngineRow(model, backend.name, precision, batch, r.median_ms, r.p90_ms, r.p99_ms, r.per_crop_ms,
-                     r.crops_per_s, gflop, achieved, achieved / ceiling.gflops_per_s, r.timer, r.repeats)
+    return EngineRow(model, backend.name, ceiling.device, precision, batch, r.median_ms, r.p90_ms, r.p99_ms,
+                     r.per_crop_ms, r.crops_per_s, gflop, achieved, achieved / ceiling.gflops_per_s, r.timer,
+                     r.repeats)
+
+
+def backend_device(backend: Backend) -> str:
+    """``cpu`` or ``cuda:N``: where ``backend`` computes (ONNX Runtime asked for a GPU may have fallen back)."""
+    device = str(getattr(backend, "device", "cpu"))
+    return "cuda:0" if device == "cuda" else device
 
 
 def run_benchmarks(options: BenchOptions, progress: bool = True) -> Report:
@@ -203,8 +231,7 @@ class BenchSuite:
     def run(self) -> Report:
         start = time.perf_counter()
         options = self.options
-        report = Report(options, environment(), conv_ceiling())
-        self._say(f"ceiling: {report.ceiling.gflops_per_s:.1f} GFLOP/s")
+        report = Report(options, environment())
         for name in options.models:
             self._model(name, report)
         if "demo" in options.models and "detector" in options.models:
@@ -218,50 +245,72 @@ class BenchSuite:
         if self.progress:
             print(text, flush=True)
 
+    def _ceiling(self, report: Report, device: str) -> Ceiling:
+        """The ceiling of ``device``, measured the first time a row runs there."""
+        if device not in report.ceilings:
+            report.ceilings[device] = conv_ceiling(device=device)
+            self._say(f"ceiling on {device}: {report.ceilings[device].gflops_per_s:.1f} GFLOP/s")
+        return report.ceilings[device]
+
+    def _variants(self, kind: str) -> list[tuple[str, bool | None]]:
+        """(precision, CUDA graphs) pairs one backend kind is measured at: PyTorch runs fp32 (bf16 when asked for)
+        on the CPU, and fp32 / fp16 / bf16, eager and with CUDA graphs, on a GPU; INT8 is for ONNX Runtime and
+        TensorRT, bf16 for PyTorch only."""
+        options = self.options
+        precisions = options.precision_list()
+        if kind != "torch":
+            return [(p, None) for p in precisions if p != "bf16"]
+        if not options.gpu:
+            return [(p, False) for p in precisions if p in ("fp32", "bf16") and (p == "fp32" or options.precisions)]
+        return [(p, graphs) for p in precisions if p != "int8" for graphs in (False, True)]
+
     def _model(self, name: str, report: Report) -> None:
         options = self.options
         subject = _subject(name)
         gflop = count_gflop(subject.module, subject.shape)
         label = subject.exported.name
-        ref_backend = None
+        # the accuracy reference: ONNX Runtime FP32 on the CPU, whatever else is measured
+        reference = make_backend("ort", subject.module, subject.exported, "fp32", device="cpu")
+        if "torch" in options.backends and "int8" in options.precision_list():
+            report.skipped.append(f"{label} torch int8: INT8 on a GPU needs TensorRT's INT8 kernels (--backend trt); "
+                                  "PyTorch's own INT8 path is CPU-only and slower than ONNX Runtime's there")
         for kind in options.backends:
             if kind == "trt" and not tensorrt_usable():
                 report.skipped.append(f"{label} trt: TensorRT cannot run here (no tensorrt module or no CUDA GPU)")
                 continue
-            fp32 = None
-            for precision in options.precisions:
-                if kind == "torch" and precision != "fp32":
-                    continue  # eager PyTorch runs fp32 only; not a measurement gap worth a line
+            fp32: dict[bool | None, Backend] = {}
+            for precision, graphs in self._variants(kind):
                 try:
-                    backend = make_backend(kind, subject.module, subject.exported, precision)
+                    backend = make_backend(kind, subject.module, subject.exported, precision, device=options.device,
+                                           cuda_graphs=graphs)
                 except PosetrackError as exc:
                     report.skipped.append(f"{label} {kind} {precision}: {exc}")
                     continue
+                ceiling = self._ceiling(report, backend_device(backend))
                 for batch in options.batches:
-                    row = engine_row(label, precision, backend, subject.shape, batch, options, gflop, report.ceiling)
+                    row = engine_row(label, precision, backend, subject.shape, batch, options, gflop, ceiling)
                     report.engines.append(row)
-                    self._say(f"{label:28s} {row.backend:24s} {precision} batch {batch:2d}: {row.ms_per_item:8.2f} "
-                              f"ms/item {row.items_per_s:8.1f}/s  {100 * row.ceiling_fraction:5.1f}% of ceiling")
+                    self._say(f"{label:28s} {row.backend:32s} {precision} batch {batch:2d}: {row.ms_per_item:8.3f} "
+                              f"ms/item {row.items_per_s:9.1f}/s  {100 * row.ceiling_fraction:5.1f}% of ceiling")
                 if precision == "fp32":
-                    fp32 = backend
-                elif fp32 is not None:
-                    report.speedups += self._speedups(label, precision, fp32, backend, subject.shape)
-                if kind != "torch":
-                    if precision == "fp32" and kind == "ort":
-                        ref_backend = backend
-                    rows = self._accuracy(name, subject, backend, ref_backend, precision)
-                    if kind == "ort" and precision == "int8":
-                        rows += self._calibration_methods(name, subject, ref_backend)
-                    report.accuracy += rows
-                    for a in rows:
-                        self._say(f"{label:28s} {a.backend:24s} {a.precision} {a.metric}: {a.value:.4f}")
+                    fp32[graphs] = backend
+                elif graphs in fp32:
+                    report.speedups += self._speedups(label, precision, fp32[graphs], backend, subject.shape)
+                if graphs or (kind == "torch" and precision == "fp32"):
+                    continue  # a graph replays the eager numbers; PyTorch FP32 is what the exports equal
+                rows = self._accuracy(name, subject, backend, reference, precision)
+                if kind == "ort" and precision == "int8":
+                    rows += self._calibration_methods(name, subject, reference)
+                report.accuracy += rows
+                for a in rows:
+                    self._say(f"{label:28s} {a.backend:32s} {a.precision} {a.metric}: {a.value:.4f}")
 
     def _speedups(self, label: str, precision: str, fp32: Backend, backend: Backend,
                   shape: tuple[int, ...]) -> list[SpeedupRow]:
         options, rows = self.options, []
         for batch in options.batches:
             r = measure_speedup(fp32, backend, shape, batch, rounds=options.speedup_rounds,
-                                min_seconds=4 * options.min_seconds)
+                                min_seconds=4 * options.min_seconds, device=backend_device(backend))
             rows.append(SpeedupRow(label, backend.name, precision, batch, r.reference_ms, r.other_ms, r.speedup,
                                    r.rounds))
             self._say(f"{label:28s} {backend.name:24s} {precision} batch {batch:2d}: {r.speedup:.2f}x FP32 "
@@ -277,7 +326,7 @@ class BenchSuite:
         for method in calib.ranges:
             for flavour in FLAVOURS.values():
                 backend = OrtBackend(quantize_qdq(fp32, calib.method_ranges(method), flavour).SerializeToString(),
-                                     ["CPUExecutionProvider"])
+                                     ["CPUExecutionProvider"], optimize=not flavour.fp16_elsewhere)
                 backend.name = f"ort:CPU ({flavour.name} Q/DQ)"
                 rows += [replace(r, precision=f"int8 {method}")
                          for r in self._accuracy(name, subject, backend, reference, "int8")]
@@ -321,24 +370,31 @@ class BenchSuite:
         return rows
 
     def _pipeline(self, report: Report) -> None:
-        """The shipped models on a synthetic crossing clip, pipelined and sequential, per precision (ORT)."""
+        """The shipped models on a synthetic crossing clip, pipelined and sequential, per precision, on the
+        options' pipeline backend and device."""
         options = self.options
         with tempfile.TemporaryDirectory() as tmp:
             clip = render_clip(Path(tmp) / "gt", "crossing", options.clip_frames, seed=3)
-            for precision in options.precisions:
+            for precision in options.precision_list():
                 for sequential in (False, True):
-                    pipeline = build_pipeline(RunOptions(backend="ort", precision=precision), sequential)
+                    run = RunOptions(backend=options.pipeline_backend, precision=precision, device=options.device)
+                    try:
+                        pipeline = build_pipeline(run, sequential)
+                    except PosetrackError as exc:
+                        report.skipped.append(f"pipeline {options.pipeline_backend} {precision}: {exc}")
+                        break
                     scored = track_and_score(clip, pipeline, Path(tmp) / f"{precision}-{sequential}", video=False,
                                              progress=False)
                     fps = scored.summary.times.fps()
                     stages = {s: v for s, v in fps.items() if s != "total"}
                     h = scored.report.headline()
-                    row = PipelineRow(precision, "sequential" if sequential else "pipelined", scored.summary.frames,
+                    row = PipelineRow(pipeline.label, precision, "sequential" if sequential else "pipelined",
+                                      scored.summary.frames,
                                       fps["total"], dict(scored.summary.times.busy), stages,
                                       fps["total"] / min(stages.values()), scored.metrics.total("ap"), h["MOTA"],
                                       h["IDF1"], h["HOTA"], h["AssA"])
                     report.pipeline.append(row)
-                    self._say(f"pipeline {precision} {row.mode:10s}: {row.fps:6.1f} FPS, overlap efficiency "
+                    self._say(f"pipeline {pipeline.label} {row.mode:10s}: {row.fps:6.1f} FPS, overlap efficiency "
                               f"{row.overlap_efficiency:.2f}, mAP {row.mAP:.1f}, MOTA {row.MOTA:.1f}, "
                               f"IDF1 {row.IDF1:.1f}, HOTA {row.HOTA:.1f} (AssA {row.AssA:.1f})")
 

@@ -113,3 +113,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=size_hw, default=(192, 256), metavar="HxW",
                    help="network input, height x width as in checkpoint names (default: 256x192)")
     p.add_argument("--joints", type=int, default=17, help="heatmap channels (default: 17)")
+
+
+def add_device_arg(p: argparse.ArgumentParser, what: str,
+                   default: str = "a CUDA GPU if there is one, else the CPU") -> None:
+    """``--device cpu|cuda|cuda:N``; ``what`` says what runs there."""
+    p.add_argument("--device", metavar="DEVICE", help=f"cpu, cuda or cuda:N: where {what} (default: {default})")

@@ -9,30 +9,32 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from posetrack.cli.args import folder, int_list, name_list, positive
+from posetrack.cli.args import add_device_arg, folder, int_list, name_list, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from posetrack.backends.select import BACKENDS
-    from posetrack.bench.suite import MODELS
-    from posetrack.compile.precision import PRECISIONS
+    from posetrack.bench.suite import MODELS, PRECISIONS
 
     p = sub.add_parser("bench", help="measure speed and accuracy side by side; write a report to benchmarks/",
                        description="Measure after warm-up with repeated runs: latency (median/p90/p99) and throughput "
-                                   "per model, backend, precision and batch, against the CPU's convolution ceiling; "
-                                   "accuracy per precision; the pipelined vs sequential runtime; tracker cost vs "
-                                   "people. Writes <date>-<host>.md, .json and PNG plots.")
+                                   "per model, backend, precision and batch (and CUDA graphs on a GPU), against the "
+                                   "convolution ceiling of the device each row ran on; accuracy per precision; the "
+                                   "pipelined vs sequential runtime; tracker cost vs people. Writes "
+                                   "<date>-<host>.md, .json and PNG plots.")
     p.add_argument("--quick", action="store_true", help="the < 5 minute subset (demo models, batches 1 and 8)")
     p.add_argument("--out", type=folder, default="benchmarks", help="report folder (default: benchmarks/)")
     p.add_argument("--models", type=name_list(MODELS), help="comma-separated: demo, detector, w32, w48 "
                    "(w32/w48: official architecture, random weights) (default: demo,detector,w32)")
     p.add_argument("--backends", type=name_list(tuple(b for b in BACKENDS if b != "auto")),
                    help="comma-separated: torch, ort, trt (default: all; trt where TensorRT can run)")
-    p.add_argument("--precisions", type=name_list(PRECISIONS), help="comma-separated (default: all)")
+    p.add_argument("--precisions", type=name_list(PRECISIONS),
+                   help="comma-separated: fp32, fp16, bf16, int8 (default: fp32,fp16,int8; bf16 too on a GPU)")
     p.add_argument("--batches", type=int_list, help="comma-separated batch sizes (default: 1,4,8,16)")
     p.add_argument("--repeats", type=positive(int), help="timed runs per measurement, at least (default: 10, quick 5)")
     p.add_argument("--min-seconds", type=positive(float), metavar="S",
                    help="fast calls repeat until S seconds are spent per measurement (default: 1, quick 0.5)")
+    add_device_arg(p, "the engine rows and the pipeline run", default="cpu, so reports stay comparable")
     p.add_argument("--synth", action="store_true", help="instead: the synthetic world's rendering speed per preset")
     p.add_argument("--tracker-quality", action="store_true",
                    help="instead: MOTA and identity switches of tracker variants on corrupted ground truth")
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from posetrack.assemble import machine_device
     from posetrack.bench.report import write_report, write_rows_report
     from posetrack.bench.suite import BenchOptions, run_benchmarks, synth_speeds, tracker_quality
 
@@ -58,6 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                  for k, v in (("models", args.models), ("backends", args.backends), ("precisions", args.precisions),
                               ("batches", args.batches), ("repeats", args.repeats),
                               ("min_seconds", args.min_seconds)) if v is not None}
+        given["device"] = machine_device(args.device or "cpu")
         report = run_benchmarks(replace(options, **given))
         paths = write_report(report, args.out, "-quick" if args.quick else "")
     for path in paths:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import add_model_args, add_which_model, pose_record, positive
+from posetrack.cli.args import add_device_arg, add_model_args, add_which_model, pose_record, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--out", type=Path, help="output .onnx (default: engines/hrnet_<config>_<H>x<W>.onnx)")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
+    add_device_arg(p, "PyTorch computes the parity reference", default="cpu")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("calibrate", help="gather INT8 calibration data and activation ranges into calib/",
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="N synthetic inputs (default source; N defaults to 512 crops / 256 frames)")
     p.add_argument("--method", choices=METHODS,
                    help=f"range method INT8 models use (default: {DEFAULT_METHOD}, best measured on held-out data)")
+    add_device_arg(p, "ONNX Runtime runs the FP32 model (cuda needs onnxruntime-gpu)", default="cpu")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("build", help="build a TensorRT engine (FP32, FP16 or INT8) into engines/",
@@ -49,25 +51,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from posetrack.assemble import machine_device
     from posetrack.compile.export import export_onnx
     from posetrack.models import build_pose_model
 
     w, h = args.input_size
     out = args.out or Path("engines") / f"hrnet_{args.config}_{h}x{w}.onnx"
+    device = machine_device(args.device or "cpu")
     model = build_pose_model(args.config, args.weights, args.joints)
-    result = export_onnx(model, out, args.input_size, opset=args.opset)
-    print(f"wrote {result.path} (opset {result.opset}, dynamic batch); "
-          f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.2e} on batches {list(result.batches)}")
+    result = export_onnx(model, out, args.input_size, opset=args.opset, device=device)
+    print(f"wrote {result.path} (opset {result.opset}, dynamic batch); ONNX Runtime vs PyTorch on {result.device} "
+          f"max |diff| {result.max_abs_diff:.2e} on batches {list(result.batches)}")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from posetrack.assemble import exported
+    from posetrack.assemble import exported, machine_device
+    from posetrack.backends import device_providers
     from posetrack.compile.cache import calib_dir
     from posetrack.compile.precision import calibration
 
+    device = machine_device(args.device or "cpu")
+    device_providers(device)  # refuse a device ONNX Runtime cannot use before the inputs are made
     model = exported(args.model, pose_record(args))
-    calib = calibration(model, args.synthetic, args.images, recalibrate=True, default_method=args.method)
+    calib = calibration(model, args.synthetic, args.images, recalibrate=True, default_method=args.method,
+                        device=device)
     m = calib.manifest
     seed = f", seed {m.seed}" if m.seed is not None else ""
     print(f"calibrated {m.model} on {m.count} inputs ({m.source}{seed}): {m.tensors} activations, "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from posetrack.cli.args import add_pose_args, folder, pose_record, positive
+from posetrack.cli.args import add_device_arg, add_pose_args, folder, pose_record, positive
 from posetrack.errors import PosetrackError
 
 
@@ -72,15 +72,16 @@ def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
     p.add_argument("--precision", default="fp32", choices=(*PRECISIONS, "bf16"),
                    help="fp32 (default), fp16, int8 (calibrated Q/DQ models; calibrates on first use), or bf16 "
                         "(--backend torch)")
-    p.add_argument("--device", metavar="DEVICE",
-                   help="cpu, cuda or cuda:N (default: a CUDA GPU if there is one, else the CPU); on a GPU without "
-                        "TensorRT, --backend auto runs PyTorch there with CUDA graphs, crops and decoding included")
+    add_device_arg(p, "the networks run; on a GPU without TensorRT, --backend auto runs PyTorch there with CUDA "
+                      "graphs, crops and decoding included")
     add_pose_args(p)
     p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
     p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
     p.add_argument("--max-persons", type=positive(int), default=50, help="poses per frame at most (default: 50)")
     p.add_argument("--keep-score", type=float, default=0.3, help="keypoints below this score are not written (0.3)")
     p.add_argument("--flip-test", action="store_true", help="average with mirrored crops (slower, more accurate)")
+    p.add_argument("--torch-compile", action="store_true",
+                   help="torch.compile the pose network (--backend torch; compiling takes a minute, then faster)")
     p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     p.add_argument("--coco", action="store_true", help="also write OUT/<stem>.coco.json (COCO keypoint results)")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
@@ -91,7 +92,7 @@ def _options(args: argparse.Namespace):
     from posetrack.assemble import RunOptions
 
     return RunOptions(pose_record(args), args.detector, args.detections, args.backend, args.precision, args.flip_test,
-                      args.max_persons, device=args.device)
+                      args.max_persons, device=args.device, torch_compile=args.torch_compile)
 
 
 def _report_break(summary) -> int:
@@ -155,10 +156,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from posetrack.assemble import build_pipeline
     from posetrack.demo import render_clip, track_and_score
 
+    options = _options(args)
+    pipeline = build_pipeline(options, args.sequential)  # a bad option fails here, before anything is written
     clip = render_clip(args.out / "gt", args.preset, args.frames, args.seed)
     print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
-    options = _options(args)
-    scored = track_and_score(clip, build_pipeline(options, args.sequential), args.out / "pred",
+    scored = track_and_score(clip, pipeline, args.out / "pred",
                              video=not args.no_video, keep_score=args.keep_score, show=args.show)
     print("\n".join(scored.summary.lines()))
     print(scored.report.table())

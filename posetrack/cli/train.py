@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import folder, hxw, positive, size_hw
+from posetrack.cli.args import add_device_arg, folder, hxw, positive, size_hw
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,21 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start from these weights (fine-tuning; any checkpoint format `run --pose-weights` reads) "
                         "instead of the official random initialisation; a run found in OUT is resumed instead")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
-    p.add_argument("--device", default=None, metavar="DEVICE",
-                   help="cpu, cuda or cuda:N (default: a CUDA GPU if there is one, else the CPU)")
+    add_device_arg(p, "training runs")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from posetrack.errors import PosetrackError
+    from posetrack.assemble import machine_device
     from posetrack.train.loop import TrainConfig
     from posetrack.train.recipes import TrainJob, train_detector_job, train_pose_job
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise PosetrackError(f"--device {device}: no CUDA device here")
+    device = machine_device(args.device)
     warmup = {"warmup": 200} if args.what == "detector" else {}
     loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, device=device,
                        **warmup)

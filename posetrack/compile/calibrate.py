@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 from tqdm import tqdm
 
-from posetrack.backends import OrtBackend
+from posetrack.backends import OrtBackend, device_providers
 from posetrack.compile.cache import digest
 from posetrack.compile.quantize import Range, calibration_tensors
 from posetrack.errors import PosetrackError
@@ -198,9 +198,10 @@ def entropy_threshold(abs_hist: np.ndarray, amax: float, levels: int = 128, stri
 
 
 def collect_ranges(onnx_path: Path, inputs: np.ndarray, batch: int = 16, progress: bool = True,
-                   threads: int | None = None) -> dict[str, dict[str, Range]]:
-    """Run ``inputs`` ((N, 3, H, W) float32) through ``onnx_path`` twice (min/max, then histograms) in batches
-    and return method → tensor → (min, max) for every ``calibration_tensors`` activation."""
+                   threads: int | None = None, device: str = "cpu") -> dict[str, dict[str, Range]]:
+    """Run ``inputs`` ((N, 3, H, W) float32) through ``onnx_path`` twice (min/max, then histograms) in batches,
+    in ONNX Runtime on ``device`` (``device_providers``), and return method → tensor → (min, max) for every
+    ``calibration_tensors`` activation."""
     model = onnx.load(str(onnx_path))
     names = calibration_tensors(model)
     known = {o.name for o in model.graph.output}
@@ -208,7 +209,7 @@ def collect_ranges(onnx_path: Path, inputs: np.ndarray, batch: int = 16, progres
         if name not in known:
             model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
             model.graph.output[-1].type.tensor_type.elem_type = onnx.TensorProto.FLOAT
-    runner = OrtBackend(model.SerializeToString(), ["CPUExecutionProvider"], threads)
+    runner = OrtBackend(model.SerializeToString(), device_providers(device), threads)
     stats = ActivationStats(names)
     input_name = runner.input_names[0]
     starts = range(0, len(inputs), batch)

@@ -38,17 +38,20 @@ class ExportResult:
         opset: ONNX opset of the default domain.
         max_abs_diff: largest |ONNX Runtime − PyTorch| over all parity batches and outputs.
         batches: batch sizes the parity check ran.
+        device: where PyTorch computed the parity reference.
     """
 
     path: Path
     opset: int
     max_abs_diff: float
     batches: tuple[int, ...]
+    device: str = "cpu"
 
 
 def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int], *,
                 input_name: str = "input", output_name: str = "heatmaps", opset: int = DEFAULT_OPSET,
-                parity_batches: tuple[int, ...] = (1, 3), atol: float = 1e-4, seed: int = 0) -> ExportResult:
+                parity_batches: tuple[int, ...] = (1, 3), atol: float = 1e-4, seed: int = 0,
+                device: str = "cpu") -> ExportResult:
     """Export ``model`` (input (N, 3, H, W)) to ``path`` with a dynamic batch, then verify it.
 
     Args:
@@ -58,6 +61,8 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int],
         opset: ONNX opset (≥ 17).
         parity_batches: batch sizes run through both PyTorch and ONNX Runtime.
         atol: largest accepted absolute output difference.
+        device: where PyTorch computes the parity reference (``cuda:N``: the GPU's kernels, TF32 off, against
+            ONNX Runtime on the CPU).
     Raises:
         ExportError: the checker rejects the graph or parity fails.
     """
@@ -78,20 +83,21 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: tuple[int, int],
         raise ExportError(f"{path}: the exporter returned no program")
     proto = program.model_proto
     diff = save_verified(proto, path, lambda draft: _verify(model, draft, path, input_name, output_name,
-                                                            (3, height, width), parity_batches, seed, atol))
+                                                            (3, height, width), parity_batches, seed, atol, device))
     opset_used = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    return ExportResult(path, opset_used, diff, tuple(parity_batches))
+    return ExportResult(path, opset_used, diff, tuple(parity_batches), device)
 
 
 def _verify(model: nn.Module, draft: Path, path: Path, input_name: str, output_name: str,
-            input_shape: tuple[int, ...], batches: tuple[int, ...], seed: int, atol: float) -> float:
+            input_shape: tuple[int, ...], batches: tuple[int, ...], seed: int, atol: float, device: str) -> float:
     """``onnx.checker`` and PyTorch parity of the ``draft`` file; errors name ``path``, the file the user asked for."""
     try:
         onnx.checker.check_model(str(draft), full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"{path}: onnx.checker rejects the export: {str(exc).splitlines()[0]}") from None
-    diff = parity(TorchBackend(model, [input_name], [output_name]), OrtBackend(draft, ["CPUExecutionProvider"]),
-                  input_shape, batches, seed)
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # float32 means float32 on the GPU too
+        diff = parity(TorchBackend(model, [input_name], [output_name], device=device),
+                      OrtBackend(draft, ["CPUExecutionProvider"]), input_shape, batches, seed)
     if not diff <= atol:
         raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {diff:.3g} > {atol:g}")
     return diff

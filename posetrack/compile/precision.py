@@ -8,6 +8,7 @@ The steps, in the order the TensorRT samples take them: ``cached_onnx`` (export,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +35,20 @@ class ExportedModel:
 
     Attributes:
         record: the model record (stem, cache key, calibration folder and count, output name).
-        onnx: the FP32 ``.onnx`` file.
+        export: ``() → the FP32 .onnx file`` (``cached_onnx``), called the first time ``onnx`` is read: the PyTorch
+            backend never needs the file, so a GPU run does not pay for an export.
         calibration_inputs: ``(count, images folder or None) → (count, 3, H, W)`` float32 network inputs made by
             the model's own preprocessing.
     """
 
     record: ModelRecord
-    onnx: Path
+    export: Callable[[], Path]
     calibration_inputs: CalibrationInputs
+
+    @functools.cached_property
+    def onnx(self) -> Path:
+        """The FP32 ``.onnx`` file, exported (or found in the cache) on first use."""
+        return self.export()
 
     @property
     def name(self) -> str:
@@ -71,9 +78,11 @@ def cached_onnx(module: torch.nn.Module, record: ModelRecord, input_size: tuple[
 
 
 def calibration(model: ExportedModel, count: int | None = None, images: Path | None = None,
-                recalibrate: bool = False, progress: bool = True, default_method: str | None = None) -> Calibration:
-    """The model's calibration from ``calib/``, made on first use (synthetic set) or when ``recalibrate``; a new
-    one records ``default_method`` (None: ``compile.calibrate.DEFAULT_METHOD``) as the ranges INT8 models use.
+                recalibrate: bool = False, progress: bool = True, default_method: str | None = None,
+                device: str = "cpu") -> Calibration:
+    """The model's calibration from ``calib/``, made on first use (synthetic set) or when ``recalibrate`` (the FP32
+    model run by ONNX Runtime on ``device``); a new one records ``default_method`` (None:
+    ``compile.calibrate.DEFAULT_METHOD``) as the ranges INT8 models use.
 
     Raises:
         CalibrationError: a cached calibration belongs to another model or preprocessing (and not ``recalibrate``).
@@ -84,7 +93,7 @@ def calibration(model: ExportedModel, count: int | None = None, images: Path | N
     if not recalibrate and (folder / "manifest.json").is_file():
         return load_calibration(folder, model.key, prep)
     inputs = model.calibration_inputs(count or record.calib_count, images)
-    ranges = collect_ranges(model.onnx, inputs, progress=progress)
+    ranges = collect_ranges(model.onnx, inputs, progress=progress, device=device)
     manifest = Manifest(record.calib_folder, model.key, prep, "synthetic" if images is None else str(images),
                         CALIB_SEED if images is None else None, len(inputs), len(ranges["max"]),
                         default_method or DEFAULT_METHOD)

@@ -5,7 +5,9 @@ ranges computed once on calibration data (``compile.calibrate``). One set of ran
 
 - ``TENSORRT``: what a strongly typed TensorRT network accepts — symmetric int8 (zero point 0), per-channel
   weights on the output-channel axis, per-tensor activations, Q/DQ on Conv inputs only (TensorRT fuses the rest),
-  float biases, one Q/DQ pair per consumer.
+  float biases, one Q/DQ pair per consumer — and FP16 everywhere else: a strongly typed network runs every layer
+  that is not quantized in the ONNX file's dtype, so INT8 with FP32 around it would likely lose to the plain FP16
+  engine. The graph computes in float16 (float16 scales, opset 19) with float32 inputs and outputs.
 - ``ORT_CPU``: what ONNX Runtime's CPU provider turns into fast integer kernels — unsigned (asymmetric)
   activations, signed per-channel weights, int32 biases, and every activation between quantizable ops quantized,
   so each DQ → Conv/Add → Q group becomes one QLinearConv/QLinearAdd. A ReLU after a Conv or Add is folded into
@@ -20,9 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnx import TensorProto, helper, numpy_helper
 
 Range = tuple[float, float]
+_QDQ = ("QuantizeLinear", "DequantizeLinear")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class QdqFlavour:
         int32_bias: quantize Conv biases to int32 (ONNX Runtime's QLinearConv wants them; TensorRT rejects them).
         fold_relu: drop a ReLU that follows a Conv/Add and let its unsigned output range clamp instead.
         pair_per_consumer: a separate Q/DQ pair for every consumer of a tensor.
+        fp16_elsewhere: the non-quantized layers (and the Q/DQ scales) in float16 (``convert_fp16`` afterwards).
     """
 
     name: str
@@ -44,12 +49,17 @@ class QdqFlavour:
     int32_bias: bool
     fold_relu: bool
     pair_per_consumer: bool
+    fp16_elsewhere: bool = False
 
 
 TENSORRT = QdqFlavour("trt", signed_activations=True, quantize_all=False, int32_bias=False, fold_relu=False,
-                      pair_per_consumer=True)
+                      pair_per_consumer=True, fp16_elsewhere=True)
 ORT_CPU = QdqFlavour("ort", signed_activations=False, quantize_all=True, int32_bias=True, fold_relu=True,
                      pair_per_consumer=False)
+# Opset 19 is the first whose QuantizeLinear / DequantizeLinear take float16 scales.
+FP16_QDQ_OPSET = 19
+# The smallest positive float16 (subnormal): a float16 scale below it would round to zero.
+_FP16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 FLAVOURS = {f.name: f for f in (TENSORRT, ORT_CPU)}
 
 # Ops whose activation outputs calibration records (the candidates for Q/DQ).
@@ -137,7 +147,7 @@ def quantize_qdq(model: onnx.ModelProto, ranges: Mapping[str, Range], flavour: Q
     model.graph.node.extend(head + body)
     model.graph.initializer.extend(inits)
     _drop_unused_initializers(model.graph)
-    return model
+    return convert_fp16(model) if flavour.fp16_elsewhere else model
 
 
 def _producer_ok(g: _Graph, tensor: str) -> bool:
@@ -168,8 +178,17 @@ def _activation_params(g: _Graph, chosen: set[str], ranges: Mapping[str, Range],
         if parent is not None and parent.op_type in _VALUE_PRESERVING and parent.input[0] in params:
             params[tensor] = params[parent.input[0]]
         else:
-            params[tensor] = activation_scale(ranges[tensor], flavour.signed_activations)
+            scale, zero = activation_scale(ranges[tensor], flavour.signed_activations)
+            params[tensor] = (_representable(scale, flavour), zero)
     return params
+
+
+def _representable(scale, flavour: QdqFlavour):
+    """``scale`` (a float or an array) as the graph will store it: rounded to float16 (and kept above zero) in an
+    ``fp16_elsewhere`` flavour, so the integers computed from it are the ones the engine dequantizes."""
+    if not flavour.fp16_elsewhere:
+        return scale
+    return np.maximum(scale, _FP16_TINY).astype(np.float16).astype(np.float32)
 
 
 def activation_scale(value_range: Range, signed: bool) -> tuple[float, int]:
@@ -210,7 +229,7 @@ def _quantize_weights(conv: onnx.NodeProto, g: _Graph, x_scale: float, flavour: 
     """Per-output-channel symmetric int8 weights (±127) behind a DequantizeLinear; int32 bias if asked."""
     name = conv.input[1]
     w = numpy_helper.to_array(g.initializers[name]).astype(np.float32)
-    w_scale = np.maximum(np.abs(w.reshape(len(w), -1)).max(1), 1e-8) / 127.0
+    w_scale = _representable(np.maximum(np.abs(w.reshape(len(w), -1)).max(1), 1e-8) / 127.0, flavour)
     w_q = np.clip(np.round(w / w_scale.reshape(-1, *[1] * (w.ndim - 1))), -127, 127).astype(np.int8)
     tag = conv.name or name
     inits += [numpy_helper.from_array(w_q, f"{tag}_w_int8"),
@@ -240,16 +259,22 @@ def _drop_unused_initializers(graph: onnx.GraphProto) -> None:
 
 # --------------------------------------------------------------------------------------------------- FP16
 
-# Ops run in float16; anything else (box decoding, casts, comparisons) stays float32 behind Cast nodes.
-FP16_OPS = frozenset({"Conv", "Relu", "Add", "Resize", "MaxPool", "Concat", "Sigmoid", "Mul", "BatchNormalization"})
+# Ops run in float16; anything else (box decoding, casts, comparisons) stays float32 behind Cast nodes. Q/DQ take
+# float16 data and scales (a QuantizeLinear's int8 output is not a float, so it is left alone).
+FP16_OPS = frozenset({"Conv", "Relu", "Add", "Resize", "MaxPool", "Concat", "Sigmoid", "Mul", "BatchNormalization",
+                      *_QDQ})
 # Inputs that must stay float32 whatever the node's precision (Resize's roi and scales).
 _FP32_INPUTS = {"Resize": (1, 2)}
 
 
 def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of ``model`` computing ``FP16_OPS`` in float16 with float16 weights; graph inputs and outputs stay
-    float32 (Casts at the boundaries), so callers and TensorRT bindings do not change."""
-    model = onnx.shape_inference.infer_shapes(onnx.ModelProto.FromString(model.SerializeToString()))
+    float32 (Casts at the boundaries), so callers and TensorRT bindings do not change. A Q/DQ model gets float16
+    scales and is raised to opset ``FP16_QDQ_OPSET``."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    if any(n.op_type in _QDQ for n in model.graph.node) and _opset(model) < FP16_QDQ_OPSET:
+        model = onnx.version_converter.convert_version(model, FP16_QDQ_OPSET)
+    model = onnx.shape_inference.infer_shapes(model)
     graph = model.graph
     floats = {v.name for v in [*graph.input, *graph.value_info, *graph.output]
               if v.type.tensor_type.elem_type == TensorProto.FLOAT}
@@ -297,6 +322,24 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def _opset(model: onnx.ModelProto) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def compute_types(model: onnx.ModelProto, ops: frozenset[str] = frozenset({"Conv", "Add", "Relu", "Resize"})
+                  ) -> dict[str, int]:
+    """How many of ``ops`` compute in each float type (``float32``, ``float16``), from their first input: what a
+    strongly typed TensorRT network would run them in."""
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.input, *inferred.value_info, *inferred.output]}
+    types |= {t.name: t.data_type for t in inferred.initializer}
+    counts: dict[str, int] = defaultdict(int)
+    for node in inferred.node:
+        if node.op_type in ops and types.get(node.input[0]) in (TensorProto.FLOAT, TensorProto.FLOAT16):
+            counts[TensorProto.DataType.Name(types[node.input[0]]).lower()] += 1
+    return dict(counts)
+
+
 # ------------------------------------------------------------------------------------------- validator
 
 
@@ -311,7 +354,6 @@ class QdqViolation:
         return f"{self.node}: {self.problem}"
 
 
-_QDQ = ("QuantizeLinear", "DequantizeLinear")
 _TRT_QTYPES = {TensorProto.INT8: "int8", TensorProto.FLOAT8E4M3FN: "fp8"}
 
 
