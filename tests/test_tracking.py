@@ -1,5 +1,7 @@
 """Tracking: OKS, IoU, assignment, flow propagation, track lifecycle, and the stress comparison on synthetic scenes."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -188,12 +190,104 @@ def test_unknown_similarity_name_is_a_clear_error():
 
 def test_named_oks_similarity_uses_the_config_thresholds(rng):
     from posetrack.track import Tracks, iou_similarity, oks_similarity
+    from posetrack.track.similarity import motion_similarity
 
     a = _person(rng, 100, 200)
     poses = _poses([a + 3], scores=np.full((1, 17), 0.5, np.float32))
     tracks = Tracks.new(np.array([0]), _poses([a]), np.array([0]))
-    tracker = PoseTracker(TrackerConfig(flow=None, min_keypoint_score=0.6))  # no joint confident enough: IoU
+    tracker = PoseTracker(TrackerConfig(similarity="oks", flow=None, min_keypoint_score=0.6))  # no joint: IoU
     np.testing.assert_allclose(tracker.similarity(tracks, poses), iou_similarity(tracks, poses))
-    np.testing.assert_allclose(PoseTracker(TrackerConfig(flow=None)).similarity(tracks, poses),
+    np.testing.assert_allclose(PoseTracker(TrackerConfig(similarity="oks", flow=None)).similarity(tracks, poses),
                                oks_similarity(tracks, poses))
     assert not np.allclose(oks_similarity(tracks, poses), iou_similarity(tracks, poses))
+    blend = PoseTracker(TrackerConfig(flow=None, motion_weight=0.25)).similarity(tracks, poses)
+    np.testing.assert_allclose(blend, 0.75 * oks_similarity(tracks, poses) + 0.25 * motion_similarity(tracks, poses))
+
+
+# ---- the motion cue, the two score passes, collapsed poses ------------------------------------------------------
+
+
+def _frame(keypoints, boxes, box_scores=None):
+    keypoints = np.asarray(keypoints, np.float32).reshape(-1, 17, 2)
+    n = len(keypoints)
+    scores = np.full(n, 0.9, np.float32) if box_scores is None else np.asarray(box_scores, np.float32)
+    return Poses(keypoints, np.full((n, 17), 0.9, np.float32), np.asarray(boxes, np.float32).reshape(-1, 4), scores,
+                 POSETRACK17)
+
+
+def _crossing(rng, frames=24):
+    """Two people walking towards each other at 8 px/frame and passing, A in front: while their boxes overlap, the
+    pose model puts B's joints on A (B's estimated pose is A's, slightly jittered), as on the crowd clips."""
+    shape = rng.uniform([-20, -60], [20, 60], (17, 2))
+    for t in range(frames):
+        xa, xb = 100 + 8 * t, 300 - 8 * t
+        box_a, box_b = [xa - 25, 140, xa + 25, 260], [xb - 25, 140, xb + 25, 260]
+        pose_a = np.array([xa, 200]) + shape
+        overlap = abs(xa - xb) < 50
+        pose_b = pose_a + rng.normal(0, 1.0, (17, 2)) if overlap else np.array([xb, 200]) + shape
+        yield t, overlap, _frame([pose_a, pose_b], [box_a, box_b])
+
+
+def test_collapsed_poses_keep_the_identities_of_the_boxes(rng):
+    """A's pose on both boxes: the motion-predicted boxes keep A's identity on A's box through the crossing, B's
+    collapsed pose is dropped (one pose, not two, on the person in front), and B comes back as B after it."""
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    before = PoseTracker(replace(TrackerConfig.before(), flow=None))
+    owner_before = []
+    for _t, overlap, poses in _crossing(rng):
+        out = tracker.update(poses)
+        if overlap:
+            assert tracker.kept.tolist() == [0] and out.track_ids.tolist() == [0]  # A kept, B's copy dropped
+        else:
+            assert tracker.kept.tolist() == [0, 1] and out.track_ids.tolist() == [0, 1]
+        owner_before.append(before.update(poses).track_ids.tolist())
+    # the pose-only tracker has no way to keep them apart: its ids change hands during the overlap
+    assert any(ids != [0, 1] for ids in owner_before)
+
+
+def test_collapsed_pose_rule_keeps_the_front_person(rng):
+    """Of two coinciding poses, the one whose box reaches lowest (nearest the camera) stays; a third pose elsewhere
+    is not part of it."""
+    from posetrack.track.tracker import collapsed_poses
+
+    pose = np.array([200, 200]) + rng.uniform([-20, -60], [20, 60], (17, 2))
+    front = np.concatenate([pose.min(0), pose.max(0)])
+    behind = front + np.array([30, -20, 30, -15])
+    poses = _frame([pose + 1, pose, pose + np.array([400, 0])], [behind, front, front + np.array([400, 0, 400, 0])])
+    dropped, collapsed = collapsed_poses(poses, 0.9, 0.3)
+    assert dropped.tolist() == [True, False, False] and collapsed.tolist() == [True, True, False]
+    assert not collapsed_poses(poses, None, 0.3)[0].any()
+
+
+def test_less_confident_poses_continue_tracks_but_never_start_them(rng):
+    """ByteTrack's second pass: a half-hidden person scoring 0.5 keeps their track; a 0.5 pose nobody tracked is
+    dropped; below low_score nothing is used."""
+    a = _person(rng, 100, 200)
+    box = np.concatenate([a.min(0), a.max(0)])
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    assert tracker.update(_frame([a], [box], [0.9])).track_ids.tolist() == [0]
+    b = _person(rng, 500, 200)
+    out = tracker.update(_frame([a + 2, b], [box + 2, np.concatenate([b.min(0), b.max(0)])], [0.5, 0.5]))
+    assert out.track_ids.tolist() == [0] and tracker.kept.tolist() == [0]
+    out = tracker.update(_frame([a + 4], [box + 4], [0.2]))
+    assert len(out) == 0 and tracker.kept.tolist() == []
+
+
+def test_motion_boxes_follow_velocity_and_camera():
+    from posetrack.track import Tracks
+
+    poses = _frame([np.zeros((17, 2))], [[0, 0, 10, 20]])
+    tracks = Tracks.new(np.array([0]), poses, np.array([0]))
+    tracks.velocity[:] = [2.0, 0.0]
+    tracks.camera[:] = [0.0, 3.0]
+    tracks.age[:] = 1  # unseen last frame: two frames of own motion since the match
+    np.testing.assert_allclose(tracks.motion_boxes(), [[4, 3, 14, 23]])
+
+
+def test_a_track_learns_its_true_velocity(rng):
+    """6 px/frame in, 6 px/frame out (the velocity once came out halved: the frame gap was counted twice)."""
+    a = _person(rng, 100, 200)
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    for t in range(12):
+        tracker.update(_poses([a + np.array([6 * t, 0])]))
+    np.testing.assert_allclose(tracker._tracks.velocity, [[6, 0]], atol=0.01)

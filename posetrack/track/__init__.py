@@ -3,10 +3,10 @@ track lifecycle."""
 
 from posetrack.track.flow import FlowConfig, propagate
 from posetrack.track.oks import box_iou, oks
-from posetrack.track.similarity import SIMILARITIES, Similarity, iou_similarity, oks_similarity
+from posetrack.track.similarity import SIMILARITIES, Similarity, iou_similarity, motion_similarity, oks_similarity
 from posetrack.track.smoothing import OneEuroConfig
 from posetrack.track.state import Tracks
 from posetrack.track.tracker import PoseTracker, TrackerConfig, assign
 
 __all__ = ["SIMILARITIES", "FlowConfig", "OneEuroConfig", "PoseTracker", "Similarity", "TrackerConfig", "Tracks",
-           "assign", "box_iou", "iou_similarity", "oks", "oks_similarity", "propagate"]
+           "assign", "box_iou", "iou_similarity", "motion_similarity", "oks", "oks_similarity", "propagate"]

@@ -21,13 +21,26 @@ class Tracks:
     velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
     anchor: np.ndarray  # (T, 2) box centre at the last match
     camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
+    matched_boxes: np.ndarray  # (T, 4) float32 box at the last match, unmoved
 
     @classmethod
     def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray) -> Tracks:
         boxes = poses.boxes[rows].astype(np.float32)
         zeros = np.zeros((len(rows), 2), np.float32)
         return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
-                   np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy())
+                   np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy(),
+                   boxes.copy())
+
+    def motion_boxes(self) -> np.ndarray:
+        """(T, 4) float32: each track's box at its last match, moved to the current frame by its own velocity over
+        the frames since (``age + 1``: call before the update increments ``age``) plus the camera's motion."""
+        size = self.box_size
+        centre = self.anchor + self.camera + self.velocity * (self.age[:, None] + 1)
+        return np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
+
+    @property
+    def box_size(self) -> np.ndarray:
+        return self.matched_boxes[:, 2:] - self.matched_boxes[:, :2]
 
     def take(self, keep: np.ndarray) -> Tracks:
         return Tracks(*(getattr(self, f)[keep] for f in FIELDS))
@@ -36,7 +49,7 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera")
+FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera", "matched_boxes")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:
