@@ -291,3 +291,45 @@ def test_a_track_learns_its_true_velocity(rng):
     for t in range(12):
         tracker.update(_poses([a + np.array([6 * t, 0])]))
     np.testing.assert_allclose(tracker._tracks.velocity, [[6, 0]], atol=0.01)
+
+
+def _dressed(image, box, bgr):
+    x1, y1, x2, y2 = (int(v) for v in box)
+    image[y1:y2, x1:x2] = bgr
+
+
+def test_colours_reidentify_people_after_they_were_lost(rng):
+    """A (red) and B (blue) vanish for three frames and reappear in the middle, each nearer the other's last place:
+    position cannot say who is who, their clothes can."""
+    shape = rng.uniform([-20, -60], [20, 60], (17, 2))
+
+    def frame(xs, colours):
+        image = np.full((360, 640, 3), 90, np.uint8)
+        boxes = [[x - 25, 140, x + 25, 260] for x in xs]
+        for box, bgr in zip(boxes, colours):
+            _dressed(image, box, bgr)
+        return _frame([np.array([x, 200]) + shape for x in xs], boxes), image
+
+    red, blue = (30, 30, 220), (220, 60, 30)
+    results = {}
+    for weight in (0.45, 0.0):
+        tracker = PoseTracker(TrackerConfig(flow=None, appearance_weight=weight, max_age=6))
+        first = tracker.update(*frame([100, 300], [red, blue]))
+        for _ in range(3):
+            tracker.update(*frame([], []))
+        results[weight] = (first.track_ids.tolist(), tracker.update(*frame([230, 170], [red, blue])).track_ids.tolist())
+    assert results[0.45] == ([0, 1], [0, 1])  # red is A again, blue is B
+    assert results[0.0][1] != [0, 1]  # by position alone they are swapped or new
+
+
+def test_colour_signatures():
+    from posetrack.track.appearance import appearance_similarity, colour_signatures
+
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:, :100] = (30, 30, 220)
+    image[:, 100:] = (220, 60, 30)
+    sig = colour_signatures(image, np.array([[10, 10, 90, 90], [110, 10, 190, 90], [20, 20, 80, 80], [0, 0, 1, 1]]))
+    np.testing.assert_allclose(sig[:3].sum(1), 1.0, rtol=1e-6)
+    assert sig[3].sum() == 0  # too small to read: no signature
+    sim = appearance_similarity(sig, sig)
+    assert sim[0, 2] == pytest.approx(1.0) and sim[0, 1] < 0.05 and sim[3, 0] == 0

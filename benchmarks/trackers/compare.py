@@ -119,8 +119,11 @@ def run_posetracker(rec: dict[str, np.ndarray], config: TrackerConfig, min_score
 
 
 def run_peer(python: str, tracker: str, npz: Path, out: Path) -> tuple[np.ndarray, float, float]:
-    """A peer tracker in its own environment: (ids, ms per frame, its activation threshold)."""
-    subprocess.run([python, str(HERE / "peers.py"), tracker, str(npz), str(out)], check=True)
+    """A peer tracker in its own environment: (ids, ms per frame, its activation threshold); a result newer than
+    the recording and than ``peers.py`` is reused (peers do not change between runs of this script)."""
+    newest = max(npz.stat().st_mtime, (HERE / "peers.py").stat().st_mtime)
+    if not out.is_file() or out.stat().st_mtime < newest:
+        subprocess.run([python, str(HERE / "peers.py"), tracker, str(npz), str(out)], check=True)
     result = np.load(out)
     return result["ids"], float(result["ms_per_frame"]), float(result["threshold"])
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posetrack.track.appearance import SIGNATURE
 from posetrack.types import Poses
 
 
@@ -22,14 +23,17 @@ class Tracks:
     anchor: np.ndarray  # (T, 2) box centre at the last match
     camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
     matched_boxes: np.ndarray  # (T, 4) float32 box at the last match, unmoved
+    appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused
 
     @classmethod
-    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray) -> Tracks:
+    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray, signatures: np.ndarray | None = None) -> Tracks:
+        """Tracks of ``poses[rows]``; ``signatures``: the frame's (N, D) colour signatures, if used."""
         boxes = poses.boxes[rows].astype(np.float32)
         zeros = np.zeros((len(rows), 2), np.float32)
+        appearance = (signatures[rows] if signatures is not None else np.zeros((len(rows), SIGNATURE))).astype(np.float32)
         return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
                    np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy(),
-                   boxes.copy())
+                   boxes.copy(), appearance)
 
     def motion_boxes(self) -> np.ndarray:
         """(T, 4) float32: each track's box at its last match, moved to the current frame by its own velocity over
@@ -49,7 +53,7 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera", "matched_boxes")
+FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera", "matched_boxes", "appearance")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:

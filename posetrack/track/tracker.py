@@ -7,6 +7,8 @@ One frame, in order:
    occluded person's joints on the person in front) are one person's pose; the one whose box fits it worse is
    dropped, and the one kept is matched by its box's motion alone, since its pose cannot tell the two apart;
 3. first pass: tracks vs the confident poses (box score >= ``high_score``) by the config's similarity;
+   For the tracks lost in the previous frame, whose position is least sure, the colours people wear
+   (``track.appearance``) are blended in: they re-identify someone who walked behind another;
 4. second pass: the tracks still unmatched vs the less confident poses (``low_score`` <= score < ``high_score``)
    by motion-box IoU (ByteTrack's idea: a half-occluded person scores low but is still there); a low pose no
    track claims is dropped, never a new track;
@@ -25,6 +27,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from posetrack.errors import PosetrackError
+from posetrack.track.appearance import appearance_similarity, colour_signatures
 from posetrack.track.flow import FlowConfig, propagate, to_gray
 from posetrack.track.oks import box_areas, oks
 from posetrack.track.similarity import SIMILARITIES, Similarity, motion_similarity
@@ -44,6 +47,8 @@ class TrackerConfig:
         high_score / low_score: box scores from which a pose may start a track / may continue one (second pass).
         low_gate: least motion-box IoU of a second-pass match.
         duplicate_oks: OKS from which two poses of a frame are one collapsed pose (None: no such rule).
+        appearance_weight: weight of the colour cue (``track.appearance``) in the first pass, for tracks lost in
+            the previous frame (0: off; needs the image).
         drop_collapsed: output only the best-fitting pose of a collapsed group (else all of them, each matched by
             its box's motion alone).
         flow: Lucas–Kanade settings for propagating poses, or None to compare poses where they were.
@@ -63,6 +68,7 @@ class TrackerConfig:
     low_gate: float = 0.5
     duplicate_oks: float | None = 0.95
     drop_collapsed: bool = True
+    appearance_weight: float = 0.45
     flow: FlowConfig | None = field(default_factory=FlowConfig)
     assignment: Literal["hungarian", "greedy"] = "hungarian"
     min_similarity: float = 0.2
@@ -149,7 +155,12 @@ class PoseTracker:
         high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
         low = np.flatnonzero(usable & (poses.box_scores < cfg.high_score))
 
+        signatures = (colour_signatures(image, poses.boxes) if image is not None and cfg.appearance_weight > 0
+                      else None)
         first = self.similarity(tracks, poses.take(high))
+        if signatures is not None:  # for the tracks lost in the previous frame: their position is least sure
+            weight = np.where(tracks.age > 0, cfg.appearance_weight, 0.0)[:, None]
+            first = (1 - weight) * first + weight * appearance_similarity(tracks.appearance, signatures[high])
         by_box = np.flatnonzero(collapsed[high])
         first[:, by_box] = motion_similarity(tracks, poses.take(high[by_box]))
         rows, cols = assign(first, cfg.min_similarity, cfg.assignment)
@@ -161,12 +172,12 @@ class PoseTracker:
         ids = np.full(len(poses), -1, np.int64)
         ids[matched] = tracks.ids[matched_rows]
         tracks.age += 1
-        self._absorb(tracks, matched_rows, poses, matched)
+        self._absorb(tracks, matched_rows, poses, matched, signatures)
         born = np.setdiff1d(high, matched)
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
         self._next_id += len(born)
         tracks = tracks.take(tracks.age <= cfg.max_age)
-        self._tracks = concat(tracks, Tracks.new(ids[born], poses, born))
+        self._tracks = concat(tracks, Tracks.new(ids[born], poses, born, signatures))
         self._prev_gray = gray
 
         self.kept = np.flatnonzero(ids >= 0)
@@ -203,15 +214,18 @@ class PoseTracker:
         return self._similarity(tracks, poses)
 
     @staticmethod
-    def _absorb(tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray) -> None:
-        """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box), update their own velocity, and are
-        seen this frame (age 0)."""
+    def _absorb(tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray,
+                signatures: np.ndarray | None = None) -> None:
+        """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box; colours into their running signature),
+        update their own velocity, and are seen this frame (age 0)."""
         centres = 0.5 * (poses.boxes[cols, :2] + poses.boxes[cols, 2:])
         gap = np.maximum(tracks.age[rows][:, None], 1)  # frames since the last match (age already counts this one)
         own = (centres - tracks.anchor[rows] - tracks.camera[rows]) / gap
         tracks.velocity[rows] = 0.5 * tracks.velocity[rows] + 0.5 * own
         tracks.anchor[rows], tracks.camera[rows] = centres, 0.0
         tracks.matched_boxes[rows] = poses.boxes[cols]
+        if signatures is not None:
+            tracks.appearance[rows] = 0.8 * tracks.appearance[rows] + 0.2 * signatures[cols]
         tracks.keypoints[rows] = poses.keypoints[cols]
         tracks.scores[rows] = poses.scores[cols]
         tracks.boxes[rows] = poses.boxes[cols]
