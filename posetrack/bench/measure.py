@@ -215,22 +215,22 @@ class TrackerQuality:
     ms_per_frame: float
 
 
-TRACKER_VARIANTS: dict[str, dict[str, Any]] = {
-    "flow+oks+hungarian": {},
-    "oks+hungarian": {"flow": None},
-    "iou+greedy": {"similarity": "iou", "flow": None, "assignment": "greedy"},
-}
+def tracker_variants() -> dict[str, Any]:
+    """The tracker configurations the quality study compares, by name."""
+    from posetrack.track import TrackerConfig
+
+    return {"shipped (flow, oks+motion, colours)": TrackerConfig(), "flow+oks (before)": TrackerConfig.before(),
+            "iou+greedy": TrackerConfig(similarity="iou", flow=None, assignment="greedy")}
 
 
 def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> list[TrackerQuality]:
-    """MOTA, IDF1, HOTA, AssA and identity switches of each ``TRACKER_VARIANTS`` entry on one synthetic clip."""
+    """MOTA, IDF1, HOTA, AssA and identity switches of each ``tracker_variants`` entry on one synthetic clip."""
     from posetrack.synth import preset
-    from posetrack.track import TrackerConfig
     from posetrack.track.stress import stress
 
     rows = []
-    for name, overrides in TRACKER_VARIANTS.items():
-        r = stress(preset(preset_name, frames=frames), seed, TrackerConfig(**overrides))
+    for name, config in tracker_variants().items():
+        r = stress(preset(preset_name, frames=frames), seed, config)
         h = r.report.headline()
         rows.append(TrackerQuality(preset_name, seed, name, h["MOTA"], h["IDF1"], h["HOTA"], h["AssA"], r.switches,
                                    r.ms_per_frame))

@@ -7,7 +7,7 @@ One frame, in order:
    occluded person's joints on the person in front) are one person's pose; the one whose box fits it worse is
    dropped, and the one kept is matched by its box's motion alone, since its pose cannot tell the two apart;
 3. first pass: tracks vs the confident poses (box score >= ``high_score``) by the config's similarity;
-   For the tracks lost in the previous frame, whose position is least sure, the colours people wear
+   For the tracks the previous frame did not see, whose position is least sure, the colours people wear
    (``track.appearance``) are blended in: they re-identify someone who walked behind another;
 4. second pass: the tracks still unmatched vs the less confident poses (``low_score`` <= score < ``high_score``)
    by motion-box IoU (ByteTrack's idea: a half-occluded person scores low but is still there); a low pose no
@@ -80,9 +80,9 @@ class TrackerConfig:
 
     @classmethod
     def before(cls) -> TrackerConfig:
-        """The tracker as it was before the motion cue, the score passes and the collapsed-pose rule: flow-propagated
-        OKS alone, every pose tracked (for comparisons)."""
-        return cls(similarity="oks", high_score=0.0, low_score=0.0, duplicate_oks=None)
+        """The tracker as it was before the motion cue, the score passes, the collapsed-pose rule and the colours:
+        flow-propagated OKS alone, every pose tracked (for comparisons)."""
+        return cls(similarity="oks", high_score=0.0, low_score=0.0, duplicate_oks=None, appearance_weight=0.0)
 
 
 def assign(similarity: np.ndarray, gate: float, method: str = "hungarian") -> tuple[np.ndarray, np.ndarray]:
@@ -147,27 +147,9 @@ class PoseTracker:
         tracks = self._tracks if self._tracks is not None else Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
         gray = to_gray(image) if (image is not None and cfg.flow is not None) else None
         self._predict(tracks, gray)
-        dropped, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score)
-        if not cfg.drop_collapsed:
-            dropped[:] = False
-        collapsed &= ~dropped
-        usable = (poses.box_scores >= cfg.low_score) & ~dropped
-        high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
-        low = np.flatnonzero(usable & (poses.box_scores < cfg.high_score))
-
         signatures = (colour_signatures(image, poses.boxes) if image is not None and cfg.appearance_weight > 0
                       else None)
-        first = self.similarity(tracks, poses.take(high))
-        if signatures is not None:  # for the tracks lost in the previous frame: their position is least sure
-            weight = np.where(tracks.age > 0, cfg.appearance_weight, 0.0)[:, None]
-            first = (1 - weight) * first + weight * appearance_similarity(tracks.appearance, signatures[high])
-        by_box = np.flatnonzero(collapsed[high])
-        first[:, by_box] = motion_similarity(tracks, poses.take(high[by_box]))
-        rows, cols = assign(first, cfg.min_similarity, cfg.assignment)
-        free = np.setdiff1d(np.arange(len(tracks)), rows)
-        rows2, cols2 = assign(motion_similarity(tracks.take(free), poses.take(low)), cfg.low_gate, cfg.assignment)
-        matched_rows = np.concatenate([rows, free[rows2]])
-        matched = np.concatenate([high[cols], low[cols2]])
+        matched_rows, matched, high = self._associate(tracks, poses, signatures)
 
         ids = np.full(len(poses), -1, np.int64)
         ids[matched] = tracks.ids[matched_rows]
@@ -188,6 +170,30 @@ class PoseTracker:
                                  np.float32).reshape(out.keypoints.shape)
             self._smoother.forget(set(self._tracks.ids.tolist()))
         return TrackedPoses(keypoints, out.scores, out.boxes, out.box_scores, out.skeleton, ids[self.kept])
+
+    def _associate(self, tracks: Tracks, poses: Poses,
+                   signatures: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Steps 2-4 of the module docstring: (matched track rows, their pose indices, the confident poses' indices,
+        which may start tracks)."""
+        cfg = self.config
+        dropped, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score)
+        if not cfg.drop_collapsed:
+            dropped[:] = False
+        collapsed &= ~dropped
+        usable = (poses.box_scores >= cfg.low_score) & ~dropped
+        high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
+        low = np.flatnonzero(usable & (poses.box_scores < cfg.high_score))
+
+        first = self.similarity(tracks, poses.take(high))
+        if signatures is not None:  # for the tracks the previous frame did not see: their position is least sure
+            weight = np.where(tracks.age > 0, cfg.appearance_weight, 0.0)[:, None]
+            first = (1 - weight) * first + weight * appearance_similarity(tracks.appearance, signatures[high])
+        by_box = np.flatnonzero(collapsed[high])
+        first[:, by_box] = motion_similarity(tracks, poses.take(high[by_box]))
+        rows, cols = assign(first, cfg.min_similarity, cfg.assignment)
+        free = np.setdiff1d(np.arange(len(tracks)), rows)
+        rows2, cols2 = assign(motion_similarity(tracks.take(free), poses.take(low)), cfg.low_gate, cfg.assignment)
+        return np.concatenate([rows, free[rows2]]), np.concatenate([high[cols], low[cols2]]), high
 
     def missing(self) -> tuple[np.ndarray, np.ndarray]:
         """Tracks that had a pose in the previous frame but none in this one (call after ``update``): their ids
