@@ -33,9 +33,9 @@ step demo-torch-fp16 90 demo.log $PY -m posetrack.cli demo --device cuda --backe
 step clip1080 60 run1080.log $PY -m posetrack.cli synth "$WORK/clip" --preset crowd --people 16 --size 1920x1080 --frames 200 --name 900001_mpii_test
 step w32-weights 30 run1080.log $PY -c "import torch; from posetrack.models.hrnet import hrnet; torch.save(hrnet('w32').state_dict(), '$WORK/w32.pth')"
 step run1080 90 run1080.log $PY -m posetrack.cli run "$WORK/clip/900001_mpii_test.mp4" --device cuda --precision fp16 --pose-weights "$WORK/w32.pth" --pose-config w32 --no-video --out "$WORK/run1080"
-# the bench suite on the GPU: --quick's short clips and rounds, the demo model and W32 (the rows above are W32's
+# the bench suite on the GPU: --quick's short clips and rounds, both shipped models and W32 (the rows above are W32's
 # network alone; these add accuracy per precision and the pipeline section on CUDA)
-step suite 150 suite.log $PY -m posetrack.cli bench --device cuda --quick --models demo,w32 --backends torch --precisions fp32,fp16,bf16 --batches 1,32 --out "$WORK/suite"
+step suite 150 suite.log $PY -m posetrack.cli bench --device cuda --quick --models demo,detector,w32 --backends torch --precisions fp32,fp16,bf16 --batches 1,32 --out "$WORK/suite"
 cp "$WORK"/suite/*.md "$OUT/suite.md" 2>/dev/null; cp "$WORK"/suite/*.json "$OUT/suite.json" 2>/dev/null
 cat "$OUT/suite.log" >>"$OUT/tests.log" 2>/dev/null; rm -f "$OUT/suite.log"
 rm -rf "$WORK"
