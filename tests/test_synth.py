@@ -197,3 +197,22 @@ def test_training_streams():
     assert all(p.image.shape == (360, 640, 3) for p in persons)
     frames = list(itertools.islice(frame_samples(seed=3), 10))
     assert all(f.boxes.ndim == 2 and f.boxes.shape[1] == 4 for f in frames)
+
+
+def test_person_samples_can_favour_people_hidden_behind_others():
+    """unoccluded_keep=0 keeps only people with a joint hidden by someone else: every sample has an occluded joint,
+    and the same clips give fewer samples than with the default, which keeps everyone."""
+    from itertools import islice
+
+    from posetrack.synth import PRESETS
+    from posetrack.synth.samples import person_samples
+
+    crowd = [PRESETS["crowd"]]
+    focused = list(islice(person_samples(0, crowd, frames_per_clip=12, unoccluded_keep=0.0), 60))
+    everyone = list(islice(person_samples(0, crowd, frames_per_clip=12), 60))
+    assert all((s.visibility == 1).any() for s in focused)
+
+    def frames(samples):  # how many frames the samples came from (a frame's persons share its image)
+        return len({id(s.image) for s in samples})
+
+    assert frames(focused) > frames(everyone)

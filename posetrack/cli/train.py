@@ -33,12 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="start from these weights (fine-tuning; any checkpoint format `run --pose-weights` reads) "
                         "instead of the official random initialisation; a run found in OUT is resumed instead")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT has a checkpoint")
+    p.add_argument("--unoccluded-keep", type=positive(float), default=1.0, metavar="P",
+                   help="pose, synthetic data: keep only this share of the people with no joint hidden behind someone "
+                        "else, so occluded crops weigh more (default: 1, all)")
     add_device_arg(p, "training runs")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from posetrack.assemble import machine_device
+    from posetrack.errors import PosetrackError
     from posetrack.train.loop import TrainConfig
     from posetrack.train.recipes import TrainJob, train_detector_job, train_pose_job
 
@@ -46,7 +50,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     warmup = {"warmup": 200} if args.what == "detector" else {}
     loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, device=device,
                        **warmup)
-    job = TrainJob(args.out, loop, args.config, args.input_size, args.data, args.batch, args.init, not args.no_resume)
+    if args.unoccluded_keep > 1:
+        raise PosetrackError(f"--unoccluded-keep {args.unoccluded_keep:g}: a share, at most 1")
+    job = TrainJob(args.out, loop, args.config, args.input_size, args.data, args.batch, args.init, not args.no_resume,
+                   args.unoccluded_keep)
     history = (train_detector_job if args.what == "detector" else train_pose_job)(job)
     metric = "AP50" if args.what == "detector" else "AP"
     best = max((v[metric] for v in history.val), default=float("nan"))

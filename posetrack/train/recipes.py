@@ -36,6 +36,8 @@ class TrainJob:
         out: run folder (checkpoints, history; resumed when it has one and ``resume``).
         config: HRNet configuration (pose only). input_size: network input (width, height); None: the shipped
             model's. data: a ``SOURCES`` spec. init: weights to fine-tune from. loop: steps, learning rate, etc.
+        unoccluded_keep: share of the synthetic persons without a joint hidden by someone else that are kept
+            (``synth.samples.person_samples``; pose only).
     """
 
     out: Path
@@ -46,6 +48,7 @@ class TrainJob:
     batch: int = 32
     init: Path | None = None
     resume: bool = True
+    unoccluded_keep: float = 1.0
 
 
 def _initial_weights(model: M, init: Path | None) -> M:
@@ -60,7 +63,7 @@ def train_pose_job(job: TrainJob) -> History:
         raise PosetrackError(f"--data {job.data!r}: use {SOURCES.replace(' | ', ', ')}")
     skeleton = SKELETON_OF_SOURCE[kind]
     seed = job.loop.seed
-    samples = {"synthetic": lambda: person_samples(seed=seed, skeleton=skeleton),
+    samples = {"synthetic": lambda: person_samples(seed=seed, skeleton=skeleton, unoccluded_keep=job.unoccluded_keep),
                "coco": lambda: coco_person_samples(paths[0], paths[1]),
                "posetrack": lambda: posetrack_person_samples(paths[0], paths[1])}[kind]()
     torch.manual_seed(seed)
