@@ -34,7 +34,7 @@ class QdqFlavour:
     """Where Q/DQ nodes go and which integer types they use.
 
     Attributes:
-        name: short tag used in file names (``trt``, ``ort``).
+        name: short tag used in file names (``trt16``, ``ort``).
         signed_activations: int8 symmetric activations (else uint8 with a zero point).
         quantize_all: Q/DQ on every activation between quantizable ops (else on Conv inputs only).
         int32_bias: quantize Conv biases to int32 (ONNX Runtime's QLinearConv wants them; TensorRT rejects them).
@@ -52,7 +52,9 @@ class QdqFlavour:
     fp16_elsewhere: bool = False
 
 
-TENSORRT = QdqFlavour("trt", signed_activations=True, quantize_all=False, int32_bias=False, fold_relu=False,
+# "trt16": the name is part of the cached file's name, and the FP32-elsewhere files of the earlier "trt" flavour
+# must not be taken for these
+TENSORRT = QdqFlavour("trt16", signed_activations=True, quantize_all=False, int32_bias=False, fold_relu=False,
                       pair_per_consumer=True, fp16_elsewhere=True)
 ORT_CPU = QdqFlavour("ort", signed_activations=False, quantize_all=True, int32_bias=True, fold_relu=True,
                      pair_per_consumer=False)
