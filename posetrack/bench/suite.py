@@ -272,8 +272,8 @@ class BenchSuite:
         # the accuracy reference: ONNX Runtime FP32 on the CPU, whatever else is measured
         reference = make_backend("ort", subject.module, subject.exported, "fp32", device="cpu")
         if "torch" in options.backends and "int8" in options.precision_list():
-            report.skipped.append(f"{label} torch int8: INT8 on a GPU needs TensorRT's INT8 kernels (--backend trt); "
-                                  "PyTorch's own INT8 path is CPU-only and slower than ONNX Runtime's there")
+            report.skipped.append(f"{label} torch int8: the PyTorch rows run fp32/fp16/bf16; INT8 on a GPU needs "
+                                  "TensorRT's INT8 kernels (--backend trt), on the CPU the ONNX Runtime rows are it")
         for kind in options.backends:
             if kind == "trt" and not tensorrt_usable():
                 report.skipped.append(f"{label} trt: TensorRT cannot run here (no tensorrt module or no CUDA GPU)")
