@@ -40,3 +40,13 @@ def oks(a: np.ndarray, b: np.ndarray, sigmas: np.ndarray, areas: np.ndarray,
         valid = np.ones(per_joint.shape, bool)
     count = valid.sum(-1)
     return np.where(count > 0, (per_joint * valid).sum(-1) / np.maximum(count, 1), 0.0), count
+
+
+def confident_oks(keypoints_a: np.ndarray, scores_a: np.ndarray, boxes_a: np.ndarray, keypoints_b: np.ndarray,
+                  scores_b: np.ndarray, boxes_b: np.ndarray, sigmas: np.ndarray,
+                  min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """``oks`` of poses A (M, K, 2) with poses B (N, K, 2) over the joints both hold with at least ``min_score``,
+    on the mean box area of each pair: similarity (M, N) and shared-joint counts (M, N)."""
+    valid = (scores_a[:, None] >= min_score) & (scores_b[None] >= min_score)
+    areas = 0.5 * (box_areas(boxes_a)[:, None] + box_areas(boxes_b)[None, :])
+    return oks(keypoints_a, keypoints_b, sigmas, areas, valid)

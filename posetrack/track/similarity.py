@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from posetrack.track.oks import box_areas, box_iou, oks
+from posetrack.track.oks import box_iou, confident_oks
 from posetrack.track.state import Tracks
 from posetrack.types import Poses
 
@@ -42,9 +42,8 @@ def oks_similarity(tracks: Tracks, poses: Poses, min_keypoint_score: float = 0.3
     iou = iou_similarity(tracks, poses)
     if len(tracks) == 0 or len(poses) == 0:
         return iou
-    valid = (tracks.scores[:, None] >= min_keypoint_score) & (poses.scores[None] >= min_keypoint_score)
-    areas = 0.5 * (box_areas(tracks.boxes)[:, None] + box_areas(poses.boxes)[None, :])
-    sim, shared = oks(tracks.keypoints, poses.keypoints, poses.skeleton.sigmas, areas, valid)
+    sim, shared = confident_oks(tracks.keypoints, tracks.scores, tracks.boxes, poses.keypoints, poses.scores,
+                                poses.boxes, poses.skeleton.sigmas, min_keypoint_score)
     return np.where(shared >= min_shared_keypoints, sim, iou)
 
 

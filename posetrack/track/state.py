@@ -20,7 +20,6 @@ class Tracks:
     boxes: np.ndarray  # (T, 4) float32
     age: np.ndarray  # (T,) frames since the last match
     velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
-    anchor: np.ndarray  # (T, 2) box centre at the last match
     camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
     matched_boxes: np.ndarray  # (T, 4) float32 box at the last match, unmoved
     appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused
@@ -32,8 +31,7 @@ class Tracks:
         zeros = np.zeros((len(rows), 2), np.float32)
         appearance = (signatures[rows] if signatures is not None else np.zeros((len(rows), SIGNATURE))).astype(np.float32)
         return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
-                   np.zeros(len(rows), np.int64), zeros, 0.5 * (boxes[:, :2] + boxes[:, 2:]), zeros.copy(),
-                   boxes.copy(), appearance)
+                   np.zeros(len(rows), np.int64), zeros, zeros.copy(), boxes.copy(), appearance)
 
     def motion_boxes(self) -> np.ndarray:
         """(T, 4) float32: each track's box at its last match, moved to the current frame by its own velocity over
@@ -46,6 +44,11 @@ class Tracks:
     def box_size(self) -> np.ndarray:
         return self.matched_boxes[:, 2:] - self.matched_boxes[:, :2]
 
+    @property
+    def anchor(self) -> np.ndarray:
+        """(T, 2) box centre at the last match."""
+        return 0.5 * (self.matched_boxes[:, :2] + self.matched_boxes[:, 2:])
+
     def take(self, keep: np.ndarray) -> Tracks:
         return Tracks(*(getattr(self, f)[keep] for f in FIELDS))
 
@@ -53,7 +56,7 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "anchor", "camera", "matched_boxes", "appearance")
+FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "camera", "matched_boxes", "appearance")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:

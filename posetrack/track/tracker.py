@@ -4,8 +4,9 @@ with the new poses by OKS blended with the IoU of the track's motion-predicted b
 One frame, in order:
 1. predict: every track moves into the frame (optical flow of its pose; camera motion and its own velocity);
 2. collapsed poses: two poses of the frame that nearly coincide (OKS >= ``duplicate_oks``: the pose model put an
-   occluded person's joints on the person in front) are one person's pose; the one whose box fits it worse is
-   dropped, and the one kept is matched by its box's motion alone, since its pose cannot tell the two apart;
+   occluded person's joints on the person in front) are one person's pose; the one of the box reaching lowest
+   (the person in front) stays and is matched by its box's motion alone, since its pose cannot tell the two
+   apart; the others are dropped;
 3. first pass: tracks vs the confident poses (box score >= ``high_score``) by the config's similarity;
    For the tracks the previous frame did not see, whose position is least sure, the colours people wear
    (``track.appearance``) are blended in: they re-identify someone who walked behind another;
@@ -29,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from posetrack.errors import PosetrackError
 from posetrack.track.appearance import appearance_similarity, colour_signatures
 from posetrack.track.flow import FlowConfig, propagate, to_gray
-from posetrack.track.oks import box_areas, oks
+from posetrack.track.oks import confident_oks
 from posetrack.track.similarity import SIMILARITIES, Similarity, motion_similarity
 from posetrack.track.smoothing import OneEuroConfig, OneEuroSmoother
 from posetrack.track.state import Tracks, concat
@@ -49,8 +50,6 @@ class TrackerConfig:
         duplicate_oks: OKS from which two poses of a frame are one collapsed pose (None: no such rule).
         appearance_weight: weight of the colour cue (``track.appearance``) in the first pass, for tracks lost in
             the previous frame (0: off; needs the image).
-        drop_collapsed: output only the best-fitting pose of a collapsed group (else all of them, each matched by
-            its box's motion alone).
         flow: Lucas–Kanade settings for propagating poses, or None to compare poses where they were.
         assignment: ``"hungarian"`` (optimal) or ``"greedy"`` (best pairs first).
         min_similarity: pairs less similar than this are never matched (the gate).
@@ -67,7 +66,6 @@ class TrackerConfig:
     low_score: float = 0.3
     low_gate: float = 0.5
     duplicate_oks: float | None = 0.95
-    drop_collapsed: bool = True
     appearance_weight: float = 0.45
     flow: FlowConfig | None = field(default_factory=FlowConfig)
     assignment: Literal["hungarian", "greedy"] = "hungarian"
@@ -176,9 +174,7 @@ class PoseTracker:
         """Steps 2-4 of the module docstring: (matched track rows, their pose indices, the confident poses' indices,
         which may start tracks)."""
         cfg = self.config
-        dropped, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score)
-        if not cfg.drop_collapsed:
-            dropped[:] = False
+        dropped, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score, cfg.min_shared_keypoints)
         collapsed &= ~dropped
         usable = (poses.box_scores >= cfg.low_score) & ~dropped
         high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
@@ -228,7 +224,7 @@ class PoseTracker:
         gap = np.maximum(tracks.age[rows][:, None], 1)  # frames since the last match (age already counts this one)
         own = (centres - tracks.anchor[rows] - tracks.camera[rows]) / gap
         tracks.velocity[rows] = 0.5 * tracks.velocity[rows] + 0.5 * own
-        tracks.anchor[rows], tracks.camera[rows] = centres, 0.0
+        tracks.camera[rows] = 0.0
         tracks.matched_boxes[rows] = poses.boxes[cols]
         if signatures is not None:
             tracks.appearance[rows] = 0.8 * tracks.appearance[rows] + 0.2 * signatures[cols]
@@ -268,10 +264,12 @@ def _similarity_function(cfg: TrackerConfig) -> Similarity:
     return SIMILARITIES[cfg.similarity]
 
 
-def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: float) -> tuple[np.ndarray, np.ndarray]:
+def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: float,
+                    min_shared_keypoints: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Poses of one frame that collapsed onto one person: (dropped (N,) bool, collapsed (N,) bool).
 
-    Two poses whose OKS (over the joints both hold with at least ``min_keypoint_score``) reaches ``min_oks`` are one
+    Two poses whose OKS (over at least ``min_shared_keypoints`` joints both hold with ``min_keypoint_score``) reaches
+    ``min_oks`` are one
     person's pose: the occluded person's crop contains the occluder and the pose model found the occluder. Of each
     such group the pose of the box reaching lowest in the image stays (on a ground plane, the person nearest the
     camera is in front; on the validation clips this kept identities better than keeping the box that best fits
@@ -283,10 +281,9 @@ def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: flo
     none = np.zeros(n, bool)
     if min_oks is None or n < 2:
         return none, none.copy()
-    valid = (poses.scores[:, None] >= min_keypoint_score) & (poses.scores[None] >= min_keypoint_score)
-    areas = 0.5 * (box_areas(poses.boxes)[:, None] + box_areas(poses.boxes)[None, :])
-    sim, shared = oks(poses.keypoints, poses.keypoints, poses.skeleton.sigmas, areas, valid)
-    same = (sim >= min_oks) & (shared >= 4)
+    sim, shared = confident_oks(poses.keypoints, poses.scores, poses.boxes, poses.keypoints, poses.scores, poses.boxes,
+                                poses.skeleton.sigmas, min_keypoint_score)
+    same = (sim >= min_oks) & (shared >= min_shared_keypoints)
     np.fill_diagonal(same, False)
     if not same.any():
         return none, none.copy()
