@@ -89,7 +89,7 @@ class BenchOptions:
         return self.device.startswith("cuda")
 
     def precision_list(self) -> tuple[str, ...]:
-        return self.precisions or (("fp32", "fp16", "bf16", "int8") if self.gpu else ("fp32", "fp16", "int8"))
+        return self.precisions or tuple(p for p in PRECISIONS if self.gpu or p != "bf16")
 
     @classmethod
     def quick(cls) -> BenchOptions:
