@@ -230,19 +230,45 @@ def _crossing(rng, frames=24):
 
 def test_collapsed_poses_keep_the_identities_of_the_boxes(rng):
     """A's pose on both boxes: the motion-predicted boxes keep A's identity on A's box through the crossing, B's
-    collapsed pose is dropped (one pose, not two, on the person in front), and B comes back as B after it."""
+    collapsed pose is hidden (one pose, not two, on the person in front), and B comes back as B after it."""
     tracker = PoseTracker(TrackerConfig(flow=None))
     before = PoseTracker(replace(TrackerConfig.before(), flow=None))
     owner_before = []
     for _t, overlap, poses in _crossing(rng):
         out = tracker.update(poses)
         if overlap:
-            assert tracker.kept.tolist() == [0] and out.track_ids.tolist() == [0]  # A kept, B's copy dropped
+            assert tracker.kept.tolist() == [0] and out.track_ids.tolist() == [0]  # A kept, B's copy hidden
         else:
             assert tracker.kept.tolist() == [0, 1] and out.track_ids.tolist() == [0, 1]
         owner_before.append(before.update(poses).track_ids.tolist())
     # the pose-only tracker has no way to keep them apart: its ids change hands during the overlap
     assert any(ids != [0, 1] for ids in owner_before)
+
+
+def test_a_tracked_person_walked_in_front_of_keeps_their_track(rng):
+    """B is tracked; A comes into view in front of B (a lower box, first seen overlapping B, as someone stepping
+    out from behind a pillar would) and walks on past, and while they overlap B's estimated pose is A's. B's track
+    follows B's own (hidden) box, not A's, so A gets a new identity, only A's pose is output, and B is still B once
+    A has passed (before, B's track took A's box and the identities swapped)."""
+    shape = rng.uniform([-20, -60], [20, 60], (17, 2))
+    box_b = np.array([275, 140, 325, 260], np.float32)
+    pose_b = np.array([300, 200]) + shape
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    assert tracker.update(_frame([pose_b], [box_b])).track_ids.tolist() == [0]
+    assert tracker.update(_frame([pose_b], [box_b])).track_ids.tolist() == [0]
+    overlapped = False
+    for xa in range(270, 380, 10):
+        box_a = np.array([xa - 25, 150, xa + 25, 270], np.float32)
+        pose_a = np.array([xa, 210]) + shape
+        overlap = abs(xa - 300) < 40
+        overlapped |= overlap
+        seen_b = pose_a + rng.normal(0, 1.0, (17, 2)) if overlap else pose_b
+        out = tracker.update(_frame([seen_b, pose_a], [box_b, box_a]))
+        if overlap:
+            assert tracker.kept.tolist() == [1] and out.track_ids.tolist() == [1]  # A's pose, A's identity
+        else:
+            assert out.track_ids.tolist() == [0, 1]
+    assert overlapped
 
 
 def test_collapsed_pose_rule_keeps_the_front_person(rng):
@@ -254,8 +280,8 @@ def test_collapsed_pose_rule_keeps_the_front_person(rng):
     front = np.concatenate([pose.min(0), pose.max(0)])
     behind = front + np.array([30, -20, 30, -15])
     poses = _frame([pose + 1, pose, pose + np.array([400, 0])], [behind, front, front + np.array([400, 0, 400, 0])])
-    dropped, collapsed = collapsed_poses(poses, 0.9, 0.3)
-    assert dropped.tolist() == [True, False, False] and collapsed.tolist() == [True, True, False]
+    hidden, collapsed = collapsed_poses(poses, 0.9, 0.3)
+    assert hidden.tolist() == [True, False, False] and collapsed.tolist() == [True, True, False]
     assert not collapsed_poses(poses, None, 0.3)[0].any()
 
 

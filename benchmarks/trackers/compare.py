@@ -1,7 +1,7 @@
 """PoseTracker against third-party box and keypoint trackers, all fed the very same per-frame poses.
 
     python benchmarks/trackers/compare.py --seeds 700,701 --out benchmarks/trackers        # the held-out report
-    python benchmarks/trackers/compare.py --seeds 500,501 --out /tmp/val --no-peers        # validation (tuning)
+    python benchmarks/trackers/compare.py --seeds 500,501,502,503,504,505 --out /tmp/val    # validation (tuning)
 
 Steps:
 1. record: every clip (preset x seed, 150 frames) is rendered, and the shipped detector (every box scoring at least
@@ -12,15 +12,18 @@ Steps:
 3. PoseTracker runs here on the same recordings: ``before`` = the tracker as it was before this study (no score
    threshold of its own, so it gets the poses of the boxes the shipped detector keeps, >= 0.7), ``posetrack`` =
    the current default.
-4. scoring: the project's poseval (equal to the official one): MOTA, poseval's ID switches (summed over the 15
+4. oracle: each pose of a box scoring at least 0.3 (PoseTracker's ``low_score``) takes the ground-truth identity of
+   the person its box matches (IoU >= 0.5, optimal per frame); unmatched poses get none. Not a tracker: what the
+   very same poses score with perfect association, the ceiling of every tracker that outputs them unchanged.
+5. scoring: the project's poseval (equal to the official one): MOTA, poseval's ID switches (summed over the 15
    joints), per-person identity switches (ground truth matched to outputs by box IoU >= 0.5), and ms per frame of
    the tracker's own update. A pose a tracker holds back (a detection at or above its own activation threshold that
    gets no id, e.g. an unconfirmed track) is counted both ways: left out, and as a one-frame track.
 
-5. end to end (``--end-to-end``): ``posetrack run`` as shipped (detector, pose model, tracker, re-detection of
+6. end to end (``--end-to-end``): ``posetrack run`` as shipped (detector, pose model, tracker, re-detection of
    missed people) on the same clips, scored by poseval: mAP and MOTA per preset.
 
-Held out: the seeds given here are never used to tune anything; ``--seeds 500,501`` is the validation set.
+Held out: the seeds given here are never used to tune anything; seeds 500-505 are the validation set.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 FRAMES = 150
 RECORD_THRESHOLD = 0.1  # every box the trackers may want, ByteTrack's low-score ones included
 SHIPPED_THRESHOLD = 0.7  # what `posetrack run` keeps (DEMO_DETECTOR.conf_threshold)
+ORACLE_THRESHOLD = TrackerConfig().low_score  # the least confident boxes PoseTracker uses
 PEERS = {"boxmot-bytetrack": "boxmot", "boxmot-ocsort": "boxmot", "boxmot-botsort": "boxmot",
          "supervision-bytetrack": "boxmot", "norfair-keypoints": "norfair"}
 
@@ -116,6 +120,21 @@ def run_posetracker(rec: dict[str, np.ndarray], config: TrackerConfig, min_score
         elapsed += time.perf_counter() - start
         ids[rows[keep][tracker.kept]] = tracked.track_ids
     return ids, elapsed / int(rec["frames"]) * 1e3
+
+
+def oracle_ids(gt: PoseTrackSequence, rec: dict[str, np.ndarray]) -> np.ndarray:
+    """Ground-truth identities of the recorded poses whose boxes (scoring >= ``ORACLE_THRESHOLD``) match a
+    ground-truth box by IoU >= 0.5 (optimal per frame); -1 for the others."""
+    ids = np.full(len(rec["frame"]), -1, np.int64)
+    for i, truth in enumerate(gt.frames):
+        rows = np.flatnonzero((rec["frame"] == i) & (rec["box_scores"] >= ORACLE_THRESHOLD))
+        if not len(rows) or not len(truth):
+            continue
+        iou = box_iou(rec["boxes"][rows], truth.boxes.astype(np.float32))
+        r, c = linear_sum_assignment(-iou)
+        ok = iou[r, c] >= 0.5
+        ids[rows[r[ok]]] = truth.track_ids[c[ok]]
+    return ids
 
 
 def run_peer(python: str, tracker: str, npz: Path, out: Path) -> tuple[np.ndarray, float, float]:
@@ -221,13 +240,14 @@ def main() -> None:
             before = TrackerConfig.before()
             ids, ms = run_posetracker(rec, before, shipped)
             results[clip, boxes, "before"] = (ids, ms, shipped)
+            results[clip, boxes, "oracle"] = (oracle_ids(truths[clip], rec), 0.0, ORACLE_THRESHOLD)
             if args.no_peers:
                 continue
             for name, env in PEERS.items():
                 python = args.peers_python if env == "boxmot" else args.norfair_python
                 results[clip, boxes, name] = run_peer(python, name, path, work / f"{path.stem}-{name}.npz")
         print(f"tracked {clip.name}", file=sys.stderr, flush=True)
-    trackers = ["posetrack", "before"] + ([] if args.no_peers else list(PEERS))
+    trackers = ["posetrack", "before"] + ([] if args.no_peers else list(PEERS)) + ["oracle"]
     rows = [r for boxes in ("gt", "detector") for t in trackers for h in ("left out", "one-frame tracks")
             for r in score(clips, truths, recs, results, boxes, t, h)]
     runs = end_to_end(clips, work) if args.end_to_end else []

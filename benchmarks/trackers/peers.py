@@ -44,6 +44,8 @@ def supervision_run():
         dets = sv.Detections(xyxy=boxes.astype(np.float32), confidence=scores.astype(np.float32),
                              class_id=np.zeros(len(boxes), int), data={"index": np.arange(len(boxes))})
         out = tracker.update_with_detections(dets)
+        if len(out) == 0:  # an empty result carries no data columns
+            return {}
         return {int(i): int(t) for i, t in zip(out.data["index"], out.tracker_id)}
 
     return update, 0.25  # track_activation_threshold default

@@ -4,9 +4,10 @@ with the new poses by OKS blended with the IoU of the track's motion-predicted b
 One frame, in order:
 1. predict: every track moves into the frame (optical flow of its pose; camera motion and its own velocity);
 2. collapsed poses: two poses of the frame that nearly coincide (OKS >= ``duplicate_oks``: the pose model put an
-   occluded person's joints on the person in front) are one person's pose; the one of the box reaching lowest
-   (the person in front) stays and is matched by its box's motion alone, since its pose cannot tell the two
-   apart; the others are dropped;
+   occluded person's joints on the person in front) are one person's pose. Each pose of such a group is matched
+   by its box's motion alone, since its pose cannot tell the people apart, so the people behind keep their tracks
+   (and identities) through their boxes until they step out again; but only the pose of the box reaching lowest
+   (the person in front) is output, and the hidden copies never start a track;
 3. first pass: tracks vs the confident poses (box score >= ``high_score``) by the config's similarity;
    For the tracks the previous frame did not see, whose position is least sure, the colours people wear
    (``track.appearance``) are blended in: they re-identify someone who walked behind another;
@@ -139,7 +140,7 @@ class PoseTracker:
         Returns:
             ``TrackedPoses``: the poses given an identity (smoothed if configured) with their ``track_ids``, in the
             input order; ``self.kept`` holds their indices into ``poses`` (the others were below ``low_score``,
-            collapsed onto another pose, or less confident poses no track claimed).
+            hidden copies of another pose, or less confident poses no track claimed).
         """
         cfg = self.config
         tracks = self._tracks if self._tracks is not None else Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
@@ -147,20 +148,20 @@ class PoseTracker:
         self._predict(tracks, gray)
         signatures = (colour_signatures(image, poses.boxes) if image is not None and cfg.appearance_weight > 0
                       else None)
-        matched_rows, matched, high = self._associate(tracks, poses, signatures)
+        matched_rows, matched, starters, hidden = self._associate(tracks, poses, signatures)
 
         ids = np.full(len(poses), -1, np.int64)
         ids[matched] = tracks.ids[matched_rows]
         tracks.age += 1
         self._absorb(tracks, matched_rows, poses, matched, signatures)
-        born = np.setdiff1d(high, matched)
+        born = np.setdiff1d(starters, matched)
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
         self._next_id += len(born)
         tracks = tracks.take(tracks.age <= cfg.max_age)
         self._tracks = concat(tracks, Tracks.new(ids[born], poses, born, signatures))
         self._prev_gray = gray
 
-        self.kept = np.flatnonzero(ids >= 0)
+        self.kept = np.flatnonzero((ids >= 0) & ~hidden)
         out = poses.take(self.kept)
         keypoints = out.keypoints
         if self._smoother is not None:
@@ -170,13 +171,12 @@ class PoseTracker:
         return TrackedPoses(keypoints, out.scores, out.boxes, out.box_scores, out.skeleton, ids[self.kept])
 
     def _associate(self, tracks: Tracks, poses: Poses,
-                   signatures: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Steps 2-4 of the module docstring: (matched track rows, their pose indices, the confident poses' indices,
-        which may start tracks)."""
+                   signatures: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Steps 2-4 of the module docstring: (matched track rows, their pose indices, the indices of the poses that
+        may start tracks (confident, not hidden), the hidden poses (N,) bool)."""
         cfg = self.config
-        dropped, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score, cfg.min_shared_keypoints)
-        collapsed &= ~dropped
-        usable = (poses.box_scores >= cfg.low_score) & ~dropped
+        hidden, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score, cfg.min_shared_keypoints)
+        usable = poses.box_scores >= cfg.low_score
         high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
         low = np.flatnonzero(usable & (poses.box_scores < cfg.high_score))
 
@@ -189,7 +189,8 @@ class PoseTracker:
         rows, cols = assign(first, cfg.min_similarity, cfg.assignment)
         free = np.setdiff1d(np.arange(len(tracks)), rows)
         rows2, cols2 = assign(motion_similarity(tracks.take(free), poses.take(low)), cfg.low_gate, cfg.assignment)
-        return np.concatenate([rows, free[rows2]]), np.concatenate([high[cols], low[cols2]]), high
+        return (np.concatenate([rows, free[rows2]]), np.concatenate([high[cols], low[cols2]]), high[~hidden[high]],
+                hidden)
 
     def missing(self) -> tuple[np.ndarray, np.ndarray]:
         """Tracks that had a pose in the previous frame but none in this one (call after ``update``): their ids
@@ -266,16 +267,16 @@ def _similarity_function(cfg: TrackerConfig) -> Similarity:
 
 def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: float,
                     min_shared_keypoints: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Poses of one frame that collapsed onto one person: (dropped (N,) bool, collapsed (N,) bool).
+    """Poses of one frame that collapsed onto one person: (hidden (N,) bool, collapsed (N,) bool).
 
     Two poses whose OKS (over at least ``min_shared_keypoints`` joints both hold with ``min_keypoint_score``) reaches
     ``min_oks`` are one
     person's pose: the occluded person's crop contains the occluder and the pose model found the occluder. Of each
     such group the pose of the box reaching lowest in the image stays (on a ground plane, the person nearest the
     camera is in front; on the validation clips this kept identities better than keeping the box that best fits
-    the pose's extent: 51 vs 321 poseval switches on ground-truth boxes); the others are ``dropped``.
-    ``collapsed`` marks every pose of such a group, the dropped ones included: its pose cannot tell the people
-    apart, its box can.
+    the pose's extent: 51 vs 321 poseval switches on ground-truth boxes); the others are ``hidden``: copies of
+    the front person's pose, not to be output. ``collapsed`` marks every pose of such a group, the hidden ones
+    included: its pose cannot tell the people apart, its box can.
     """
     n = len(poses)
     none = np.zeros(n, bool)
@@ -287,9 +288,9 @@ def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: flo
     np.fill_diagonal(same, False)
     if not same.any():
         return none, none.copy()
-    dropped = none.copy()
+    hidden = none.copy()
     for i in np.argsort(-poses.boxes[:, 3], kind="stable"):  # the front-most pose of a group claims it first
-        if not dropped[i]:
-            dropped |= same[i]
-    return dropped, np.asarray(same.any(1))
+        if not hidden[i]:
+            hidden |= same[i]
+    return hidden, np.asarray(same.any(1))
 
