@@ -75,7 +75,9 @@ def deferred_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequ
     """While active, the first of ``signals`` (Ctrl-C, SIGTERM from ``docker stop``/systemd/Slurm/Ray, SIGHUP
     when the terminal goes) is only recorded in the yielded request, which the frame loop checks between frames;
     a second one raises ``Interrupted`` at once (the sinks still close). Raising at an arbitrary point of the
-    consuming thread on the first signal could leave a stage queue's lock held, and the stage threads blocked."""
+    consuming thread on the first signal could leave a stage queue's lock held, and the stage threads blocked.
+    A signal ignored when the run starts stays ignored: ``nohup``'s SIGHUP, the Ctrl-C of a shell's background
+    job, a batch worker's Ctrl-C (its driver decides)."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield request  # signal handlers can only be installed from the main thread
@@ -86,7 +88,7 @@ def deferred_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequ
             raise Interrupted(signum)
         request.signum = request.signum or signum
 
-    previous = {s: signal.signal(s, on_signal) for s in signals}
+    previous = {s: signal.signal(s, on_signal) for s in signals if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield request
     finally:

@@ -1,6 +1,7 @@
 import contextlib
 import io
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -80,3 +81,16 @@ def cocoeval(gt: dict, detections: list[dict], iou_type: str, sigmas: np.ndarray
         ev.accumulate()
         ev.summarize()
     return ev.stats
+
+
+def as_from_a_terminal(*ignored: int):
+    """A ``preexec_fn`` for a command the tests signal: Ctrl-C as a terminal gives it, whatever the test runner
+    inherited (a shell's background job starts with Ctrl-C ignored, and an ignored signal stays ignored), and
+    ``ignored`` signals ignored (as ``nohup`` ignores SIGHUP)."""
+
+    def prepare() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in ignored:
+            signal.signal(signum, signal.SIG_IGN)
+
+    return prepare

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from conftest import as_from_a_terminal
 
 from posetrack.batch import BatchOptions, track_videos
 from posetrack.batch.sources import collect
@@ -137,7 +138,7 @@ def test_ctrl_c_of_the_driver_keeps_finished_videos_and_a_valid_ledger(long_clip
     out = tmp_path / "out"
     short = sorted(clips.glob("*.mp4"))[0]
     proc = subprocess.Popen(_cli(short, long_clips, "--out", out, "--workers", "2", "--no-video"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal())
     deadline = time.time() + 180
     while time.time() < deadline and not (out / f"{short.stem}.json").exists():
         time.sleep(0.1)

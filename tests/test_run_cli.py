@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import as_from_a_terminal
 
 from posetrack.models.hrnet import hrnet
 from posetrack.synth import preset
@@ -63,13 +64,15 @@ def long_clip(tmp_path_factory):
     return clip, root / "dets.json"
 
 
-def _start_and_wait(assets, long_clip, out, frames=15):
-    """Start ``posetrack run`` on the long clip; return it once ``frames`` frames are in its journal."""
+def _start_and_wait(assets, long_clip, out, frames=15, ignored=()):
+    """Start ``posetrack run`` on the long clip (with ``ignored`` signals ignored); return it once ``frames`` frames
+    are in its journal."""
     root, _ = assets
     clip, dets = long_clip
     args = run_args(root, clip, out)
     args[args.index("--detections") + 1] = str(dets)
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal(*ignored))
     journal = out / "100009_mpii_test.json.journal"
     deadline = time.time() + 120
     while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") <= frames):
@@ -108,6 +111,18 @@ def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_cli
         assert f"stopped after {frames} frames" in err
     assert _video_frames(out / "100009_mpii_test.mp4") == frames  # finalised: playable, every frame
     assert sorted(p.name for p in out.iterdir()) == ["100009_mpii_test.json", "100009_mpii_test.mp4"]
+
+
+def test_a_signal_ignored_at_start_stays_ignored(assets, long_clip, tmp_path):
+    """Under ``nohup`` (SIGHUP ignored) a hangup does not stop the run; SIGTERM still does."""
+    proc, _ = _start_and_wait(assets, long_clip, tmp_path / "out", ignored=(signal.SIGHUP,))
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted by SIGTERM" in err
 
 
 def test_after_sigkill_the_finished_frames_are_recovered(assets, long_clip, tmp_path):
@@ -230,6 +245,23 @@ def test_a_first_stop_signal_is_deferred_to_the_frame_loop_and_a_second_one_inte
             os.kill(os.getpid(), signum)
             time.sleep(0.05)
     assert signal.getsignal(signum) is before
+
+
+def test_deferred_signals_leave_an_ignored_signal_ignored():
+    import os
+
+    from posetrack.track_video import deferred_signals
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with deferred_signals() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+            assert stop.signum is None
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_image_folder_with_a_corrupt_image_and_mixed_sizes(assets, tmp_path):

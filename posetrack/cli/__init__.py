@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _stop_on_signals() -> dict:
     """SIGTERM and SIGHUP raise ``Interrupted`` like Ctrl-C raises KeyboardInterrupt, so every command unwinds
-    through its ``finally`` blocks (the run loop defers them to a frame boundary itself)."""
+    through its ``finally`` blocks (the run loop defers them to a frame boundary itself). One ignored when the
+    command starts (``nohup``'s SIGHUP) stays ignored, as Python leaves an ignored Ctrl-C."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise Interrupted(signum)
 
-    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    return {getattr(signal, n): signal.signal(getattr(signal, n), interrupt) for n in names}
+    signums = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    return {s: signal.signal(s, interrupt) for s in signums if signal.getsignal(s) is not signal.SIG_IGN}
 
 
 class _Line(logging.Formatter):
