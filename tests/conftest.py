@@ -84,12 +84,13 @@ def cocoeval(gt: dict, detections: list[dict], iou_type: str, sigmas: np.ndarray
 
 
 def as_from_a_terminal(*ignored: int):
-    """A ``preexec_fn`` for a command the tests signal: Ctrl-C as a terminal gives it, whatever the test runner
-    inherited (a shell's background job starts with Ctrl-C ignored, and an ignored signal stays ignored), and
-    ``ignored`` signals ignored (as ``nohup`` ignores SIGHUP)."""
+    """A ``preexec_fn`` for a command the tests signal: the stop signals as a terminal gives them, whatever the test
+    runner inherited (``nohup`` ignores SIGHUP, a shell's background job Ctrl-C, and an ignored signal stays
+    ignored), then ``ignored`` signals ignored."""
 
     def prepare() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
         for signum in ignored:
             signal.signal(signum, signal.SIG_IGN)
 

@@ -236,15 +236,20 @@ def test_a_first_stop_signal_is_deferred_to_the_frame_loop_and_a_second_one_inte
     from posetrack.track_video import deferred_signals
 
     signum = getattr(signal, name)
-    before = signal.getsignal(signum)
-    with deferred_signals() as stop:
-        os.kill(os.getpid(), signum)
-        time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
-        assert stop.signum == signum
-        with pytest.raises(Interrupted):
+    # as in a terminal, whatever the test runner inherited (a background job starts with Ctrl-C ignored)
+    inherited = signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+    try:
+        before = signal.getsignal(signum)
+        with deferred_signals() as stop:
             os.kill(os.getpid(), signum)
-            time.sleep(0.05)
-    assert signal.getsignal(signum) is before
+            time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
+            assert stop.signum == signum
+            with pytest.raises(Interrupted):
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)
+        assert signal.getsignal(signum) is before
+    finally:
+        signal.signal(signum, inherited)
 
 
 def test_deferred_signals_leave_an_ignored_signal_ignored():
