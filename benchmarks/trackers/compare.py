@@ -122,18 +122,25 @@ def run_posetracker(rec: dict[str, np.ndarray], config: TrackerConfig, min_score
     return ids, elapsed / int(rec["frames"]) * 1e3
 
 
+def box_matches(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rows of ``a``, rows of ``b``) of the box pairs an optimal one-to-one assignment by IoU matches
+    with IoU >= 0.5; ``a`` (M, 4), ``b`` (N, 4) x1, y1, x2, y2."""
+    if not len(a) or not len(b):
+        return np.zeros(0, int), np.zeros(0, int)
+    iou = box_iou(a.astype(np.float32), b.astype(np.float32))
+    rows, cols = linear_sum_assignment(-iou)
+    ok = iou[rows, cols] >= 0.5
+    return rows[ok], cols[ok]
+
+
 def oracle_ids(gt: PoseTrackSequence, rec: dict[str, np.ndarray]) -> np.ndarray:
     """Ground-truth identities of the recorded poses whose boxes (scoring >= ``ORACLE_THRESHOLD``) match a
-    ground-truth box by IoU >= 0.5 (optimal per frame); -1 for the others."""
+    ground-truth box (``box_matches``); -1 for the others."""
     ids = np.full(len(rec["frame"]), -1, np.int64)
     for i, truth in enumerate(gt.frames):
         rows = np.flatnonzero((rec["frame"] == i) & (rec["box_scores"] >= ORACLE_THRESHOLD))
-        if not len(rows) or not len(truth):
-            continue
-        iou = box_iou(rec["boxes"][rows], truth.boxes.astype(np.float32))
-        r, c = linear_sum_assignment(-iou)
-        ok = iou[r, c] >= 0.5
-        ids[rows[r[ok]]] = truth.track_ids[c[ok]]
+        mine, theirs = box_matches(rec["boxes"][rows], truth.boxes)
+        ids[rows[mine]] = truth.track_ids[theirs]
     return ids
 
 
@@ -164,18 +171,12 @@ def prediction(gt: PoseTrackSequence, rec: dict[str, np.ndarray], ids: np.ndarra
 
 
 def person_switches(gt: PoseTrackSequence, pr: PoseTrackSequence) -> int:
-    """Identity switches counted per person: each ground-truth person matched to an output by box IoU >= 0.5
-    (optimal per frame); a switch is a matched output id differing from that person's previous matched id."""
+    """Identity switches counted per person: each ground-truth person matched to an output (``box_matches``); a
+    switch is a matched output id differing from that person's previous matched id."""
     last: dict[int, int] = {}
     switches = 0
     for g, p in zip(gt.frames, pr.frames):
-        if not len(g) or not len(p):
-            continue
-        iou = box_iou(g.boxes.astype(np.float32), p.boxes.astype(np.float32))
-        rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows, cols):
-            if iou[r, c] < 0.5:
-                continue
+        for r, c in zip(*box_matches(g.boxes, p.boxes)):
             person, output = int(g.track_ids[r]), int(p.track_ids[c])
             switches += person in last and last[person] != output
             last[person] = output

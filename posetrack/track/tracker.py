@@ -270,12 +270,11 @@ def collapsed_poses(poses: Poses, min_oks: float | None, min_keypoint_score: flo
     """Poses of one frame that collapsed onto one person: (hidden (N,) bool, collapsed (N,) bool).
 
     Two poses whose OKS (over at least ``min_shared_keypoints`` joints both hold with ``min_keypoint_score``) reaches
-    ``min_oks`` are one
-    person's pose: the occluded person's crop contains the occluder and the pose model found the occluder. Of each
-    such group the pose of the box reaching lowest in the image stays (on a ground plane, the person nearest the
-    camera is in front; on the validation clips this kept identities better than keeping the box that best fits
-    the pose's extent: 51 vs 321 poseval switches on ground-truth boxes); the others are ``hidden``: copies of
-    the front person's pose, not to be output. ``collapsed`` marks every pose of such a group, the hidden ones
+    ``min_oks`` are one person's pose: the occluded person's crop contains the occluder and the pose model found the
+    occluder. Of each such group the pose of the box reaching lowest in the image stays (on a ground plane, the
+    person nearest the camera is in front; on the validation clips this kept identities better than keeping the box
+    that best fits the pose's extent: 51 vs 321 poseval switches on ground-truth boxes); the others are ``hidden``:
+    copies of the front person's pose, not to be output. ``collapsed`` marks every pose of such a group, the hidden ones
     included: its pose cannot tell the people apart, its box can.
     """
     n = len(poses)
