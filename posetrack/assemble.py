@@ -1,31 +1,39 @@
-"""The one assembly point: options + model records → backends, detector, estimator, tracker and pipeline.
+"""The one assembly point: options (``posetrack.options``) + model records (``models.registry``) → backends,
+detector, estimator, tracker and pipeline.
 
-Only the command line, the bench and the batch runner build things here; the stages themselves never choose a
-model, a backend or a cache. Models come from records (``models.zoo``), their ONNX / FP16 / INT8 files from the
-compile chain (``compile.precision``), and the backend follows ``--backend``: ``torch`` (eager FP32), ``ort``
-(ONNX Runtime, best provider), ``trt`` (TensorRT), or ``auto`` (TensorRT where it runs, else ONNX Runtime).
+Only the command line, the bench, the trainers and the batch runner build things, and they build them here; the
+stages themselves never choose a model, a backend or a cache. Each network's backend is the one
+``backends.select.resolve_backend`` picks from the capability table for its precision and device; its ONNX /
+FP16 / INT8 files come from the compile chain (``compile.precision``), made on first use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from posetrack.backends import Backend, OrtBackend, TorchBackend, default_providers
-from posetrack.backends.select import BackendChoice, default_device, resolve_backend, tensorrt_usable
-from posetrack.compile.calibrate import detector_inputs, pose_inputs
-from posetrack.compile.precision import ExportedModel, cached_onnx, precision_onnx
+from posetrack.backends import Backend, OrtBackend, TorchBackend, device_providers
+from posetrack.backends.select import CAPABILITIES, BackendChoice, Machine, parse_device, resolve_backend
+from posetrack.compile.cache import calib_dir
+from posetrack.compile.calibrate import Calibration, detector_inputs, pose_inputs
+from posetrack.compile.export import ExportResult
+from posetrack.compile.precision import ExportedModel, calibration, precision_onnx, verified_export
 from posetrack.compile.quantize import ORT_CPU, TENSORRT
-from posetrack.detect import Detector, PrecomputedDetections, YoloDetector, prepare_frame
+from posetrack.detect import Detector, NetworkDetector, PrecomputedDetections, prepare_frame
 from posetrack.device.streams import stage_streams
 from posetrack.errors import PosetrackError
-from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE, DetectorRecord, PoseRecord, load_detector, load_pose, user_detector
+from posetrack.models import create_model, detector_model, model_file, pose_model
+from posetrack.models.records import DetectorRecord, PoseRecord
+from posetrack.models.registry import checkpoint_pose, onnx_detector
+from posetrack.models.sidecar import parse_preprocess
+from posetrack.options import DetectorOptions, Options, PoseOptions
 from posetrack.pipeline import Pipeline
 from posetrack.pose import TopDownConfig, TopDownEstimator, crop_batch
 from posetrack.track import PoseTracker
+from posetrack.types import Frame
 
 
 @dataclass(frozen=True)
@@ -43,64 +51,71 @@ ALL_CORES = CpuThreads()
 def stage_threads(sequential: bool, cores: int | None = None) -> tuple[CpuThreads, CpuThreads]:
     """(detector, pose) threading of a pipeline on ``cores`` cores (None: all of them). One after another, each
     stage has every core. Overlapped, the detector takes one thread and the pose network, the slowest stage, all
-    cores, and idle threads sleep rather than spin, since they share the cores with the other stages (demo clip,
-    192x128 pose model, 2 cores: 29.5 FPS with one spinning thread each, 24-26 with a spinning pose pair,
-    31.5-33.7 so)."""
+    cores, and idle threads sleep rather than spin, since they share the cores with the other stages (a spinning
+    pair of pose threads starves the detector and the tracker on a 2-core machine)."""
     if sequential:
         return CpuThreads(cores), CpuThreads(cores)
     return CpuThreads(1, spin=False), CpuThreads(cores, spin=False)
 
 
-def cuda_devices() -> int:
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def machine_device(device: str | None) -> str:
+def device_for(device: str | None) -> str:
     """``cpu`` or ``cuda:N`` on this machine for a ``--device`` value (None: a CUDA GPU if there is one)."""
-    return default_device(device, cuda_devices())
+    return parse_device(device, Machine.here().cuda_devices)
 
 
-def backend_choice(kind: str, device: str | None = None) -> BackendChoice:
-    """``resolve_backend`` for this machine: what TensorRT, torch and ONNX Runtime can use here."""
-    import onnxruntime
-
-    ort_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    return resolve_backend(kind, device, tensorrt_usable(), cuda_devices(), ort_cuda)
-
-
-def make_backend(kind: str, module: torch.nn.Module, model: ExportedModel, precision: str = "fp32",
+def make_backend(kind: str, module: torch.nn.Module | None, model: ExportedModel, precision: str = "fp32",
                  threads: CpuThreads = ALL_CORES, device: str | None = None,
                  cuda_graphs: bool | None = None, torch_compile: bool = False) -> Backend:
-    """A backend running ``model``: ``torch`` (eager, or CUDA graphs on a GPU), ``ort``, ``trt``, or ``auto``
-    (``resolve_backend``'s order); ``threads`` applies to ONNX Runtime on the CPU; ``cuda_graphs`` (None: on a GPU)
+    """A backend running ``model`` at ``precision``: the one ``resolve_backend`` picks for ``kind`` (``auto``,
+    ``torch``, ``ort``, ``trt``) and ``device``; ``module`` is its PyTorch network (None: an ONNX-only model,
+    which PyTorch cannot run). ``threads`` applies to ONNX Runtime on the CPU; ``cuda_graphs`` (None: on a GPU)
     and ``torch_compile`` to PyTorch."""
-    choice = backend_choice(kind, device)
+    choice = choose(kind, precision, device, torch_ok=module is not None)
     if choice.kind == "torch":
-        if precision == "int8":
-            raise PosetrackError("--precision int8: the torch backend runs fp32, fp16 and bf16; INT8 on a GPU needs "
-                                 "TensorRT's INT8 kernels (--backend trt), on a CPU ONNX Runtime (--backend ort)")
+        assert module is not None
         gpu = choice.device.startswith("cuda")
         return TorchBackend(module, output_names=(model.output_name,), device=choice.device, precision=precision,
                             channels_last=gpu, cuda_graphs=gpu and cuda_graphs is not False, compile=torch_compile)
     if torch_compile:
         raise PosetrackError(f"--torch-compile compiles the PyTorch backend; {choice.kind} was chosen "
                              f"({choice.reason}): add --backend torch")
-    if precision == "bf16":
-        raise PosetrackError(f"--precision bf16 runs on --backend torch; {choice.kind} runs fp32, fp16 and int8")
     if choice.kind == "trt":
         from posetrack.compile.tensorrt import tensorrt_backend, tensorrt_onnx
-        return tensorrt_backend(tensorrt_onnx(model, precision), model.name, precision)
-    providers = default_providers() if choice.device != "cpu" else ["CPUExecutionProvider"]
-    flavour = ORT_CPU if providers[0] == "CPUExecutionProvider" else TENSORRT
-    return OrtBackend(precision_onnx(model, precision, flavour), providers, threads.count, threads.spin)
+        return tensorrt_backend(tensorrt_onnx(model, precision), model.name, precision, device=choice.device)
+    gpu = choice.device.startswith("cuda")
+    return OrtBackend(precision_onnx(model, precision, TENSORRT if gpu else ORT_CPU), device_providers(choice.device),
+                      threads.count, threads.spin)
+
+
+def choose(kind: str, precision: str, device: str | None, torch_ok: bool = True) -> BackendChoice:
+    """``resolve_backend`` for this machine; a model without a PyTorch network (an ONNX export) is given to the
+    others only."""
+    allowed = tuple(CAPABILITIES) if torch_ok else tuple(k for k in CAPABILITIES if k != "torch")
+    return resolve_backend(kind, precision, device, Machine.here(), allowed)
 
 
 # ------------------------------------------------------------------------------------------ the pose model
 
 
-def export_pose(record: PoseRecord, module: torch.nn.Module | None = None) -> ExportedModel:
-    """The pose model's FP32 ONNX export (made on first use, cached) and its calibration recipe (person crops)."""
-    module = module if module is not None else load_pose(record)
+def pose_record(options: PoseOptions) -> PoseRecord:
+    """The record ``options.model`` names (a checkpoint file: with the options' config, input size and joints)."""
+    if Path(options.model).suffix.lower() in (".pth", ".pt"):
+        path = Path(options.model)
+        if not path.is_file():
+            raise PosetrackError(f"{path}: pose weights not found")
+        return checkpoint_pose(path, options.input_size, options.layout, options.config)
+    record = pose_model(options.model)
+    if options.input_size is not None and options.input_size != record.input_size:
+        raise PosetrackError(f"--pose-input {options.input_size.hxw}: {record.name} takes "
+                             f"{record.input_size.hxw} (height x width)")
+    return record
+
+
+def export_pose(record: PoseRecord, module: torch.nn.Module | None = None,
+                find_people: Detector | None = None) -> ExportedModel:
+    """The pose model's FP32 ONNX export (made on first use, cached) and its calibration recipe (person crops,
+    found in a user's images by ``find_people``, default the run's default detector)."""
+    module = module if module is not None else create_model(record)
     config = TopDownConfig.from_record(record)
 
     def crop(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -109,116 +124,160 @@ def export_pose(record: PoseRecord, module: torch.nn.Module | None = None) -> Ex
     def inputs(count: int, images: Path | None) -> np.ndarray:
         if images is None:
             return pose_inputs(crop, count)
-        detector = build_detector(backend="ort")  # a user's images: persons found by the shipped detector
-        return pose_inputs(crop, count, images=images, find_people=lambda image: detector.detect(image).boxes)
+        finder = find_people or build_detector(Options(), ALL_CORES)
+        return pose_inputs(crop, count, images=images, find_people=lambda image: finder.detect(Frame(0, 0.0, image)).boxes)
 
-    return ExportedModel(record, lambda: cached_onnx(module, record, record.input_size), inputs)
+    return ExportedModel(record, module, inputs)
 
 
-def build_estimator(record: PoseRecord, backend: str = "auto", threads: CpuThreads = ALL_CORES,
-                    flip_test: bool = False, precision: str = "fp32", device: str | None = None,
-                    torch_compile: bool = False) -> TopDownEstimator:
-    """A top-down estimator of ``record`` on ``backend`` at ``precision`` (on ``device``: see ``resolve_backend``);
-    on a CUDA device crops and decoding run there too (``posetrack.device``)."""
-    module = load_pose(record)
-    exported = export_pose(record, module)
-    return TopDownEstimator(make_backend(backend, module, exported, precision, threads, device,
-                                         torch_compile=torch_compile),
-                            config=TopDownConfig.from_record(record, flip_test))
+def build_estimator(options: Options, threads: CpuThreads = ALL_CORES) -> TopDownEstimator:
+    """A top-down estimator of the options' pose model on its backend, precision and device (on a CUDA device
+    crops and decoding run there too: ``posetrack.device``)."""
+    record = pose_record(options.pose)
+    module = create_model(record)
+    runtime = options.runtime
+    backend = make_backend(runtime.backend, module, export_pose(record, module), options.pose.precision, threads,
+                           runtime.device, torch_compile=runtime.torch_compile)
+    return TopDownEstimator(backend, config=TopDownConfig.from_record(record, options.pose.flip_test))
 
 
 # -------------------------------------------------------------------------------------------- the detector
 
 
-def export_detector(record: DetectorRecord = DEMO_DETECTOR, module: torch.nn.Module | None = None) -> ExportedModel:
-    """The shipped detector's FP32 ONNX export (made on first use, cached) and its calibration recipe (letterboxed
-    frames)."""
-    module = module if module is not None else load_detector(record)
+def detector_record(options: DetectorOptions) -> DetectorRecord:
+    """The record ``options.model`` names (an ONNX file: with the options' preprocessing), at ``options.imgsz``."""
+    preprocess = parse_preprocess(_json_or_name(options.preprocess), "--detector-preprocess") if options.preprocess \
+        else None
+    if Path(options.model).suffix.lower() == ".onnx":
+        path = Path(options.model)
+        if not path.is_file():
+            raise PosetrackError(f"{path}: detector ONNX not found")
+        record = onnx_detector(path, preprocess)
+    else:
+        record = detector_model(options.model)
+        if preprocess is not None:
+            record = replace(record, preprocess=preprocess)
+    if options.imgsz is not None and options.imgsz != record.input_size:
+        if record.weights is None:
+            raise PosetrackError(f"--imgsz {options.imgsz.hxw}: {record.name} is an export of fixed input "
+                                 f"{record.input_size.hxw} (height x width)")
+        if options.imgsz.width % 32 or options.imgsz.height % 32:
+            raise PosetrackError(f"--imgsz {options.imgsz.hxw}: the sides must be multiples of 32")
+        record = replace(record, input_size=options.imgsz)
+    return record
 
+
+def _json_or_name(text: str) -> object:
+    import json
+
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PosetrackError(f"--detector-preprocess: not valid JSON ({exc})") from None
+    return text
+
+
+def export_detector(record: DetectorRecord, module: torch.nn.Module | None = None) -> ExportedModel:
+    """The detector's FP32 ONNX file (the shipped architecture exported on first use, or the model's own ONNX,
+    fetched on first use) and its calibration recipe (letterboxed frames)."""
     def prepare(image: np.ndarray) -> np.ndarray:
-        return prepare_frame(image, record.input_size, record.normalise, record.fill)[0]
+        return prepare_frame(image, record.input_size, record.preprocess)[0]
 
     def inputs(count: int, images: Path | None) -> np.ndarray:
         return detector_inputs(prepare, count, images=images)
 
-    return ExportedModel(record, lambda: cached_onnx(module, record, record.input_size, atol=record.export_atol),
-                         inputs)
+    if record.weights is None:  # an ONNX network: the file itself is the export
+        return ExportedModel(record, None, inputs, source=lambda: _fetched(record))
+    return ExportedModel(record, module if module is not None else create_model(record), inputs)
 
 
-def user_detector_record(onnx_path: Path, threads: CpuThreads = ALL_CORES) -> tuple[DetectorRecord, OrtBackend]:
-    """The record of a user's YOLO-layout ONNX (input size read from the file) and its ONNX Runtime session."""
-    onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise PosetrackError(f"{onnx_path}: detector ONNX not found")
-    runner = OrtBackend(onnx_path, default_providers(), threads.count, threads.spin)
-    shape = runner.session.get_inputs()[0].shape
-    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
-        raise PosetrackError(f"{onnx_path}: expected a fixed (N, 3, H, W) input, got {shape}")
-    return user_detector(onnx_path, (shape[3], shape[2])), runner
+def _fetched(record: DetectorRecord) -> Path:
+    path = model_file(record)
+    assert path is not None
+    return path
 
 
-def build_detector(onnx_path: Path | None = None, backend: str = "auto", threads: CpuThreads = ALL_CORES,
-                   conf_threshold: float | None = None, precision: str = "fp32",
-                   device: str | None = None) -> YoloDetector:
-    """The shipped detector, or a user's YOLO-layout ONNX (Ultralytics export: RGB / 255 input, class 0 person;
-    run in FP32 by ONNX Runtime). ``conf_threshold`` defaults to the record's: 0.3 for a user's model, 0.7 for the
-    shipped one (best MOTA on the validation clips)."""
-    if onnx_path is not None:
-        record, runner = user_detector_record(onnx_path, threads)
-        return YoloDetector.from_record(runner, record, conf_threshold)
-    module = load_detector(DEMO_DETECTOR)
-    backend_ = make_backend(backend, module, export_detector(DEMO_DETECTOR, module), precision, threads, device)
-    return YoloDetector.from_record(backend_, DEMO_DETECTOR, conf_threshold)
+def build_detector(options: Options, threads: CpuThreads = ALL_CORES) -> Detector:
+    """The options' person detector: precomputed boxes, or its network on its backend, precision and device."""
+    opts = options.detector
+    if opts.detections is not None:
+        return PrecomputedDetections(opts.detections)
+    record = detector_record(opts)
+    module = create_model(record) if record.weights is not None else None
+    backend = make_backend(options.runtime.backend, module, export_detector(record, module), opts.precision, threads,
+                           options.runtime.device)
+    return NetworkDetector(backend, record, opts.conf, opts.iou)
 
 
-def exported(model: str, pose: PoseRecord = DEMO_POSE) -> ExportedModel:
-    """The export of ``model`` (``"pose"``: ``pose``'s record, ``"detector"``: the shipped detector)."""
-    return export_pose(pose) if model == "pose" else export_detector()
+def exported(model: str, options: Options) -> ExportedModel:
+    """The export of the options' ``"pose"`` or ``"detector"`` model (``posetrack export / calibrate / build``)."""
+    if model == "pose":
+        return export_pose(pose_record(options.pose), find_people=build_detector(options))
+    return export_detector(detector_record(options.detector))
 
 
 # -------------------------------------------------------------------------------------------- the pipeline
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """What ``posetrack run`` builds a pipeline from.
-
-    Attributes:
-        pose: the pose model record. detector: a user's YOLO-layout ONNX (None: the shipped detector).
-        detections: precomputed COCO detection results instead of a detector.
-        backend / precision: see ``make_backend``. flip_test: average with mirrored crops.
-        max_persons: poses per frame at most. cores: CPU cores the networks may use (None: all; a batch worker
-            gets its share). device: ``cpu``, ``cuda``, ``cuda:N`` (None: a CUDA GPU if there is one).
-        torch_compile: ``torch.compile`` the pose network (the PyTorch backend only).
-    """
-
-    pose: PoseRecord = DEMO_POSE
-    detector: Path | None = None
-    detections: Path | None = None
-    backend: str = "auto"
-    precision: str = "fp32"
-    flip_test: bool = False
-    max_persons: int = 50
-    cores: int | None = None
-    device: str | None = None
-    torch_compile: bool = False
-
-
-def build_pipeline(options: RunOptions, sequential: bool = False) -> Pipeline:
+def build_pipeline(options: Options) -> Pipeline:
     """Detector, estimator and tracker of ``options``, wired as a pipeline (stages overlapped unless
-    ``sequential``)."""
-    detector_threads, pose_threads = stage_threads(sequential, options.cores)
-    if options.cores is not None:
-        torch.set_num_threads(options.cores)  # the torch backend's share
-    estimator = build_estimator(options.pose, options.backend, pose_threads, options.flip_test, options.precision,
-                                options.device, options.torch_compile)
-    detector: Detector
-    if options.detections:
-        detector = PrecomputedDetections(options.detections)
-    else:
-        detector = build_detector(options.detector, options.backend, detector_threads, precision=options.precision,
-                                  device=options.device)
-    choice = backend_choice(options.backend, options.device)
+    ``options.runtime.sequential``)."""
+    runtime = options.runtime
+    detector_threads, pose_threads = stage_threads(runtime.sequential, runtime.cores)
+    if runtime.cores is not None:
+        torch.set_num_threads(runtime.cores)  # the torch backend's share
+    estimator = build_estimator(options, pose_threads)
+    detector = build_detector(options, detector_threads)
+    choice = choose(runtime.backend, options.pose.precision, runtime.device)
     streams = stage_streams(torch.device(choice.device)) if choice.device.startswith("cuda:") else None
-    return Pipeline(detector, estimator, PoseTracker(), max_persons=options.max_persons, sequential=sequential,
-                    label=choice.label(options.precision), stage_context=streams)
+    return Pipeline(detector, estimator, PoseTracker(options.tracker), max_persons=options.pose.max_persons,
+                    queue_size=runtime.queue_size, sequential=runtime.sequential,
+                    detect_every=options.detector.every, recover_score=options.pose.recover_score,
+                    label=choice.label(options.pose.precision), stage_context=streams)
+
+
+def create_pipeline(pose: str | None = None, detector: str | None = None, device: str | None = None,
+                    precision: str | None = None, options: Options | None = None, **changes: object) -> Pipeline:
+    """The Python entry: a pipeline of the named models (default: ``options.DEFAULT_POSE`` and
+    ``DEFAULT_DETECTOR``, fetched on first use; ``"demo"`` for the shipped synthetic-world ones) on ``device``.
+    Any other setting as ``section__field=value`` (``detector__every=3``, ``tracker__max_age=30``), over
+    ``options`` (default: the defaults). ``pipeline.track(source)`` yields a ``FrameResult`` per frame."""
+    return build_pipeline((options or Options()).replaced(pose, detector, device, precision, **changes))
+
+
+# ------------------------------------------------------------------------------------- the compile chain's steps
+
+
+def export_model(model: ExportedModel, device: str = "cpu") -> ExportResult | None:
+    """``posetrack export``: export ``model``'s network now (the parity reference computed on ``device``) into the
+    cache; None for a model that is an ONNX file already."""
+    if model.module is None:
+        return None
+    return verified_export(model.module, model.record, device)
+
+
+def calibrate_model(model: ExportedModel, count: int | None, images: Path | None, method: str | None,
+                    device: str = "cpu") -> tuple[Calibration, Path]:
+    """``posetrack calibrate``: the model's calibration made afresh (ONNX Runtime on ``device``), and its folder."""
+    device_providers(device)  # refuse a device ONNX Runtime cannot use before the inputs are made
+    calib = calibration(model, count, images, recalibrate=True, default_method=method, device=device)
+    return calib, calib_dir() / calib.manifest.model
+
+
+def tensorrt_input(model: ExportedModel, precision: str) -> Path:
+    """``posetrack build``, step one: the TensorRT-ready ONNX file of ``precision`` (INT8: TensorRT's Q/DQ flavour,
+    checked), made on any machine."""
+    from posetrack.compile.tensorrt import tensorrt_onnx
+
+    return tensorrt_onnx(model, precision)
+
+
+def build_engine(model: ExportedModel, path: Path, precision: str, max_batch: int,
+                 device: str | None) -> tuple[Path, str]:
+    """``posetrack build``, step two: the engine built from ``path`` on ``device`` (cached), and a line saying what
+    it was built for. Needs TensorRT and a CUDA GPU."""
+    from posetrack.compile.tensorrt import ensure_engine
+
+    plan, spec = ensure_engine(path, model.name, precision, max_batch, device=device_for(device))
+    return plan, f"{spec.gpu.name}, TensorRT {spec.tensorrt_version}, batch 1..{max_batch}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from posetrack.eval.poseval import PoseTrackMetrics
 from posetrack.eval.tracking import METRICS as ALL_METRICS
 from posetrack.eval.tracking import TrackingReport, evaluate_tracking
+from posetrack.options import OutputOptions
 from posetrack.pipeline import Pipeline
 from posetrack.synth import PRESETS
 from posetrack.synth.files import clip_name, write_clip
@@ -44,9 +45,9 @@ class ScoredRun:
                 f"(AssA {h['AssA']:.1f})  end-to-end {self.fps:.1f} FPS")
 
 
-def track_and_score(clip: Path, pipeline: Pipeline, out_dir: str | Path, *, video: bool = True,
-                    keep_score: float = 0.3, progress: bool = True, show: bool = False) -> ScoredRun:
+def track_and_score(clip: Path, pipeline: Pipeline, out_dir: str | Path, output: OutputOptions = OutputOptions(), *,
+                    progress: bool = True) -> ScoredRun:
     """Track ``clip`` into ``out_dir`` and score it against the ground truth beside the clip."""
-    summary = run_video(clip, out_dir, pipeline, video=video, keep_score=keep_score, progress=progress, show=show)
+    summary = run_video(clip, out_dir, pipeline, output, progress=progress)
     report = evaluate_tracking(clip.with_suffix(".json"), Path(out_dir) / f"{clip.stem}.json", ALL_METRICS)
     return ScoredRun(summary, report)

@@ -12,17 +12,26 @@ import numpy as np
 import torch
 
 from posetrack import heatmaps as hm
-from posetrack.backends import Backend
+from posetrack.backends import Backend, DeviceBackend, on_gpu
 from posetrack.device import crops as device_crops
 from posetrack.device import decode as device_decode
 from posetrack.device.frames import frame_on_device
-from posetrack.models.zoo import PoseRecord
+from posetrack.errors import PosetrackError
+from posetrack.models.records import PoseRecord
 from posetrack.skeleton import COCO17, Skeleton
-from posetrack.transforms import apply_affine, boxes_to_center_size, crop_matrices, invert_affine, preprocess, warp_crops
-from posetrack.types import Frame, Poses
+from posetrack.transforms import (
+    IMAGENET,
+    Preprocess,
+    apply_affine,
+    boxes_to_center_size,
+    crop_matrices,
+    invert_affine,
+    warp_crops,
+)
+from posetrack.types import Frame, Poses, Size
 
 
-@dataclass
+@dataclass(frozen=True)
 class TopDownConfig:
     """Model-side settings of a top-down estimator.
 
@@ -38,7 +47,7 @@ class TopDownConfig:
             to the host; needs a backend with ``run_torch``. None: when that backend's device is a GPU.
     """
 
-    input_size: tuple[int, int] = (192, 256)
+    input_size: Size = Size(192, 256)
     skeleton: Skeleton = COCO17
     padding: float = 1.25
     flip_test: bool = False
@@ -47,12 +56,17 @@ class TopDownConfig:
     input_name: str = "input"
     output_name: str = "heatmaps"
     device_path: bool | None = None
+    preprocess: Preprocess = IMAGENET
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_size", Size(*self.input_size))
 
     @classmethod
     def from_record(cls, record: PoseRecord, flip_test: bool = False) -> TopDownConfig:
         """The settings a pose model record implies."""
         return cls(input_size=record.input_size, skeleton=record.skeleton, padding=record.padding,
-                   flip_test=flip_test, refine=record.refine, output_name=record.output_name)
+                   flip_test=flip_test, refine=record.refine, output_name=record.output_name,
+                   preprocess=record.preprocess)
 
 
 def crop_transforms(boxes: np.ndarray, config: TopDownConfig) -> np.ndarray:
@@ -66,7 +80,7 @@ def crop_batch(image: np.ndarray, boxes: np.ndarray, config: TopDownConfig) -> t
     """Network input for the persons in ``boxes`` ((N, 4) x1, y1, x2, y2 image pixels) of a BGR ``image``:
     (N, 3, H, W) float32 crops and the (N, 2, 3) image → crop affine matrices."""
     to_crop = crop_transforms(boxes, config)
-    return preprocess(warp_crops(image, to_crop, config.input_size)), to_crop
+    return config.preprocess(warp_crops(image, to_crop, config.input_size)), to_crop
 
 
 class TopDownEstimator:
@@ -82,7 +96,11 @@ class TopDownEstimator:
         self.backend = backend
         self.config = config or TopDownConfig()
         if input_size is not None:
-            self.config = replace(self.config, input_size=(int(input_size[0]), int(input_size[1])))
+            self.config = replace(self.config, input_size=Size(*input_size))
+        expected = network_input_size(backend)
+        if expected is not None and expected != self.config.input_size:
+            raise PosetrackError(f"input size {self.config.input_size.hxw} (height x width) does not match the "
+                                 f"network's {expected.hxw}: sizes are Size(width, height); did you swap them?")
         self._flip_perm = self.config.skeleton.flip_permutation()
 
     def estimate(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
@@ -102,8 +120,9 @@ class TopDownEstimator:
         k = cfg.skeleton.num_joints
         if len(boxes) == 0:
             return Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), boxes, box_scores, cfg.skeleton)
-        if self._on_device():
-            return self._estimate_on_device(image, boxes, box_scores)
+        device = self._device_backend()
+        if device is not None:
+            return self._estimate_on_device(device, image, boxes, box_scores)
         if isinstance(image, Frame):
             image = image.image
         batch, to_crop = crop_batch(image, boxes, cfg)
@@ -114,26 +133,28 @@ class TopDownEstimator:
         keypoints = apply_affine(coords * stride, invert_affine(to_crop))
         return Poses(keypoints, scores, boxes, box_scores, cfg.skeleton)
 
-    def _on_device(self) -> bool:
-        run_torch = getattr(self.backend, "run_torch", None)
-        if self.config.device_path is not None:
-            return self.config.device_path and run_torch is not None
-        device = getattr(self.backend, "device", None)
-        return run_torch is not None and isinstance(device, torch.device) and device.type == "cuda"
+    def _device_backend(self) -> DeviceBackend | None:
+        """The backend as a ``DeviceBackend`` when the device path applies (``TopDownConfig.device_path``)."""
+        if self.config.device_path is False:
+            return None
+        if self.config.device_path and isinstance(self.backend, DeviceBackend):
+            return self.backend
+        return on_gpu(self.backend)
 
-    def _estimate_on_device(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray) -> Poses:
+    def _estimate_on_device(self, backend: DeviceBackend, image: np.ndarray | Frame, boxes: np.ndarray,
+                            box_scores: np.ndarray) -> Poses:
         """``estimate`` with the frame uploaded once, crops, network, flip merge and decoding on the backend's
         device; only keypoints and scores come back."""
         cfg = self.config
         width, height = cfg.input_size
         to_crop = crop_transforms(boxes, cfg)
-        device = self.backend.device  # type: ignore[attr-defined]
+        device = backend.device
         on_device = frame_on_device(image, device) if isinstance(image, Frame) else device_crops.upload(image, device)
-        batch = device_crops.crop_batch(on_device, to_crop, cfg.input_size)
+        batch = device_crops.crop_batch(on_device, to_crop, cfg.input_size, cfg.preprocess)
         n = len(batch)
         if cfg.flip_test:
             batch = torch.cat([batch, batch.flip(3)])
-        out = self.backend.run_torch({cfg.input_name: batch})[cfg.output_name]  # type: ignore[attr-defined]
+        out = backend.run_torch({cfg.input_name: batch})[cfg.output_name]
         if cfg.flip_test:
             perm = torch.as_tensor(self._flip_perm, device=out.device)
             out = 0.5 * (out[:n] + device_decode.flip_back(out[n:], perm, cfg.shift_heatmap))
@@ -156,3 +177,11 @@ class TopDownEstimator:
         if not cfg.flip_test:
             return out
         return 0.5 * (out[:n] + hm.flip_back(out[n:], self._flip_perm, cfg.shift_heatmap))
+
+
+def network_input_size(backend: Backend) -> Size | None:
+    """The (width, height) a backend's network takes, where its file says (ONNX Runtime, TensorRT), else None."""
+    shape = getattr(backend, "input_shape", None)
+    if shape is None or len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape[2:]):
+        return None
+    return Size(int(shape[3]), int(shape[2]))

@@ -12,12 +12,12 @@ from pathlib import Path
 from types import TracebackType
 
 from posetrack.annotate import draw_poses
-from posetrack.detect import letterbox
 from posetrack.errors import PosetrackError
 from posetrack.io.coco_json import keypoint_result, write_results
 from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
 from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, frame_entries, poses_to_frame, write_entries
 from posetrack.io.video import VideoWriter
+from posetrack.transforms import letterbox
 from posetrack.types import FrameResult
 
 PARTIAL = ".partial"  # the annotated video's name until it is finalised

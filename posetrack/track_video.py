@@ -19,6 +19,7 @@ from tqdm import tqdm
 from posetrack.errors import Interrupted
 from posetrack.io.posetrack_json import sequence_name_for
 from posetrack.io.video import VideoReader
+from posetrack.options import OutputOptions
 from posetrack.pipeline import Pipeline, StageTimes
 from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
 
@@ -124,7 +125,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
             if stop or any(sink.stop for sink in sinks):
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
-                         reader.broken_at, list(reader.skipped), getattr(pipeline, "label", ""))
+                         reader.broken_at, list(reader.skipped), pipeline.label)
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary
@@ -135,27 +136,28 @@ def source_stem(source: str | Path | int) -> str:
     return "camera" if isinstance(source, int) or str(source).isdigit() else Path(source).stem
 
 
-def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, *, video: bool = True, coco: bool = False,
-                  show: bool = False, keep_score: float = 0.3) -> list[Sink]:
-    """The sinks of ``posetrack run``: ``OUT/<stem>.json`` (PoseTrack), ``OUT/<stem>.mp4`` unless not ``video``,
-    ``OUT/<stem>.coco.json`` with ``coco``, and a window with ``show``."""
+def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: OutputOptions = OutputOptions()
+                  ) -> list[Sink]:
+    """The sinks of ``posetrack run``: ``OUT/<stem>.json`` (PoseTrack), ``OUT/<stem>.mp4`` (``output.video``),
+    ``OUT/<stem>.coco.json`` (``output.coco``) and a window (``output.show``)."""
     out_dir = Path(out_dir)
-    sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, keep_score)]
-    if show:
-        sinks.append(WindowSink("posetrack", keep_score))
-    if video:
-        sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, keep_score))
-    if coco:
+    threshold = output.keypoint_threshold
+    sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, threshold)]
+    if output.show:
+        sinks.append(WindowSink("posetrack", threshold))
+    if output.video:
+        sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, threshold))
+    if output.coco:
         sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json"))
     return sinks
 
 
-def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline, *, video: bool = True,
-              keep_score: float = 0.3, progress: bool = True, reader: VideoReader | None = None,
-              show: bool = False, coco: bool = False) -> RunSummary:
-    """Run ``pipeline`` over ``source`` and write ``out_dir/<stem>.json`` (+ ``<stem>.mp4``, ``<stem>.coco.json``);
-    with ``show`` also display the annotated frames (q or Esc stops, keeping the results so far)."""
+def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,
+              output: OutputOptions = OutputOptions(), *, progress: bool = True,
+              reader: VideoReader | None = None) -> RunSummary:
+    """Run ``pipeline`` over ``source`` into the default sinks in ``out_dir`` (``default_sinks``); with
+    ``output.show`` the annotated frames are displayed too (q or Esc stops, keeping the results so far)."""
     reader = reader or VideoReader(source)
     stem = source_stem(source)
-    sinks = default_sinks(out_dir, stem, reader, video=video, coco=coco, show=show, keep_score=keep_score)
-    return track_video(reader, pipeline, sinks, progress=progress, desc=f"tracking {stem}")
+    return track_video(reader, pipeline, default_sinks(out_dir, stem, reader, output), progress=progress,
+                       desc=f"tracking {stem}")

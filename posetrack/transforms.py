@@ -10,6 +10,9 @@ All functions are vectorised over N boxes; matrices are (N, 2, 3) float64 mappin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import cv2
 import numpy as np
 
@@ -18,12 +21,50 @@ MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255
 STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255
 
 
+@dataclass(frozen=True)
+class Preprocess:
+    """How uint8 BGR pixels become a network's float32 input: ``(pixel - mean) / std`` per channel, in the
+    channel order the network reads, and, for a detector, how a frame is letterboxed into its input.
+
+    Attributes:
+        channels: ``"rgb"`` (the channels reversed from OpenCV's BGR) or ``"bgr"`` (as decoded).
+        mean / std: per channel, in 0..255 units and in ``channels`` order (std 255 and mean 0: pixels / 255).
+        placement: where the resized frame sits in a letterboxed input: ``"centre"`` (YOLO: padded evenly on both
+            sides) or ``"top-left"`` (MMDetection's Pad: padded on the right and bottom).
+        fill: the letterbox padding value (0..255, before normalisation).
+    """
+
+    channels: Literal["rgb", "bgr"] = "rgb"
+    mean: tuple[float, float, float] = tuple(MEAN_RGB.tolist())
+    std: tuple[float, float, float] = tuple(STD_RGB.tolist())
+    placement: Literal["centre", "top-left"] = "centre"
+    fill: int = 114
+
+    def __post_init__(self) -> None:
+        if self.channels not in ("rgb", "bgr") or self.placement not in ("centre", "top-left"):
+            raise ValueError(f"preprocessing: channels {self.channels!r} / placement {self.placement!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0 or not 0 <= self.fill <= 255:
+            raise ValueError(f"preprocessing: mean {self.mean}, std {self.std} (3 each, std > 0), fill {self.fill}")
+
+    def __call__(self, images_bgr: np.ndarray) -> np.ndarray:
+        """(N, h, w, 3) uint8 BGR → (N, 3, h, w) float32 network input."""
+        x = (images_bgr[..., ::-1] if self.channels == "rgb" else images_bgr).astype(np.float32)
+        x -= np.asarray(self.mean, np.float32)
+        x /= np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def describe(self) -> dict:
+        """The settings as JSON-able values (cache keys are digests of them)."""
+        return {"channels": self.channels, "mean": list(self.mean), "std": list(self.std),
+                "placement": self.placement, "fill": self.fill}
+
+
+IMAGENET = Preprocess()  # HRNet configs and the shipped detector
+
+
 def preprocess(crops_bgr: np.ndarray) -> np.ndarray:
     """(N, h, w, 3) uint8 BGR crops → (N, 3, h, w) float32 network input (RGB, ImageNet-normalised)."""
-    x = crops_bgr[..., ::-1].astype(np.float32)
-    x -= MEAN_RGB
-    x /= STD_RGB
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return IMAGENET(crops_bgr)
 
 
 def boxes_to_center_size(boxes: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
@@ -91,3 +132,43 @@ def warp_crops(image: np.ndarray, matrices: np.ndarray, output_size: tuple[int, 
     for i, m in enumerate(matrices):
         cv2.warpAffine(image, m, (w, h), dst=out[i], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return out
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], fill: int = 114,
+              placement: str = "centre") -> tuple[np.ndarray, float, np.ndarray]:
+    """Resize keeping the aspect ratio and pad to ``size`` (width, height): centred (the YOLO convention) or at the
+    top left (MMDetection's Pad, which pads on the right and bottom).
+
+    Returns:
+        (h, w, 3) uint8 image, scale (input px per image px), pad (2,) float64 (x, y) offset in input pixels.
+    """
+    w, h = size
+    scale = min(w / image.shape[1], h / image.shape[0])
+    nw, nh = round(image.shape[1] * scale), round(image.shape[0] * scale)
+    out = np.full((h, w, 3), fill, np.uint8)
+    x0, y0 = (int(round((w - nw) / 2 - 0.1)), int(round((h - nh) / 2 - 0.1))) if placement == "centre" else (0, 0)
+    out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out, scale, np.array([x0, y0], np.float64)
+
+
+def pose_boxes(keypoints: np.ndarray, scores: np.ndarray, threshold: float = 0.3, expansion: float = 1.25,
+               min_joints: int = 3) -> np.ndarray:
+    """Person boxes made from poses, the way the real-time trackers (MMDeploy's, rtmlib's) follow people between
+    detections: the extent of the joints scoring at least ``threshold`` (all joints where fewer than ``min_joints``
+    do), grown by ``expansion`` about its centre.
+
+    Args:
+        keypoints: (N, K, 2) image pixels. scores: (N, K).
+    Returns:
+        (N, 4) float32 x1, y1, x2, y2.
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    if len(keypoints) == 0:
+        return np.zeros((0, 4), np.float32)
+    use = np.asarray(scores) >= threshold
+    use[use.sum(1) < min_joints] = True
+    big = np.float32(np.inf)
+    lo = np.where(use[..., None], keypoints, big).min(1)
+    hi = np.where(use[..., None], keypoints, -big).max(1)
+    centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo) * expansion
+    return np.concatenate([centre - half, centre + half], 1).astype(np.float32)

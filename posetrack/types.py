@@ -6,12 +6,55 @@ are numpy; shapes and units are in each field.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from posetrack.skeleton import Skeleton
+
+
+class Size(NamedTuple):
+    """An image or network input size in pixels, by name: ``Size(width=192, height=256)``. It is a (width, height)
+    tuple, so code that unpacks ``w, h = size`` reads it; written as text it is ``HxW`` for network inputs (as in
+    checkpoint names, ``256x192``) and ``WxH`` for frames (``640x360``)."""
+
+    width: int
+    height: int
+
+    @property
+    def hxw(self) -> str:
+        return f"{self.height}x{self.width}"
+
+
+T = TypeVar("T")
+
+
+class DeviceCopies:
+    """A frame's copies on devices, each made once, by the first stage that asks, and shared with the later ones;
+    safe to use from several stage threads (a second asker waits for the first's copy instead of making its own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._copies: dict[str, Any] = {}
+
+    def get_or_make(self, key: str, make: Callable[[], T]) -> T:
+        """The copy under ``key`` (e.g. ``"cuda:0"``), made by ``make()`` if there is none yet."""
+        with self._lock:
+            if key not in self._copies:
+                self._copies[key] = make()
+            return self._copies[key]
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def keys(self) -> list[str]:
+        """The devices a copy was made for."""
+        with self._lock:
+            return list(self._copies)
 
 
 @dataclass(frozen=True)
@@ -20,16 +63,17 @@ class Frame:
 
     Attributes:
         index: 0-based frame number in the source.
-        timestamp: seconds from the start of the source.
+        timestamp: seconds from the start of the source (the container's time stamp where it has one).
         image: (H, W, 3) uint8, BGR.
-        on_device: the same image uploaded by the first stage that needed it on a device, by device (a
-            ``device.streams.Handoff`` on CUDA, a tensor otherwise), for the later stages; empty on a CPU run.
+        captured: ``time.monotonic()`` when the frame was read (latency is measured from it).
+        on_device: the image's copies on devices (``device.frames.frame_on_device``); empty on a CPU run.
     """
 
     index: int
     timestamp: float
     image: np.ndarray
-    on_device: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    captured: float = field(default_factory=time.monotonic, compare=False)
+    on_device: DeviceCopies = field(default_factory=DeviceCopies, compare=False, repr=False)
 
 
 @dataclass
@@ -110,11 +154,13 @@ class FrameResult:
     """One frame through the pipeline, as sinks receive it.
 
     Attributes:
-        frame: the decoded frame. detections: its person boxes. poses: the tracked poses.
-        fps: end-to-end frames per second of the run when this frame came out (for overlays).
+        frame: the decoded frame. detections: its person boxes (empty where the detector did not run).
+        poses: the tracked poses. fps: end-to-end frames per second of the run when this frame came out.
+        keyframe: whether the detector ran on this frame (``Pipeline.detect_every``).
     """
 
     frame: Frame
     detections: Detections
     poses: TrackedPoses
     fps: float = 0.0
+    keyframe: bool = True

@@ -1,13 +1,21 @@
 import contextlib
 import io
 import json
+import os
 import signal
+import tempfile
 
 import numpy as np
 import pytest
 import torch
 
 from posetrack.models.hrnet import HRNet, official_extra
+
+# Tests never reach the network: model downloads only from servers the tests start on 127.0.0.1, into a model cache of
+# their own (subprocesses inherit both).
+os.environ["POSETRACK_OFFLINE"] = "1"
+os.environ["POSETRACK_HOME"] = tempfile.mkdtemp(prefix="posetrack-home-")
+os.environ.pop("POSETRACK_MIRROR", None)
 
 
 def _cuda_available() -> bool:

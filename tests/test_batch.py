@@ -10,13 +10,14 @@ import time
 import pytest
 from conftest import as_from_a_terminal
 
-from posetrack.batch import BatchOptions, track_videos
+from posetrack.batch import track_videos
 from posetrack.batch.sources import collect
 from posetrack.errors import PosetrackError
+from posetrack.options import Options
 from posetrack.synth import preset
 from posetrack.synth.files import write_clip
 
-OPTIONS = BatchOptions(video=False, coco=True)
+OPTIONS = Options.demo(output__video=False, output__coco=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def _ledger(out):
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "posetrack.cli", "run", *map(str, args)]
+    return [sys.executable, "-m", "posetrack.cli", "run", "--pose-model", "demo", "--detector", "demo", *map(str, args)]
 
 
 def test_sources_folders_globs_lists_and_clashing_stems(tmp_path):
@@ -67,6 +68,7 @@ def test_sources_folders_globs_lists_and_clashing_stems(tmp_path):
         collect([str(tmp_path / "missing.mp4")])
 
 
+@pytest.mark.slow
 def test_two_workers_equal_each_clip_alone_and_reruns_skip(clips, tmp_path):
     videos = sorted(clips.glob("*.mp4"))
     summary = track_videos([clips], tmp_path / "both", OPTIONS, workers=2, progress=False)
@@ -117,6 +119,7 @@ def _wait_for_work(out, timeout=180):
     raise AssertionError("no worker started a video")
 
 
+@pytest.mark.slow
 def test_a_killed_worker_process_has_its_video_retried(long_clips, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(_cli(long_clips, "--out", out, "--workers", "2", "--no-video"), stdout=subprocess.PIPE,
@@ -134,6 +137,7 @@ def test_a_killed_worker_process_has_its_video_retried(long_clips, tmp_path):
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
 
 
+@pytest.mark.slow
 def test_ctrl_c_of_the_driver_keeps_finished_videos_and_a_valid_ledger(long_clips, clips, tmp_path):
     out = tmp_path / "out"
     short = sorted(clips.glob("*.mp4"))[0]
@@ -161,12 +165,14 @@ def test_ctrl_c_of_the_driver_keeps_finished_videos_and_a_valid_ledger(long_clip
     assert f"{len(done)} skipped" in rerun.stdout
 
 
+@pytest.mark.slow
 def test_ray_workers_equal_local_ones_and_a_killed_actor_is_retried(long_clips, clips, tmp_path):
     pytest.importorskip("ray")
     code = f"""
 import json, os, signal, sys, threading, time
 from pathlib import Path
-from posetrack.batch import BatchOptions, track_videos
+from posetrack.batch import track_videos
+from posetrack.options import Options
 out = Path({str(tmp_path / "ray")!r})
 
 def kill_one():
@@ -179,7 +185,7 @@ def kill_one():
 
 threading.Thread(target=kill_one, daemon=True).start()
 s = track_videos([{str(long_clips)!r}, {str(sorted(clips.glob("*.mp4"))[0])!r}], out,
-                 BatchOptions(video=False, coco=True), executor="ray", workers=2, progress=False)
+                 Options.demo(output__video=False, output__coco=True), executor="ray", workers=2, progress=False)
 print(json.dumps([(e.stem, e.status, e.attempt) for e in s.entries]))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)

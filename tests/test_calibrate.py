@@ -77,8 +77,10 @@ def test_collect_ranges_on_a_model(tiny_onnx, rng):
 
 @dataclass(frozen=True)
 class TinyRecord:
-    """A model record (``models.zoo.ModelRecord``) for the tiny test network."""
+    """A model record (``models.records.ModelRecord``) for the tiny test network."""
 
+    name: str = "tiny"
+    task: str = "pose"
     key_source: str = "tiny weights v1"
     input_size: tuple[int, int] = (96, 128)
     stem: str = "tiny"
@@ -86,6 +88,8 @@ class TinyRecord:
     calib_folder: str = "tiny-calib"
     calib_count: int = 8
     output_name: str = "heatmaps"
+    export_atol: float = 1e-4
+    synthetic_calibration: bool = True
 
     def preprocessing(self) -> dict:
         return {"input": list(self.input_size)}
@@ -102,7 +106,7 @@ def exported(tiny_onnx, tmp_path, monkeypatch, rng):
         calls.append(count)
         return rng.standard_normal((count, 3, 128, 96)).astype(np.float32)
 
-    model = ExportedModel(TinyRecord(), lambda: tiny_onnx.path, inputs)
+    model = ExportedModel(TinyRecord(), None, inputs, source=lambda: tiny_onnx.path)
     return model, calls, tmp_path
 
 

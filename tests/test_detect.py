@@ -1,42 +1,92 @@
-"""Detection: YOLO-layout decoding, NMS, letterbox geometry, precomputed and ground-truth sources."""
+"""Detection: every export layout decoded, NMS, letterbox geometry, ONNX detectors of each layout end to end (a tiny
+network with baked outputs, through the ONNX Runtime backend), precomputed and ground-truth sources."""
 
 import json
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
-from posetrack.detect import (
-    GroundTruthDetections,
-    PrecomputedDetections,
-    YoloDetector,
-    decode_yolo,
-    letterbox,
-    nms,
-)
+from posetrack.assemble import build_detector
+from posetrack.detect import GroundTruthDetections, PrecomputedDetections, decode, infer_layout, nms
 from posetrack.errors import PosetrackError
+from posetrack.options import Options
+from posetrack.transforms import letterbox
 from posetrack.types import Frame
 
-
-def yolo_output(candidates, total=64):
-    """candidates: (cx, cy, w, h, class scores...) rows → (1, 4 + C, total), padded with empty candidates
-    (real outputs have hundreds or thousands)."""
-    rows = np.array(candidates, np.float32)
-    padded = np.zeros((total, rows.shape[1]), np.float32)
-    padded[: len(rows)] = rows
-    return padded.T[None]
+# Two persons and a car, in the input pixels of a 320x320 network: (x1, y1, x2, y2, score, class)
+PEOPLE = [(40.0, 60.0, 120.0, 260.0, 0.9, 0), (200.0, 100.0, 260.0, 220.0, 0.6, 0), (10.0, 10.0, 50.0, 40.0, 0.8, 2)]
+CLASSES = 3
 
 
-def test_decode_thresholds_classes_and_suppresses_duplicates():
-    out = yolo_output([
-        (100, 100, 40, 80, 0.9, 0.1),   # person
-        (102, 101, 42, 78, 0.8, 0.1),   # the same person again: suppressed
-        (300, 100, 40, 80, 0.2, 0.1),   # below the threshold
-        (500, 200, 40, 80, 0.1, 0.95),  # another class
-        (200, 300, 20, 40, 0.6, 0.0),   # a second person
-    ])
-    (boxes, scores), = decode_yolo(out, conf_threshold=0.3, iou_threshold=0.5, classes=(0,))
-    np.testing.assert_allclose(scores, [0.9, 0.6])
-    np.testing.assert_allclose(boxes, [[80, 60, 120, 140], [190, 280, 210, 320]])
+def ultralytics(rows, anchors=64):
+    """(1, 4 + C, A): cx, cy, w, h, class scores; padded with empty anchors."""
+    out = np.zeros((anchors, 4 + CLASSES), np.float32)
+    for i, (x1, y1, x2, y2, s, c) in enumerate(rows):
+        out[i, :4] = ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
+        out[i, 4 + c] = s
+    return [out.T[None]]
+
+
+def yolov5(rows, anchors=1200):
+    """(1, A, 5 + C): cx, cy, w, h, objectness, class scores (objectness x class = the score)."""
+    out = np.zeros((anchors, 5 + CLASSES), np.float32)
+    for i, (x1, y1, x2, y2, s, c) in enumerate(rows):
+        out[i, :5] = ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1, 1.0)
+        out[i, 5 + c] = s
+    return [out[None]]
+
+
+def post_nms(rows):
+    return [np.array(rows, np.float32)[None]]
+
+
+def mmdeploy(rows):
+    dets = np.array([r[:5] for r in rows], np.float32)[None]
+    labels = np.array([r[5] for r in rows], np.int64)[None]
+    return [dets, labels]
+
+
+LAYOUTS = {"ultralytics": ultralytics, "yolov5": yolov5, "post-nms": post_nms, "mmdeploy": mmdeploy}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_each_layout_is_recognised_and_decoded_to_the_persons(layout):
+    outputs = LAYOUTS[layout](PEOPLE)
+    assert infer_layout(outputs) == layout
+    (boxes, scores), = decode(outputs, "auto", conf=0.3, iou=0.5)
+    np.testing.assert_allclose(boxes, [p[:4] for p in PEOPLE[:2]], atol=1e-4)
+    np.testing.assert_allclose(scores, [0.9, 0.6], atol=1e-6)
+
+
+def test_yolox_raw_grids_and_strides():
+    """YOLOX without its decoder: offsets in grid cells, log sizes, over strides 8/16/32 of the input."""
+    w = h = 64
+    cells = [(h // s) * (w // s) for s in (8, 16, 32)]
+    out = np.zeros((sum(cells), 5 + 1), np.float32)
+    row = cells[0] + 2 * (w // 16) + 1  # stride 16, grid x=1, y=2
+    out[row] = (0.5, 0.25, np.log(2.0), np.log(3.0), 0.8, 1.0)
+    (boxes, scores), = decode([out[None]], "yolox-raw", conf=0.3, iou=0.5, input_size=(w, h))
+    cx, cy, bw, bh = 1.5 * 16, 2.25 * 16, 2 * 16, 3 * 16
+    np.testing.assert_allclose(boxes, [[cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]], atol=1e-4)
+    np.testing.assert_allclose(scores, [0.8])
+
+
+def test_decode_thresholds_and_suppresses_duplicates():
+    rows = [*PEOPLE, (42.0, 61.0, 121.0, 258.0, 0.85, 0), (300.0, 10.0, 310.0, 30.0, 0.2, 0)]
+    (boxes, scores), = decode(ultralytics(rows), "ultralytics", conf=0.3, iou=0.5)
+    np.testing.assert_allclose(scores, [0.9, 0.6])  # the duplicate suppressed, the faint one below the floor
+    np.testing.assert_allclose(boxes, [p[:4] for p in PEOPLE[:2]], atol=1e-4)
+    (_, scores), = decode(ultralytics(rows), "ultralytics", conf=0.1, iou=0.5, max_detections=2)
+    assert len(scores) == 2
+
+
+def test_unknown_shapes_are_refused_naming_them():
+    with pytest.raises(PosetrackError, match=r"shapes \[\(1, 8400\)\]"):
+        infer_layout([np.zeros((1, 8400), np.float32)])
+    with pytest.raises(PosetrackError, match="unknown detector layout"):
+        decode(post_nms(PEOPLE), "yolo9000", 0.3, 0.5)
 
 
 def test_nms_keeps_separated_boxes_and_orders_by_score():
@@ -46,38 +96,67 @@ def test_nms_keeps_separated_boxes_and_orders_by_score():
     assert nms(boxes, np.array([0.5, 0.9, 0.7, 0.4]), 1.0).tolist() == [1, 2, 0, 3]
 
 
-def test_wrong_layout_is_refused():
-    with pytest.raises(PosetrackError, match="YOLO layout"):
-        decode_yolo(np.zeros((1, 8400, 84), np.float32), 0.3, 0.5)  # transposed
-    with pytest.raises(PosetrackError, match="YOLO layout"):
-        decode_yolo(np.zeros((1, 4, 8400), np.float32), 0.3, 0.5)  # no class scores
-
-
-def test_letterbox_geometry_round_trips():
+@pytest.mark.parametrize("placement, pad", [("centre", [0, 6]), ("top-left", [0, 0])])
+def test_letterbox_geometry(placement, pad):
     image = np.zeros((360, 640, 3), np.uint8)
-    boxed, scale, pad = letterbox(image, (320, 192))
-    assert boxed.shape == (192, 320, 3) and scale == 0.5 and pad.tolist() == [0, 6]
-    assert (boxed[:6] == 114).all() and (boxed[6:186] == 0).all()
+    boxed, scale, offset = letterbox(image, (320, 192), placement=placement)
+    assert boxed.shape == (192, 320, 3) and scale == 0.5 and offset.tolist() == pad
+    assert (boxed[pad[1]:pad[1] + 180] == 0).all() and (boxed == 114).sum() == 320 * 12 * 3
 
 
-class _FixedBackend:
-    """Answers every call with one YOLO output, in input pixels of a 320x192 letterboxed frame."""
+def baked_onnx(path, outputs, side=320):
+    """A tiny ONNX network whose outputs are ``outputs`` whatever the frame (the input still flows through it, so
+    the runtime cannot fold it away): a stand-in for a real export of that layout."""
+    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, side, side])]
+    nodes = [helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+             helper.make_node("Mul", ["mean", "zero"], ["nothing"])]
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    outs = []
+    for i, value in enumerate(outputs):
+        name = f"out{i}"
+        inits.append(numpy_helper.from_array(value.astype(np.float32), f"baked{i}"))
+        if value.dtype == np.int64:
+            nodes += [helper.make_node("Add", [f"baked{i}", "nothing"], [f"f{i}"]),
+                      helper.make_node("Cast", [f"f{i}"], [name], to=TensorProto.INT64)]
+            outs.append(helper.make_tensor_value_info(name, TensorProto.INT64, list(value.shape)))
+        else:
+            nodes.append(helper.make_node("Add", [f"baked{i}", "nothing"], [name]))
+            outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(value.shape)))
+    graph = helper.make_graph(nodes, "baked", inputs, outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
 
-    name, input_names, output_names = "fixed", ("images",), ("output0",)
 
-    def __init__(self, output):
-        self.output = output
+@pytest.mark.parametrize("layout, preprocess, placement", [
+    ("ultralytics", "ultralytics", "centre"), ("yolov5", "ultralytics", "centre"),
+    ("post-nms", "ultralytics", "centre"), ("mmdeploy", "rtmdet", "top-left")])
+def test_onnx_detector_of_each_layout_maps_boxes_back_to_the_frame(tmp_path, layout, preprocess, placement):
+    path = baked_onnx(tmp_path / f"{layout}.onnx", LAYOUTS[layout](PEOPLE))
+    options = Options.demo().replaced(detector=str(path), detector__preprocess=preprocess, runtime__backend="ort")
+    detector = build_detector(options)
+    found = detector.detect(Frame(0, 0.0, np.zeros((360, 640, 3), np.uint8)))
+    scale, pad_y = 0.5, (70 if placement == "centre" else 0)  # 640x360 → 320x180 in a 320x320 input
+    expected = [[x1 / scale, (y1 - pad_y) / scale, x2 / scale, (y2 - pad_y) / scale]
+                for x1, y1, x2, y2, *_ in PEOPLE[:2]]
+    expected = np.clip(expected, 0, [640, 360, 640, 360])
+    np.testing.assert_allclose(found.boxes, expected, atol=0.5)
+    np.testing.assert_allclose(found.scores, [0.9, 0.6], atol=1e-6)
 
-    def run(self, inputs):
-        assert inputs["images"].shape == (1, 3, 192, 320)
-        return {"output0": self.output}
+
+def test_onnx_detector_reads_its_sidecar(tmp_path):
+    path = baked_onnx(tmp_path / "det.onnx", post_nms(PEOPLE))
+    (tmp_path / "det.json").write_text(json.dumps({"preprocess": "yolox", "conf": 0.7}))
+    detector = build_detector(Options.demo().replaced(detector=str(path), runtime__backend="ort"))
+    found = detector.detect(Frame(0, 0.0, np.zeros((320, 320, 3), np.uint8)))
+    np.testing.assert_allclose(found.boxes, [PEOPLE[0][:4]], atol=0.5)  # conf 0.7 from the sidecar drops 0.6
 
 
-def test_detector_maps_boxes_back_to_the_image():
-    # a box centred at (160, 96) in input pixels, 40x80: in the 640x360 image that is centre (320, 180), 80x160
-    det = YoloDetector(_FixedBackend(yolo_output([(160, 96, 40, 80, 0.9)])), (320, 192))
-    found = det.detect(Frame(0, 0.0, np.zeros((360, 640, 3), np.uint8)))
-    np.testing.assert_allclose(found.boxes, [[280, 100, 360, 260]])
+def test_a_missing_onnx_detector_is_one_clear_error(tmp_path):
+    with pytest.raises(PosetrackError, match=r"nothere\.onnx: detector ONNX not found"):
+        build_detector(Options.demo().replaced(detector=str(tmp_path / "nothere.onnx")))
 
 
 def test_precomputed_detections(tmp_path):

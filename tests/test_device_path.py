@@ -1,5 +1,7 @@
 """The torch data path (crops, decoding, buckets) equals the OpenCV/NumPy path, on CPU tensors."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -81,7 +83,7 @@ def test_buckets_and_chunks():
 # ---- the estimator on the device path, the torch backend's buckets and precisions, the backend choice ---------
 
 from posetrack.backends import TorchBackend  # noqa: E402
-from posetrack.backends.select import default_device, resolve_backend  # noqa: E402
+from posetrack.backends.select import Machine, parse_device, resolve_backend  # noqa: E402
 from posetrack.errors import PosetrackError  # noqa: E402
 from posetrack.pose import TopDownEstimator  # noqa: E402
 from posetrack.skeleton import POSETRACK17  # noqa: E402
@@ -123,44 +125,66 @@ def test_torch_backend_bf16_on_cpu_and_refusals(tiny_model, rng):
         TorchBackend(copy.deepcopy(tiny_model), cuda_graphs=True)
 
 
-@pytest.mark.parametrize("requested, device, trt, gpus, ort_cuda, expected", [
-    ("auto", None, False, 0, False, ("ort", "cpu", "no CUDA GPU")),
-    ("auto", None, False, 1, False, ("torch", "cuda:0", "TensorRT not installed")),
-    ("auto", None, True, 1, True, ("trt", "cuda:0", "TensorRT installed")),
-    ("auto", "cpu", True, 1, True, ("ort", "cpu", "--device cpu")),
-    ("auto", "cuda:1", False, 2, True, ("torch", "cuda:1", "TensorRT not installed")),
-    ("auto", None, False, 0, True, ("ort", "cuda", "no CUDA device for torch; ONNX Runtime's CUDA provider")),
-    ("torch", "cpu", False, 1, False, ("torch", "cpu", "as asked")),
-    ("ort", None, False, 1, True, ("ort", "cuda", "as asked")),
+M = Machine
+
+
+@pytest.mark.parametrize("requested, precision, device, machine, expected", [
+    ("auto", "fp32", None, M(0), ("ort", "cpu", "no CUDA GPU")),
+    ("auto", "fp32", None, M(1), ("torch", "cuda:0", "TensorRT not installed")),
+    ("auto", "fp32", None, M(1, True, True), ("trt", "cuda:0", "TensorRT installed")),
+    ("auto", "fp32", "cpu", M(1, True, True), ("ort", "cpu", "--device cpu")),
+    ("auto", "fp32", "cuda:1", M(2, False, True), ("torch", "cuda:1", "TensorRT not installed")),
+    ("auto", "fp32", "1", M(2), ("torch", "cuda:1", "TensorRT not installed")),  # Ultralytics' bare index
+    ("auto", "int8", None, M(1, False, True), ("ort", "cuda:0", "TensorRT not installed; PyTorch runs no int8 on cuda")),
+    ("auto", "bf16", None, M(1, True, True), ("torch", "cuda:0", "TensorRT runs no bf16 on cuda")),
+    ("auto", "bf16", "cpu", M(0), ("torch", "cpu", "ONNX Runtime runs no bf16 on cpu")),
+    ("auto", "int8", None, M(0), ("ort", "cpu", "no CUDA GPU")),
+    ("torch", "fp32", "cpu", M(1), ("torch", "cpu", "as asked")),
+    ("ort", "fp32", None, M(1, False, True), ("ort", "cuda:0", "as asked")),
+    ("ort", "fp32", None, M(1), ("ort", "cpu", "as asked")),  # no CUDA provider: its CPU, since no device was named
 ])
-def test_backend_choice(requested, device, trt, gpus, ort_cuda, expected):
-    c = resolve_backend(requested, device, trt, gpus, ort_cuda)
+def test_backend_choice(requested, precision, device, machine, expected):
+    c = resolve_backend(requested, precision, device, machine)
     assert (c.kind, c.device, c.reason) == expected
 
 
-@pytest.mark.parametrize("requested, device, gpus, fragment", [
-    ("auto", "cuda", 0, "no such CUDA device"), ("auto", "cuda:2", 2, "no such CUDA device"),
-    ("auto", "tpu", 0, "use cpu, cuda or cuda:N"), ("trt", None, 0, "TensorRT cannot run here"),
+def test_an_onnx_only_model_on_a_gpu_without_its_runtime_falls_back_to_the_cpu():
+    c = resolve_backend("auto", "fp32", None, M(1), allowed=("trt", "ort"))
+    assert (c.kind, c.device) == ("ort", "cpu") and "no GPU runtime" in c.reason
+    c = resolve_backend("torch", "fp32", "cpu", M(0), allowed=("trt", "ort"))  # --backend torch, an ONNX detector
+    assert (c.kind, c.device, c.reason) == ("ort", "cpu", "an ONNX network, which PyTorch cannot run")
+
+
+@pytest.mark.parametrize("requested, precision, device, machine, fragment", [
+    ("auto", "fp32", "cuda", M(0), "--device cuda: no such CUDA device"),
+    ("auto", "fp32", "cuda:2", M(2), "no such CUDA device"),
+    ("auto", "fp32", "tpu", M(0), "use cpu, cuda, cuda:N or N"),
+    ("trt", "fp32", None, M(0), "--backend trt: cannot run on cpu"),
+    ("torch", "int8", "cpu", M(0), "--backend torch runs fp32, bf16 on cpu; --backend ort runs it here"),
+    ("auto", "int8", None, M(1), "--precision int8 on cuda:0: needs TensorRT or ONNX Runtime's CUDA provider"),
+    ("cuda", "fp32", None, M(0), "unknown backend 'cuda'"),
+    ("auto", "int4", None, M(0), "unknown precision 'int4'"),
 ])
-def test_backend_choice_refusals(requested, device, gpus, fragment):
-    with pytest.raises(PosetrackError, match=fragment):
-        resolve_backend(requested, device, False, gpus, False)
+def test_backend_choice_refusals(requested, precision, device, machine, fragment):
+    with pytest.raises(PosetrackError, match=re.escape(fragment)):
+        resolve_backend(requested, precision, device, machine)
 
 
 @pytest.mark.parametrize("device, gpus, expected", [
     (None, 0, "cpu"), (None, 2, "cuda:0"), ("cpu", 2, "cpu"), ("cuda", 1, "cuda:0"), ("cuda:1", 2, "cuda:1"),
+    ("0", 1, "cuda:0"),
 ])
-def test_default_device(device, gpus, expected):
-    assert default_device(device, gpus) == expected
+def test_device_names(device, gpus, expected):
+    assert parse_device(device, gpus) == expected
 
 
 @pytest.mark.parametrize("device, fragment", [
-    ("cuda:x", "use cpu, cuda or cuda:N"), ("cuda:", "no such CUDA device"), ("gpu", "use cpu"),
-    ("cuda:-1", "use cpu, cuda or cuda:N"), ("cuda", "no such CUDA device"),
+    ("cuda:x", "use cpu, cuda"), ("cuda:", "no such CUDA device"), ("gpu", "use cpu"),
+    ("cuda:-1", "use cpu, cuda"), ("cuda", "no such CUDA device"),
 ])
 def test_device_refusals(device, fragment):
     with pytest.raises(PosetrackError, match=fragment):
-        default_device(device, 0)
+        parse_device(device, 0)
 
 
 def test_torch_backend_leaves_the_callers_module_as_it_was(tiny_model, rng):
@@ -276,30 +300,31 @@ def test_each_network_stage_runs_inside_its_own_stream(tiny_model):
     assert streams[1].waited == [made.event]
 
 
-@pytest.mark.parametrize("normalise", ["imagenet", "unit"])
-def test_detector_input_on_the_device_equals_prepare_frame(frame, normalise):
+@pytest.mark.parametrize("name", ["imagenet", "ultralytics", "rtmdet", "yolox"])
+def test_detector_input_on_the_device_equals_prepare_frame(frame, name):
     from posetrack.detect import prepare_frame
     from posetrack.device.frames import letterbox_input
+    from posetrack.models.registry import DETECTOR_PREPROCESS
 
+    preprocess = DETECTOR_PREPROCESS[name]
     for size in ((448, 256), (320, 320)):
-        ref, scale, pad = prepare_frame(frame, size, normalise)
-        ours, scale_t, pad_t = letterbox_input(crops.upload(frame, "cpu"), size, normalise)
+        ref, scale, pad = prepare_frame(frame, size, preprocess)
+        ours, scale_t, pad_t = letterbox_input(crops.upload(frame, "cpu"), size, preprocess)
         assert scale_t == pytest.approx(scale) and pad_t == tuple(pad)
-        unit = 1 / 57.0 if normalise == "imagenet" else 1 / 255  # one grey level
+        unit = 1 / min(preprocess.std)  # one grey level
         diff = np.abs(ours.numpy() - ref)
-        assert diff.max() < unit and diff.mean() < 0.3 * unit  # OpenCV rounds the resized image to uint8
+        assert diff.max() < 1.01 * unit and diff.mean() < 0.3 * unit  # OpenCV rounds the resized image to uint8
 
 
 def test_detector_device_path_finds_the_same_boxes(frame):
-    from posetrack.detect import YoloDetector
-    from posetrack.models.zoo import DEMO_DETECTOR, load_detector
+    from posetrack.detect import NetworkDetector
+    from posetrack.models import DEMO_DETECTOR, create_model
     from posetrack.synth import SyntheticVideo, preset
 
     image = next(iter(SyntheticVideo(preset("crossing", frames=1), 3)))[0].image
-    backend = TorchBackend(load_detector(DEMO_DETECTOR), output_names=("output",))  # the YOLO-layout module
-    host = YoloDetector.from_record(backend, DEMO_DETECTOR).detect(image)
-    device = YoloDetector(backend, DEMO_DETECTOR.input_size, DEMO_DETECTOR.conf_threshold, DEMO_DETECTOR.iou_threshold,
-                          normalise=DEMO_DETECTOR.normalise, fill=DEMO_DETECTOR.fill, device_path=True).detect(image)
+    backend = TorchBackend(create_model(DEMO_DETECTOR), output_names=("output",))
+    host = NetworkDetector(backend, DEMO_DETECTOR, device_path=False).detect(image)
+    device = NetworkDetector(backend, DEMO_DETECTOR, device_path=True).detect(image)
     assert len(host) == len(device) > 0
     np.testing.assert_allclose(device.boxes, host.boxes, atol=0.5)
 
@@ -312,7 +337,7 @@ def test_a_frame_is_uploaded_once_for_every_stage(tiny_model, frame):
 
     f = Frame(0, 0.0, frame)
     first = frame_on_device(f, torch.device("cpu"))
-    assert frame_on_device(f, torch.device("cpu")) is first and list(f.on_device) == [torch.device("cpu")]
+    assert frame_on_device(f, torch.device("cpu")) is first and f.on_device.keys() == ["cpu"]
     boxes = np.array([[100, 50, 220, 330], [400, 100, 470, 260]], np.float32)
     config = TopDownConfig((96, 128), POSETRACK17, device_path=True)
     estimator = TopDownEstimator(TorchBackend(tiny_model), config=replace(config))

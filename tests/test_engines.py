@@ -1,5 +1,5 @@
 """TensorRT engine logic that needs no GPU: profiles, cache keys and names, staleness, binding plans against a fake
-engine, backend choice; plus GPU tests that run only where CUDA and TensorRT exist."""
+engine; plus GPU tests that run only where CUDA and TensorRT exist."""
 
 import json
 from dataclasses import replace
@@ -10,7 +10,6 @@ import onnx
 import pytest
 import torch
 
-from posetrack.backends.select import choose_backend
 from posetrack.backends.trt_backend import (
     IoTensor,
     bind_and_enqueue,
@@ -18,6 +17,7 @@ from posetrack.backends.trt_backend import (
     output_shapes,
 )
 from posetrack.compile.tensorrt import (
+    OPT_BATCH,
     EngineError,
     EngineSpec,
     Gpu,
@@ -38,7 +38,8 @@ def _spec(**change) -> EngineSpec:
 
 def test_profile_for_a_dynamic_batch(tiny_onnx):
     p = onnx_profile(tiny_onnx.path, max_batch=16)
-    assert (p.input_name, p.min, p.opt, p.max) == ("input", (1, 3, 128, 96), (8, 3, 128, 96), (16, 3, 128, 96))
+    assert (p.input_name, p.min, p.opt, p.max) == ("input", (1, 3, 128, 96), (16, 3, 128, 96), (16, 3, 128, 96))
+    assert onnx_profile(tiny_onnx.path, max_batch=64).opt[0] == OPT_BATCH  # tuned for a frame's people, not 64
     assert p.admits((5, 3, 128, 96)) and not p.admits((17, 3, 128, 96)) and not p.admits((5, 3, 64, 96))
     assert ShapeProfile.for_batch("x", (3, 4, 4), max_batch=4).opt == (4, 3, 4, 4)
 
@@ -159,17 +160,6 @@ def test_unsupported_io_type_is_named(fake):
     engine.tensors["input"] = ("INPUT", "FP8", (-1, 3, 8, 6))
     with pytest.raises(PosetrackError, match="input: unsupported I/O type FP8"):
         binding_plan(engine)
-
-
-def test_backend_choice():
-    assert choose_backend("auto", trt_usable=True) == "trt"
-    assert choose_backend("auto", trt_usable=False) == "ort"
-    assert choose_backend("torch", trt_usable=True) == "torch"
-    assert choose_backend("trt", trt_usable=True) == "trt"
-    with pytest.raises(PosetrackError, match="TensorRT cannot run here"):
-        choose_backend("trt", trt_usable=False)
-    with pytest.raises(PosetrackError, match="unknown backend"):
-        choose_backend("tensorflow", trt_usable=False)
 
 
 # ------------------------------------------------------------------------------------ GPU: real engines

@@ -81,6 +81,7 @@ def test_read_ahead_is_bounded(tiny_model):
     run.close()
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_on_a_long_stream(tiny_model):
     """RSS after 1500 frames is within a few MB of RSS after 300: nothing accumulates per frame."""
     rng = np.random.default_rng(0)
@@ -109,14 +110,14 @@ def clip_truth():
 @pytest.mark.parametrize("recover", [True, False])
 def test_missed_person_is_recovered_at_its_tracked_box(clip_truth, recover):
     from posetrack.assemble import build_estimator
-    from posetrack.models.zoo import DEMO_POSE
+    from posetrack.options import Options
 
     frames = [f for f, _ in clip_truth]
     truths = [t for _, t in clip_truth]
     target = truths[9].track_ids[0]
     # ground-truth boxes, except that the target person is missed in frames 10 and 11
     boxes = [t.boxes[(t.track_ids != target) | (t.index not in (10, 11))] for t in truths]
-    pipeline = Pipeline(GroundTruthDetections(boxes), build_estimator(DEMO_POSE, "ort"), PoseTracker(),
+    pipeline = Pipeline(GroundTruthDetections(boxes), build_estimator(Options.demo(runtime__backend="ort")), PoseTracker(),
                         sequential=True, recover_score=0.5 if recover else None)
     results = list(pipeline.run(frames))
 

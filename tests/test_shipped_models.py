@@ -14,10 +14,11 @@ from posetrack.assemble import (
 from posetrack.compile.cache import calib_dir, digest
 from posetrack.compile.calibrate import load_calibration
 from posetrack.eval.coco import STAT_NAMES, evaluate_keypoints
+from posetrack.models import DEMO_DETECTOR, DEMO_POSE, create_model
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import STRIDE
 from posetrack.models.hrnet import hrnet
-from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE, load_detector
+from posetrack.options import Options
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap, pose_detections
 
 # Floors below what the shipped models score on this set (pose AP 0.948, AP50 0.970; detector AP50 0.822, 92
@@ -26,6 +27,10 @@ from posetrack.train.heldout import detector_ap, heldout_set, pose_ap, pose_dete
 POSE_AP_FLOOR = 0.85
 POSE_AP50_FLOOR = 0.92
 DETECTOR_AP50_FLOOR = 0.72
+
+
+def on_ort(precision: str = "fp32") -> Options:
+    return Options.demo().replaced(precision=precision, runtime__backend="ort")
 
 
 @pytest.fixture(scope="module")
@@ -38,39 +43,39 @@ def test_files_fit_the_budget_and_load_strictly():
     for path in (DEMO_POSE.weights, DEMO_DETECTOR.weights):
         assert path.stat().st_size <= 10 * 2**20
     load_checkpoint(hrnet("demo", 17), DEMO_POSE.weights)
-    load_detector(DEMO_DETECTOR)  # load_state_dict is strict
+    create_model(DEMO_DETECTOR)  # load_state_dict is strict
 
 
 def test_pose_model_on_fresh_frames(fresh):
-    stats = pose_ap(build_estimator(DEMO_POSE, "ort"), *fresh)
+    stats = pose_ap(build_estimator(on_ort()), *fresh)
     assert stats["AP"] >= POSE_AP_FLOOR and stats["AP50"] >= POSE_AP50_FLOOR
 
 
 def test_pose_ap_equals_cocoeval_on_the_same_files(fresh):
     """The held-out OKS AP is the project's evaluation; pycocotools scores the same ground truth and results alike."""
     images, gt = fresh
-    results = pose_detections(build_estimator(DEMO_POSE, "ort"), images, gt)
+    results = pose_detections(build_estimator(on_ort()), images, gt)
     ours = evaluate_keypoints(gt, results, DEMO_POSE.skeleton.sigmas.astype(np.float64))
     reference = cocoeval(gt, results, "keypoints", DEMO_POSE.skeleton.sigmas)
     np.testing.assert_allclose([ours[k] for k in STAT_NAMES], reference, atol=1e-12)
 
 
 def test_detector_on_fresh_frames(fresh):
-    stats = detector_ap(build_detector(None, "ort"), *fresh)
+    stats = detector_ap(build_detector(on_ort()), *fresh)
     assert stats["AP50"] >= DETECTOR_AP50_FLOOR
 
 
 def test_detector_export_has_the_yolo_layout():
     with torch.no_grad():
         w, h = DEMO_DETECTOR.input_size
-        out = load_detector(DEMO_DETECTOR)(torch.zeros(1, 3, h, w))
+        out = create_model(DEMO_DETECTOR)(torch.zeros(1, 3, h, w))
     assert out.shape == (1, 5, (h // STRIDE) * (w // STRIDE))
     assert torch.all(out[:, 2:4] > 0) and torch.all((out[:, 4] >= 0) & (out[:, 4] <= 1))
 
 
 @pytest.fixture(scope="module")
 def exported():
-    return {"pose": export_pose(DEMO_POSE), "detector": export_detector()}
+    return {"pose": export_pose(DEMO_POSE), "detector": export_detector(DEMO_DETECTOR)}
 
 
 @pytest.mark.parametrize("which", ["pose", "detector"])
@@ -80,9 +85,10 @@ def test_committed_calibration_belongs_to_the_shipped_weights(exported, which):
     assert calib.manifest.count >= 256 and calib.manifest.source == "synthetic"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision, allowed", [("int8", 0.01), ("fp16", 0.005)])
 def test_lower_precisions_keep_the_accuracy(fresh, precision, allowed):
-    pose = {p: pose_ap(build_estimator(DEMO_POSE, "ort", precision=p), *fresh)["AP"] for p in ("fp32", precision)}
-    det = {p: detector_ap(build_detector(None, "ort", precision=p), *fresh)["AP50"] for p in ("fp32", precision)}
+    pose = {p: pose_ap(build_estimator(on_ort(p)), *fresh)["AP"] for p in ("fp32", precision)}
+    det = {p: detector_ap(build_detector(on_ort(p)), *fresh)["AP50"] for p in ("fp32", precision)}
     assert abs(pose[precision] - pose["fp32"]) <= allowed, pose
     assert abs(det[precision] - det["fp32"]) <= allowed, det

@@ -90,6 +90,8 @@ class _Recorder(Sink):
 class _Replay:
     """A pipeline stand-in that replays results of the frames it is given, failing at ``fail_at``."""
 
+    label = "replayed results"
+
     def __init__(self, fail_at: int | None = None):
         self.times, self.fail_at = StageTimes(), fail_at
 

@@ -164,6 +164,7 @@ def _stats(name, seeds=(0, 1, 2), frames=250):
     return runs
 
 
+@pytest.mark.slow
 def test_presets_deliver_their_difficulty():
     easy, crossing, crowd = _stats("easy"), _stats("crossing"), _stats("crowd")
     # crossing: people walk through each other, >= 1.5 crossings per 100 frames, >= 8% occluded person-frames

@@ -232,7 +232,7 @@ def test_collapsed_poses_keep_the_identities_of_the_boxes(rng):
     """A's pose on both boxes: the motion-predicted boxes keep A's identity on A's box through the crossing, B's
     collapsed pose is hidden (one pose, not two, on the person in front), and B comes back as B after it."""
     tracker = PoseTracker(TrackerConfig(flow=None))
-    before = PoseTracker(replace(TrackerConfig.before(), flow=None))
+    before = PoseTracker(replace(TrackerConfig.oks_only(), flow=None))
     owner_before = []
     for _t, overlap, poses in _crossing(rng):
         out = tracker.update(poses)
@@ -306,7 +306,7 @@ def test_motion_boxes_follow_velocity_and_camera():
     tracks = Tracks.new(np.array([0]), poses, np.array([0]))
     tracks.velocity[:] = [2.0, 0.0]
     tracks.camera[:] = [0.0, 3.0]
-    tracks.age[:] = 1  # unseen last frame: two frames of own motion since the match
+    tracks.since_seen[:] = 1  # unseen last frame: two frames of own motion since the match
     np.testing.assert_allclose(tracks.motion_boxes(), [[4, 3, 14, 23]])
 
 

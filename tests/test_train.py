@@ -12,10 +12,10 @@ from conftest import tiny_extra
 from posetrack.cli import main
 from posetrack.errors import PosetrackError
 from posetrack.heatmaps import decode
+from posetrack.models import DEMO_POSE
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector
 from posetrack.models.hrnet import HRNet, hrnet
-from posetrack.models.zoo import DEMO_POSE
 from posetrack.skeleton import COCO17, POSETRACK17
 from posetrack.synth.samples import PersonSample, frame_samples, person_samples
 from posetrack.train.data import NO_AUGMENT, Augment, coco_person_samples, make_batch

@@ -238,7 +238,7 @@ def main() -> None:
             shipped = SHIPPED_THRESHOLD if boxes == "detector" else 0.0
             ids, ms = run_posetracker(rec, TrackerConfig(), 0.0)
             results[clip, boxes, "posetrack"] = (ids, ms, TrackerConfig().high_score if boxes == "detector" else 0.0)
-            before = TrackerConfig.before()
+            before = TrackerConfig.oks_only()
             ids, ms = run_posetracker(rec, before, shipped)
             results[clip, boxes, "before"] = (ids, ms, shipped)
             results[clip, boxes, "oracle"] = (oracle_ids(truths[clip], rec), 0.0, ORACLE_THRESHOLD)

@@ -1,16 +1,21 @@
-"""The one protocol every inference backend implements.
+"""The protocols every inference backend implements.
 
-A backend runs one network: a batch of named float32 arrays in, named arrays out. Everything model
-specific (crops, normalisation, decoding) lives outside, so PyTorch, ONNX Runtime and TensorRT are
-interchangeable behind ``run``.
+A backend runs one network: a batch of named float32 arrays in, named arrays out (``Backend.run``). Everything
+model specific (crops, normalisation, decoding) lives outside, so PyTorch, ONNX Runtime and TensorRT are
+interchangeable behind ``run``. A backend that also takes tensors already on its device (PyTorch, TensorRT) is a
+``DeviceBackend``: the device-resident data path (``posetrack.device``) hands it a batch cropped on the GPU and
+reads back only keypoints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @runtime_checkable
@@ -20,6 +25,9 @@ class Backend(Protocol):
     Attributes:
         name: short description, e.g. ``"ort:CPUExecutionProvider"``.
         input_names / output_names: tensor names, in the network's order.
+
+    A backend that knows the shape of its first input from its file may say so as ``input_shape`` (a tuple,
+    symbolic dimensions as strings); the estimator then refuses a crop size the network does not take.
     """
 
     name: str
@@ -29,6 +37,29 @@ class Backend(Protocol):
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch. ``inputs`` maps every input name to an array (batch first)."""
         ...
+
+
+@runtime_checkable
+class DeviceBackend(Backend, Protocol):
+    """A backend that also runs device tensors in place.
+
+    Attributes:
+        device: the torch device it computes on.
+    """
+
+    device: torch.device
+
+    def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Tensors on ``device`` in, float32 tensors on ``device`` out; no host copy."""
+        ...
+
+
+def on_gpu(backend: Backend) -> DeviceBackend | None:
+    """``backend`` when it takes device tensors on a CUDA device (where keeping data on the device pays), else
+    None."""
+    if isinstance(backend, DeviceBackend) and getattr(backend.device, "type", None) == "cuda":
+        return backend
+    return None
 
 
 def check_inputs(backend: Backend, inputs: Mapping[str, np.ndarray]) -> None:

@@ -71,6 +71,7 @@ class OrtBackend:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise PosetrackError(f"{where}: ONNX Runtime cannot load it ({first})") from None
         self.input_names = tuple(i.name for i in self.session.get_inputs())
+        self.input_shape = tuple(self.session.get_inputs()[0].shape)  # symbolic dimensions are strings
         self.output_names = tuple(o.name for o in self.session.get_outputs())
         self.name = f"ort:{self.session.get_providers()[0]}"
         self.device = "cpu" if self.session.get_providers()[0] == "CPUExecutionProvider" else "cuda:0"

@@ -151,9 +151,14 @@ class TrtBackend:
         return {n: t.numpy().copy() for n, t in staged.items()}  # the staging buffers are reused next call
 
     def _pinned(self, key: str, shape, dtype):
+        """A pinned host buffer of ``shape``: a view of one allocated once for the profile's largest batch, so that
+        batches of changing size reuse it (pinning memory is slow, and a fresh pinned buffer per size would pile
+        up). The caller synchronises the stream before the buffer is written again (``run``)."""
         import torch
 
+        shape = tuple(shape)
+        full = (max(self.max_batch, shape[0]), *shape[1:])
         buf = self._staging.get(key)
-        if buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != dtype:
-            buf = self._staging[key] = torch.empty(tuple(shape), dtype=dtype, pin_memory=True)
-        return buf
+        if buf is None or tuple(buf.shape[1:]) != shape[1:] or buf.dtype != dtype or len(buf) < shape[0]:
+            buf = self._staging[key] = torch.empty(full, dtype=dtype, pin_memory=True)
+        return buf[: shape[0]]

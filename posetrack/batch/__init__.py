@@ -7,6 +7,5 @@ videos and retries failed or unfinished ones.
 """
 
 from posetrack.batch.run import BatchSummary, track_videos
-from posetrack.batch.worker import BatchOptions
 
-__all__ = ["BatchOptions", "BatchSummary", "track_videos"]
+__all__ = ["BatchSummary", "track_videos"]

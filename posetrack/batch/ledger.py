@@ -35,15 +35,13 @@ def options_digest(options: Any) -> str:
 
 
 @dataclass
-class Entry:
-    """One line of the ledger. ``status``: started, done or failed. Counts and seconds are those of the run."""
+class VideoResult:
+    """What tracking one video gave: status ``done`` or ``failed`` (with its one-line ``error``), output file names
+    (in the output folder), counts, seconds, and the worker (``host:pid``)."""
 
     video: str
     stem: str
     status: str
-    input: dict[str, int]
-    options: str
-    attempt: int = 1
     worker: str = ""
     frames: int = 0
     persons: int = 0
@@ -51,7 +49,17 @@ class Entry:
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     error: str = ""
-    time: str = ""
+
+
+@dataclass
+class Entry(VideoResult):
+    """One line of the ledger: a video's result (``status`` started, done or failed) with what identifies the
+    attempt: the input's key, the options' digest, the attempt number and the time."""
+
+    input: dict[str, int] = field(default_factory=dict, kw_only=True)
+    options: str = field(default="", kw_only=True)
+    attempt: int = field(default=1, kw_only=True)
+    time: str = field(default="", kw_only=True)
 
 
 class Ledger:

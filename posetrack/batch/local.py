@@ -14,8 +14,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
-from posetrack.batch.worker import BatchOptions, VideoJob, VideoResult, VideoWorker
+from posetrack.batch.ledger import VideoResult
+from posetrack.batch.worker import VideoJob, VideoWorker
 from posetrack.errors import Interrupted, PosetrackError
+from posetrack.options import Options
 
 LOST = "lost"  # a worker that died mid-video
 
@@ -39,7 +41,7 @@ class InlineExecutor:
 
     slots = 1
 
-    def __init__(self, spec: BatchOptions):
+    def __init__(self, spec: Options):
         self.spec = spec
         self._worker: VideoWorker | None = None
         self._job: VideoJob | None = None
@@ -63,7 +65,7 @@ class InlineExecutor:
         self._worker = None
 
 
-def _serve(spec: BatchOptions, conn: Connection) -> None:
+def _serve(spec: Options, conn: Connection) -> None:
     """A worker process: build the pipeline, say so, then track each job sent until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver decides
     try:
@@ -82,7 +84,7 @@ def _serve(spec: BatchOptions, conn: Connection) -> None:
 class ProcessExecutor:
     """``slots`` worker processes (spawned: no state shared with the driver)."""
 
-    def __init__(self, spec: BatchOptions, slots: int):
+    def __init__(self, spec: Options, slots: int):
         self.spec, self.slots = spec, slots
         self._ctx = mp.get_context("spawn")
         self._procs: list[BaseProcess | None] = [None] * slots

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from posetrack.batch.ledger import VideoResult
 from posetrack.batch.local import LOST
-from posetrack.batch.worker import BatchOptions, VideoJob, VideoResult, VideoWorker
+from posetrack.batch.worker import VideoJob, VideoWorker
 from posetrack.errors import PosetrackError
+from posetrack.options import Options
 
 
 def import_ray() -> Any:
@@ -26,7 +28,7 @@ def import_ray() -> Any:
 class RayExecutor:
     """``slots`` actors, each with ``cpus`` CPUs and ``gpus`` GPUs (fractions allowed) reserved."""
 
-    def __init__(self, spec: BatchOptions, slots: int, address: str | None = None, cpus: float = 1.0,
+    def __init__(self, spec: Options, slots: int, address: str | None = None, cpus: float = 1.0,
                  gpus: float = 0.0, local_cpus: int | None = None):
         self.ray = import_ray()
         self.spec, self.slots, self.address = spec, slots, address

@@ -14,14 +14,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from posetrack.batch.ledger import Entry, Ledger, input_key, options_digest, summary_json
+from posetrack.batch.ledger import Entry, Ledger, VideoResult, input_key, options_digest, summary_json
 from posetrack.batch.local import LOST, Executor, InlineExecutor, ProcessExecutor
 from posetrack.batch.sources import Source, collect
-from posetrack.batch.worker import WORK, BatchOptions, VideoJob, VideoResult
+from posetrack.batch.worker import WORK, VideoJob
 from posetrack.errors import PosetrackError
+from posetrack.options import Options
 
 EXECUTORS = ("local", "ray")
-DEFAULTS = BatchOptions()
 
 
 @dataclass
@@ -58,11 +58,11 @@ def _share(workers: int, threads: int | None) -> int:
     return threads or max(1, (os.cpu_count() or 1) // workers)
 
 
-def _executor(kind: str, spec: BatchOptions, workers: int, address: str | None, gpus: float) -> Executor:
+def _executor(kind: str, spec: Options, workers: int, address: str | None, gpus: float) -> Executor:
     if kind == "ray":
         from posetrack.batch.ray_executor import RayExecutor
 
-        cores = spec.run.cores or 1
+        cores = spec.runtime.cores or 1
         return RayExecutor(spec, workers, address, cpus=cores, gpus=gpus,
                            local_cpus=None if address else max(os.cpu_count() or 1, cores * workers))
     if kind != "local":
@@ -70,7 +70,7 @@ def _executor(kind: str, spec: BatchOptions, workers: int, address: str | None, 
     return InlineExecutor(spec) if workers == 1 else ProcessExecutor(spec, workers)
 
 
-def track_videos(sources: list[str | Path], out_dir: str | Path, options: BatchOptions = DEFAULTS,
+def track_videos(sources: list[str | Path], out_dir: str | Path, options: Options | None = None,
                  executor: str = "local", workers: int = 1, *, ray_address: str | None = None,
                  threads_per_worker: int | None = None, gpus_per_worker: float = 0.0, retries: int = 1,
                  force: bool = False, recursive: bool = False, list_file: Path | None = None,
@@ -92,12 +92,13 @@ def track_videos(sources: list[str | Path], out_dir: str | Path, options: BatchO
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / WORK, ignore_errors=True)  # what workers of a killed run left
     ledger = Ledger(out)
-    digest = options_digest(replace(options, run=replace(options.run, cores=None)))  # threads don't change results
+    options = options or Options()
+    digest = options_digest(replace(options, runtime=replace(options.runtime, cores=None)))  # threads change no result
     keys = {s: input_key(s.path) for s in videos}
     todo = [s for s in videos if force or not ledger.is_done(s.path, keys[s], digest, out)]
     skipped = [s for s in videos if s not in todo]
     cores = _share(workers, threads_per_worker)
-    spec = replace(options, run=replace(options.run, cores=cores))
+    spec = replace(options, runtime=replace(options.runtime, cores=cores))
     runner = _executor(executor, spec, min(workers, max(1, len(todo))), ray_address, gpus_per_worker)
     entries: list[Entry] = []
     start = time.perf_counter()

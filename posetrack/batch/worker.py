@@ -11,27 +11,17 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from posetrack.assemble import RunOptions, build_pipeline
+from posetrack.assemble import build_pipeline
+from posetrack.batch.ledger import VideoResult
 from posetrack.errors import Interrupted, PosetrackError
 from posetrack.io.video import VideoReader
+from posetrack.options import Options
 from posetrack.track_video import default_sinks, track_video
 
 WORK = ".work"
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """What each video gets: the pipeline (``run``), which outputs, the keypoint score kept in files. Picklable:
-    it travels to worker processes, which build their pipeline from it."""
-
-    run: RunOptions = field(default_factory=RunOptions)
-    video: bool = True
-    coco: bool = False
-    keep_score: float = 0.3
-    sequential: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,33 +32,17 @@ class VideoJob:
     attempt: int = 1
 
 
-@dataclass
-class VideoResult:
-    """What tracking one video gave: status ``done`` or ``failed`` (with its one-line ``error``), output file names
-    (in the output folder), counts, seconds, and the worker (``host:pid``)."""
-
-    video: str
-    stem: str
-    status: str
-    worker: str
-    frames: int = 0
-    persons: int = 0
-    tracks: int = 0
-    seconds: float = 0.0
-    outputs: list[str] = field(default_factory=list)
-    error: str = ""
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class VideoWorker:
-    """A pipeline built once from ``spec``; ``track(job)`` runs one video through it."""
+    """A pipeline built once from ``spec`` (the run's options: picklable, it travels to worker processes);
+    ``track(job)`` runs one video through it."""
 
-    def __init__(self, spec: BatchOptions):
+    def __init__(self, spec: Options):
         self.spec = spec
-        self.pipeline = build_pipeline(spec.run, spec.sequential)
+        self.pipeline = build_pipeline(spec)
 
     def ready(self) -> str:
         return worker_name()
@@ -81,8 +55,7 @@ class VideoWorker:
         result = VideoResult(job.video, job.stem, "failed", worker_name())
         try:
             reader = VideoReader(job.video)
-            sinks = default_sinks(work, job.stem, reader, video=self.spec.video, coco=self.spec.coco,
-                                  keep_score=self.spec.keep_score)
+            sinks = default_sinks(work, job.stem, reader, self.spec.output)
             summary = track_video(reader, self.pipeline, sinks, progress=False)
         except Interrupted:
             raise

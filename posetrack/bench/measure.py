@@ -219,7 +219,7 @@ def tracker_variants() -> dict[str, Any]:
     """The tracker configurations the quality study compares, by name."""
     from posetrack.track import TrackerConfig
 
-    return {"shipped (flow, oks+motion, colours)": TrackerConfig(), "flow+oks (before)": TrackerConfig.before(),
+    return {"shipped (flow, oks+motion, colours)": TrackerConfig(), "flow+oks (before)": TrackerConfig.oks_only(),
             "iou+greedy": TrackerConfig(similarity="iou", flow=None, assignment="greedy")}
 
 

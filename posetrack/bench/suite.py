@@ -27,9 +27,9 @@ import numpy as np
 import onnx
 import torch
 
-from posetrack.assemble import RunOptions, build_pipeline, export_detector, export_pose, make_backend
+from posetrack.assemble import build_pipeline, export_detector, export_pose, make_backend
 from posetrack.backends import Backend, OrtBackend
-from posetrack.backends.select import tensorrt_usable
+from posetrack.backends.select import Machine
 from posetrack.bench.measure import (
     Ceiling,
     TrackerQuality,
@@ -48,16 +48,14 @@ from posetrack.compile.calibrate import CALIB_SEED, pose_inputs
 from posetrack.compile.precision import ExportedModel, calibration
 from posetrack.compile.quantize import FLAVOURS, quantize_qdq
 from posetrack.demo import render_clip, track_and_score
-from posetrack.detect import YoloDetector
+from posetrack.detect import NetworkDetector
 from posetrack.errors import PosetrackError
-from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE, PoseRecord, load_detector, load_pose
+from posetrack.models import DEMO_DETECTOR, DEMO_POSE, PoseRecord, create_model
+from posetrack.models.registry import random_pose
+from posetrack.options import PRECISIONS, Options
 from posetrack.pose import TopDownConfig, TopDownEstimator, crop_batch
-from posetrack.skeleton import COCO17
 from posetrack.synth import PRESETS
 from posetrack.train.heldout import detector_ap, heldout_set, pose_ap
-
-MODELS = ("demo", "detector", "w32", "w48")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 @dataclass(frozen=True)
@@ -206,11 +204,11 @@ class _Subject:
 
 def _subject(name: str) -> _Subject:
     if name == "detector":
-        module = load_detector(DEMO_DETECTOR)
+        module = create_model(DEMO_DETECTOR)
         w, h = DEMO_DETECTOR.input_size
         return _Subject(export_detector(DEMO_DETECTOR, module), module, (3, h, w), None)
-    record = DEMO_POSE if name == "demo" else PoseRecord(name, None, (192, 256), COCO17)
-    module = load_pose(record)
+    record = DEMO_POSE if name == "demo" else random_pose(name)
+    module = create_model(record)
     w, h = record.input_size
     return _Subject(export_pose(record, module), module, (3, h, w), record)
 
@@ -275,7 +273,7 @@ class BenchSuite:
             report.skipped.append(f"{label} torch int8: the PyTorch rows run fp32/fp16/bf16; INT8 on a GPU needs "
                                   "TensorRT's INT8 kernels (--backend trt), on the CPU the ONNX Runtime rows are it")
         for kind in options.backends:
-            if kind == "trt" and not tensorrt_usable():
+            if kind == "trt" and not Machine.here().tensorrt:
                 report.skipped.append(f"{label} trt: TensorRT cannot run here (no tensorrt module or no CUDA GPU)")
                 continue
             fp32: dict[bool | None, Backend] = {}
@@ -352,7 +350,7 @@ class BenchSuite:
             return AccuracyRow(subject.exported.name, backend.name, precision, metric, float(value))
 
         if subject.record is None:
-            stats = detector_ap(YoloDetector.from_record(backend, DEMO_DETECTOR, conf_threshold=0.3),
+            stats = detector_ap(NetworkDetector(backend, DEMO_DETECTOR, conf=0.3),
                                 *self._heldout_set())
             return [row("box AP50", stats["AP50"]), row("box AP", stats["AP"])]
         rows = []
@@ -377,13 +375,14 @@ class BenchSuite:
             clip = render_clip(Path(tmp) / "gt", "crossing", options.clip_frames, seed=3)
             for precision in options.precision_list():
                 for sequential in (False, True):
-                    run = RunOptions(backend=options.pipeline_backend, precision=precision, device=options.device)
+                    run = Options.demo(precision=precision, device=options.device, runtime__sequential=sequential,
+                                       runtime__backend=options.pipeline_backend, output__video=False)
                     try:
-                        pipeline = build_pipeline(run, sequential)
+                        pipeline = build_pipeline(run)
                     except PosetrackError as exc:
                         report.skipped.append(f"pipeline {options.pipeline_backend} {precision}: {exc}")
                         break
-                    scored = track_and_score(clip, pipeline, Path(tmp) / f"{precision}-{sequential}", video=False,
+                    scored = track_and_score(clip, pipeline, Path(tmp) / f"{precision}-{sequential}", run.output,
                                              progress=False)
                     fps = scored.summary.times.fps()
                     stages = {s: v for s, v in fps.items() if s != "total"}

@@ -13,8 +13,8 @@ from posetrack.cli.args import add_device_arg, folder, int_list, name_list, posi
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from posetrack.backends.select import BACKENDS
-    from posetrack.bench.suite import MODELS, PRECISIONS
+    from posetrack.bench import MODELS
+    from posetrack.options import BACKENDS, PRECISIONS
 
     p = sub.add_parser("bench", help="measure speed and accuracy side by side; write a report to benchmarks/",
                        description="Measure after warm-up with repeated runs: latency (median/p90/p99) and throughput "
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from posetrack.assemble import machine_device
+    from posetrack.assemble import device_for
     from posetrack.bench.report import write_report, write_rows_report
     from posetrack.bench.suite import BenchOptions, run_benchmarks, synth_speeds, tracker_quality
 
@@ -61,7 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                  for k, v in (("models", args.models), ("backends", args.backends), ("precisions", args.precisions),
                               ("batches", args.batches), ("repeats", args.repeats),
                               ("min_seconds", args.min_seconds)) if v is not None}
-        given["device"] = machine_device(args.device or "cpu")
+        given["device"] = device_for(args.device or "cpu")
         report = run_benchmarks(replace(options, **given))
         paths = write_report(report, args.out, "-quick" if args.quick else "")
     for path in paths:

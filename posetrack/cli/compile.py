@@ -1,24 +1,34 @@
-"""``posetrack export``, ``calibrate`` and ``build``: the compile chain's steps, one command each."""
+"""``posetrack export``, ``calibrate`` and ``build``: the compile chain's steps, one command each, for any model of
+the registry (or a user's file): ``--model pose`` takes ``--pose-model``, ``--model detector`` ``--detector``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import add_device_arg, add_model_args, add_which_model, pose_record, positive
+from posetrack.cli.args import add_detector_args, add_device_arg, add_pose_model_args, options_from_args, positive
+
+
+def _which_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=["pose", "detector"], default="pose",
+                   help="pose: the --pose-model; detector: the --detector (default: pose)")
+    group = p.add_argument_group("models")
+    add_pose_model_args(group)
+    add_detector_args(group)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from posetrack.compile.calibrate import DEFAULT_METHOD, METHODS
-    from posetrack.compile.precision import PRECISIONS
-    from posetrack.compile.tensorrt import DEFAULT_MAX_BATCH
+    from posetrack.options import PRECISIONS
 
-    p = sub.add_parser("export", help="export an HRNet to ONNX (dynamic batch), verified against PyTorch",
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch), verified against PyTorch",
                        description="Export to ONNX with a dynamic batch dimension; the file is checked with "
-                                   "onnx.checker and its ONNX Runtime output compared with PyTorch's.")
-    add_model_args(p)
-    p.add_argument("--out", type=Path, help="output .onnx (default: engines/hrnet_<config>_<H>x<W>.onnx)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default: 18)")
+                                   "onnx.checker and its ONNX Runtime output compared with PyTorch's. It is the file "
+                                   "runs use (cached in engines/ under the model's name and key); --out copies it.",
+                       epilog="examples:\n  posetrack export --pose-model hrnet_w32_coco_256x192\n"
+                              "  posetrack export --pose-model pose_hrnet_w48_384x288.pth --out w48.onnx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _which_model(p)
+    p.add_argument("--out", type=Path, help="also copy the verified file here")
     add_device_arg(p, "PyTorch computes the parity reference", default="cpu")
     p.set_defaults(func=cmd_export)
 
@@ -27,14 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "detector; made by the models' own preprocessing) through the FP32 model and store "
                                    "a manifest and the activation ranges (max, percentile, entropy) in "
                                    "calib/<model>/. INT8 models are built from these ranges; a cache made for other "
-                                   "weights or preprocessing is refused.")
-    add_which_model(p)
+                                   "weights or preprocessing is refused. Real models are calibrated on real frames "
+                                   "(--images); the synthetic world serves the demo models only.",
+                       epilog="examples:\n  posetrack calibrate --pose-model hrnet_w32_posetrack18_256x192 --images "
+                              "my_frames/\n  posetrack calibrate --model detector --detector rtmdet_nano_person "
+                              "--images clip.mp4",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _which_model(p)
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--images", type=Path, help="folder of your own images (persons found by the demo detector)")
+    source.add_argument("--images", type=Path, metavar="DIR|VIDEO",
+                        help="a folder of your images or a video (persons found by the --detector)")
     source.add_argument("--synthetic", type=positive(int), metavar="N",
-                        help="N synthetic inputs (default source; N defaults to 512 crops / 256 frames)")
-    p.add_argument("--method", choices=METHODS,
-                   help=f"range method INT8 models use (default: {DEFAULT_METHOD}, best measured on held-out data)")
+                        help="N synthetic inputs (the demo models' default; N defaults to 512 crops / 256 frames)")
+    p.add_argument("--method", choices=("max", "percentile", "entropy"),
+                   help="range method INT8 models use (default: max, best measured on held-out data)")
     add_device_arg(p, "ONNX Runtime runs the FP32 model (cuda needs onnxruntime-gpu)", default="cpu")
     p.set_defaults(func=cmd_calibrate)
 
@@ -42,54 +58,62 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Derive the ONNX file of the precision (FP16 conversion, or the TensorRT-flavoured "
                                    "INT8 Q/DQ model checked against TensorRT's rules) and build a strongly typed "
                                    "engine with a dynamic-batch profile and a timing cache. Engines are cached by "
-                                   "model hash, precision, shapes, GPU and TensorRT version; stale ones are rebuilt.")
-    add_which_model(p)
-    p.add_argument("--precision", choices=PRECISIONS, default="fp16", help="(default: fp16)")
-    p.add_argument("--max-batch", type=positive(int), default=DEFAULT_MAX_BATCH,
-                   help=f"largest batch the engine takes (default: {DEFAULT_MAX_BATCH})")
+                                   "model hash, precision, shapes, GPU and TensorRT version; stale ones are rebuilt.",
+                       epilog="example:\n  posetrack build --pose-model hrnet_w32_posetrack18_256x192 --precision fp16",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _which_model(p)
+    p.add_argument("--precision", choices=[q for q in PRECISIONS if q != "bf16"], default="fp16",
+                   help="(default: fp16)")
+    p.add_argument("--max-batch", type=positive(int), default=32, help="largest batch the engine takes (default: 32)")
+    add_device_arg(p, "the engine is built and runs", default="cuda:0")
     p.set_defaults(func=cmd_build)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from posetrack.assemble import machine_device
-    from posetrack.compile.export import export_onnx
-    from posetrack.models import build_pose_model
+def _model(args: argparse.Namespace):
+    from posetrack.assemble import exported
 
-    w, h = args.input_size
-    out = args.out or Path("engines") / f"hrnet_{args.config}_{h}x{w}.onnx"
-    device = machine_device(args.device or "cpu")
-    model = build_pose_model(args.config, args.weights, args.joints)
-    result = export_onnx(model, out, args.input_size, opset=args.opset, device=device)
-    print(f"wrote {result.path} (opset {result.opset}, dynamic batch); ONNX Runtime vs PyTorch on {result.device} "
-          f"max |diff| {result.max_abs_diff:.2e} on batches {list(result.batches)}")
+    return exported(args.model, options_from_args(args))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from posetrack.assemble import device_for, export_model
+
+    model = _model(args)
+    result = export_model(model, device_for(args.device or "cpu"))
+    if result is None:
+        print(f"{model.record.name} is an ONNX network already: {model.onnx}")
+        path = model.onnx
+    else:
+        print(f"{model.name}: {result.path} (opset {result.opset}, dynamic batch); ONNX Runtime vs PyTorch on "
+              f"{result.device} max |diff| {result.max_abs_diff:.2e} on batches {list(result.batches)}")
+        path = result.path
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, args.out)
+        print(f"copied to {args.out}")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from posetrack.assemble import exported, machine_device
-    from posetrack.backends import device_providers
-    from posetrack.compile.cache import calib_dir
-    from posetrack.compile.precision import calibration
+    from posetrack.assemble import calibrate_model, device_for
 
-    device = machine_device(args.device or "cpu")
-    device_providers(device)  # refuse a device ONNX Runtime cannot use before the inputs are made
-    model = exported(args.model, pose_record(args))
-    calib = calibration(model, args.synthetic, args.images, recalibrate=True, default_method=args.method,
-                        device=device)
+    calib, folder = calibrate_model(_model(args), args.synthetic, args.images, args.method,
+                                    device_for(args.device or "cpu"))
     m = calib.manifest
     seed = f", seed {m.seed}" if m.seed is not None else ""
     print(f"calibrated {m.model} on {m.count} inputs ({m.source}{seed}): {m.tensors} activations, "
-          f"INT8 models use the {m.default_method} ranges; wrote {calib_dir() / m.model}/manifest.json and ranges.json")
+          f"INT8 models use the {m.default_method} ranges; wrote {folder}/manifest.json and ranges.json")
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from posetrack.assemble import exported
-    from posetrack.compile.tensorrt import ensure_engine, tensorrt_onnx
+    from posetrack.assemble import build_engine, tensorrt_input
 
-    model = exported(args.model, pose_record(args))
-    path = tensorrt_onnx(model, args.precision)
-    print(f"{args.precision} ONNX for TensorRT: {path}")
-    plan, spec = ensure_engine(path, model.name, args.precision, args.max_batch)
-    print(f"engine: {plan} ({spec.gpu.name}, TensorRT {spec.tensorrt_version}, batch 1..{args.max_batch})")
+    model = _model(args)
+    path = tensorrt_input(model, args.precision)
+    print(f"{args.precision} ONNX for TensorRT: {path}", flush=True)  # useful on its own: trtexec builds from it
+    plan, what = build_engine(model, path, args.precision, args.max_batch, args.device)
+    print(f"engine: {plan} ({what})")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import name_list, positive, size_wh
+from posetrack.cli.args import frame_wxh, name_list, positive
 from posetrack.errors import PosetrackError
 
 
@@ -22,7 +22,7 @@ def register_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--people", type=positive(int), help="persons in view at a time (default: the preset's)")
     p.add_argument("--frames", type=positive(int), default=150, help="clip length in frames (default: 150)")
-    p.add_argument("--size", type=size_wh, default=(640, 360), metavar="WxH", help="frame size (default: 640x360)")
+    p.add_argument("--size", type=frame_wxh, default=(640, 360), metavar="WxH", help="frame size (default: 640x360)")
     p.add_argument("--fps", type=positive(float), default=25.0, help="frame rate (default: 25)")
     p.add_argument("--name", help="sequence name, digits + '_mpii_test' (default: from preset and seed)")
     p.set_defaults(func=cmd_synth)

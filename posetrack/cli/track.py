@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from posetrack.cli.args import add_device_arg, add_pose_args, folder, pose_record, positive
+from posetrack.cli.args import add_run_args, options_from_args, positive
 from posetrack.errors import PosetrackError
 
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="video file, image folder (one sequence), camera index; or for a batch several of them, "
                         "folders of videos, globs")
-    _add_run_args(p, default_out=Path("out"))
+    add_run_args(p, default_out=Path("out"))
     many = p.add_argument_group("many videos")
     many.add_argument("--list", type=Path, metavar="FILE", help="also the videos named in FILE (one path per line)")
     many.add_argument("--recursive", action="store_true", help="look for videos in subfolders of folders too")
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=3, help="clip seed (default: 3)")
     p.add_argument("--preset", default="crossing", choices=list(PRESETS), help="synthetic preset (default: crossing)")
     p.add_argument("--compare", action="store_true", help="also run the sequential mode and report the speed-up")
-    _add_run_args(p, default_out=Path("out/demo"))
+    add_run_args(p, default_out=Path("out/demo"))
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("recover", help="build the outputs a killed run left unfinished (after SIGKILL, a crash, "
@@ -61,38 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_recover)
 
 
-def _add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
-    from posetrack.backends.select import BACKENDS
-    from posetrack.compile.precision import PRECISIONS
+def _options(args: argparse.Namespace, demo: bool = False):
+    from posetrack.options import Options
 
-    p.add_argument("--out", type=folder, default=str(default_out), help=f"output folder (default: {default_out}/)")
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
-                   help="inference backend (default: auto = TensorRT where it can run, else PyTorch on a CUDA GPU, "
-                        "else ONNX Runtime)")
-    p.add_argument("--precision", default="fp32", choices=(*PRECISIONS, "bf16"),
-                   help="fp32 (default), fp16, int8 (calibrated Q/DQ models; calibrates on first use), or bf16 "
-                        "(--backend torch)")
-    add_device_arg(p, "the networks run; on a GPU without TensorRT, --backend auto runs PyTorch there with CUDA "
-                      "graphs, crops and decoding included")
-    add_pose_args(p)
-    p.add_argument("--detector", type=Path, help="person detector ONNX in YOLO layout [N, 4 + classes, candidates]")
-    p.add_argument("--detections", type=Path, help="precomputed boxes: COCO detection results, image_id = frame index")
-    p.add_argument("--max-persons", type=positive(int), default=50, help="poses per frame at most (default: 50)")
-    p.add_argument("--keep-score", type=float, default=0.3, help="keypoints below this score are not written (0.3)")
-    p.add_argument("--flip-test", action="store_true", help="average with mirrored crops (slower, more accurate)")
-    p.add_argument("--torch-compile", action="store_true",
-                   help="torch.compile the pose network (--backend torch; compiling takes a minute, then faster)")
-    p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
-    p.add_argument("--coco", action="store_true", help="also write OUT/<stem>.coco.json (COCO keypoint results)")
-    p.add_argument("--sequential", action="store_true", help="run the stages one after another (for comparison)")
-    p.add_argument("--show", action="store_true", help="display the annotated frames (needs a display; q stops)")
-
-
-def _options(args: argparse.Namespace):
-    from posetrack.assemble import RunOptions
-
-    return RunOptions(pose_record(args), args.detector, args.detections, args.backend, args.precision, args.flip_test,
-                      args.max_persons, device=args.device, torch_compile=args.torch_compile)
+    return options_from_args(args, Options.demo() if demo else None)
 
 
 def _report_break(summary) -> int:
@@ -116,32 +88,28 @@ def _is_batch(args: argparse.Namespace) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     if not args.sources and not args.list:
         raise PosetrackError("run: give a video, an image folder, a camera index, or videos to track (--list)")
+    options = _options(args)
     if _is_batch(args):
-        return _run_batch(args)
+        return _run_batch(args, options)
     from posetrack.assemble import build_pipeline
     from posetrack.io.video import VideoReader
     from posetrack.sinks import open_window
-    from posetrack.track_video import default_sinks, source_stem, track_video
+    from posetrack.track_video import run_video
 
-    args.source = args.sources[0]
-    reader = VideoReader(args.source)  # bad sources and a missing display fail here, before models load
-    if args.show:
+    source = args.sources[0]
+    reader = VideoReader(source)  # bad sources and a missing display fail here, before models load
+    if options.output.show:
         open_window("posetrack")
-    pipeline = build_pipeline(_options(args), args.sequential)
-    stem = source_stem(args.source)
-    sinks = default_sinks(args.out, stem, reader, video=not args.no_video, coco=args.coco, show=args.show,
-                          keep_score=args.keep_score)
-    summary = track_video(reader, pipeline, sinks, desc=f"tracking {stem}")
+    summary = run_video(source, args.out, build_pipeline(options), options.output, reader=reader)
     print("\n".join(summary.lines()))
     return _report_break(summary)
 
 
-def _run_batch(args: argparse.Namespace) -> int:
-    from posetrack.batch import BatchOptions, track_videos
+def _run_batch(args: argparse.Namespace, options) -> int:
+    from posetrack.batch import track_videos
 
-    if args.show:
+    if options.output.show:
         raise PosetrackError("--show shows one video; it does not combine with several sources")
-    options = BatchOptions(_options(args), not args.no_video, args.coco, args.keep_score, args.sequential)
     summary = track_videos(args.sources, args.out, options, "ray" if args.ray is not None else "local", args.workers,
                            ray_address=args.ray or None, threads_per_worker=args.threads_per_worker,
                            gpus_per_worker=args.gpus_per_worker, retries=args.retries, force=args.force,
@@ -153,22 +121,24 @@ def _run_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from posetrack.assemble import build_pipeline
     from posetrack.demo import render_clip, track_and_score
 
-    options = _options(args)
-    pipeline = build_pipeline(options, args.sequential)  # a bad option fails here, before anything is written
+    options = _options(args, demo=True)
+    pipeline = build_pipeline(options)  # a bad option fails here, before anything is written
     clip = render_clip(args.out / "gt", args.preset, args.frames, args.seed)
     print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
-    scored = track_and_score(clip, pipeline, args.out / "pred",
-                             video=not args.no_video, keep_score=args.keep_score, show=args.show)
+    scored = track_and_score(clip, pipeline, args.out / "pred", options.output)
     print("\n".join(scored.summary.lines()))
     print(scored.report.table())
     line = scored.line()
     if args.compare:
-        other = track_and_score(clip, build_pipeline(options, not args.sequential), args.out / "other", video=False,
-                                keep_score=args.keep_score)
-        seq, pip = (other, scored) if not args.sequential else (scored, other)
+        flipped = replace(options, runtime=replace(options.runtime, sequential=not options.runtime.sequential),
+                          output=replace(options.output, video=False, show=False))
+        other = track_and_score(clip, build_pipeline(flipped), args.out / "other", flipped.output)
+        seq, pip = (other, scored) if not options.runtime.sequential else (scored, other)
         line += f"  |  pipelined {pip.fps:.1f} FPS vs sequential {seq.fps:.1f} FPS ({pip.fps / seq.fps:.2f}x)"
     print(line)
     return 0

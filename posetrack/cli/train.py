@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import add_device_arg, folder, hxw, positive, size_hw
+from posetrack.cli.args import add_device_arg, folder, input_hxw, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from posetrack.models.hrnet import CONFIGS
-    from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE
-    from posetrack.train.recipes import SOURCES
 
     p = sub.add_parser("train", help="train the pose model (HRNet) or the person detector",
                        description="Train in PyTorch. Data: the synthetic world (default), a COCO keypoint file with "
@@ -19,11 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "on held-out synthetic clips (seeds never used for training).")
     p.add_argument("what", choices=["pose", "detector"], help="what to train")
     p.add_argument("--out", type=folder, required=True, help="run folder (checkpoints, history); resumed if present")
-    p.add_argument("--config", default="demo", choices=sorted(CONFIGS), help="HRNet configuration (default: demo)")
-    p.add_argument("--input-size", type=size_hw, metavar="HxW",
-                   help="network input, height x width (default: the shipped models' inputs, "
-                        f"{hxw(DEMO_POSE.input_size)} pose, {hxw(DEMO_DETECTOR.input_size)} detector)")
-    p.add_argument("--data", default="synthetic", metavar="SOURCE", help=SOURCES)
+    p.add_argument("--config", default="demo", help="HRNet configuration: demo, w32 or w48 (default: demo)")
+    p.add_argument("--input-size", type=input_hxw, metavar="HxW",
+                   help="network input, height x width (default: the shipped model's input)")
+    p.add_argument("--data", default="synthetic", metavar="SOURCE",
+                   help="synthetic (default), coco:ANNOTATIONS.json:IMAGE_DIR or posetrack:ANNOTATIONS.json:FRAME_ROOT")
     p.add_argument("--steps", type=positive(int), default=3000, help="optimiser steps (default: 3000)")
     p.add_argument("--batch", type=positive(int), default=32, help="batch size (default: 32)")
     p.add_argument("--lr", type=positive(float), default=1e-3, help="peak Adam learning rate (default: 1e-3)")
@@ -41,12 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from posetrack.assemble import machine_device
+    from posetrack.assemble import device_for
     from posetrack.errors import PosetrackError
     from posetrack.train.loop import TrainConfig
     from posetrack.train.recipes import TrainJob, train_detector_job, train_pose_job
 
-    device = machine_device(args.device)
+    device = device_for(args.device)
     warmup = {"warmup": 200} if args.what == "detector" else {}
     loop = TrainConfig(steps=args.steps, lr=args.lr, val_every=args.val_every, seed=args.seed, device=device,
                        **warmup)

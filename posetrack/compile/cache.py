@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import onnx
 
-from posetrack.models.zoo import ModelRecord
+from posetrack.models.records import ModelRecord
 
 T = TypeVar("T")
 

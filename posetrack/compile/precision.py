@@ -19,12 +19,10 @@ import torch
 
 from posetrack.compile.cache import calib_dir, digest, engine_dir, model_key, save_verified
 from posetrack.compile.calibrate import CALIB_SEED, DEFAULT_METHOD, Calibration, Manifest, collect_ranges, load_calibration
-from posetrack.compile.export import export_onnx
+from posetrack.compile.export import ExportResult, export_onnx
 from posetrack.compile.quantize import ORT_CPU, QdqFlavour, convert_fp16, quantize_qdq
 from posetrack.errors import PosetrackError
-from posetrack.models.zoo import ModelRecord
-
-PRECISIONS = ("fp32", "fp16", "int8")
+from posetrack.models.records import ModelRecord
 
 CalibrationInputs = Callable[[int, Path | None], np.ndarray]
 
@@ -34,21 +32,26 @@ class ExportedModel:
     """A network's verified FP32 ONNX export and what deriving its FP16 / INT8 versions needs.
 
     Attributes:
-        record: the model record (stem, cache key, calibration folder and count, output name).
-        export: ``() → the FP32 .onnx file`` (``cached_onnx``), called the first time ``onnx`` is read: the PyTorch
-            backend never needs the file, so a GPU run does not pay for an export.
-        calibration_inputs: ``(count, images folder or None) → (count, 3, H, W)`` float32 network inputs made by
-            the model's own preprocessing.
+        record: the model record (stem, cache key, input size, calibration folder and count, output name).
+        module: its PyTorch network, exported on first use of ``onnx``; None for a model that is an ONNX file.
+        calibration_inputs: ``(count, images folder or video, or None) → (count, 3, H, W)`` float32 network inputs
+            made by the model's own preprocessing.
+        source: for a model that is an ONNX file, ``() → the file`` (fetched on first use).
     """
 
     record: ModelRecord
-    export: Callable[[], Path]
+    module: torch.nn.Module | None
     calibration_inputs: CalibrationInputs
+    source: Callable[[], Path] | None = None
 
     @functools.cached_property
     def onnx(self) -> Path:
-        """The FP32 ``.onnx`` file, exported (or found in the cache) on first use."""
-        return self.export()
+        """The FP32 ``.onnx`` file, exported (or found in the cache) on first use: the PyTorch backend never needs
+        it, so a GPU run does not pay for an export."""
+        if self.module is None:
+            assert self.source is not None, "an ExportedModel needs a module or a source"
+            return self.source()
+        return cached_onnx(self.module, self.record)
 
     @property
     def name(self) -> str:
@@ -63,18 +66,27 @@ class ExportedModel:
         return self.record.output_name
 
 
-def cached_onnx(module: torch.nn.Module, record: ModelRecord, input_size: tuple[int, int],
-                atol: float = 1e-4) -> Path:
-    """The ONNX export of ``module`` (the network of ``record``), made once per cache key and reused; ``atol`` is
-    the export's parity bar."""
-    path = engine_dir() / f"{record.stem}-{model_key(record)}.onnx"
+def onnx_path(record: ModelRecord) -> Path:
+    """Where the verified FP32 export of ``record`` is cached (``engines/<stem>-<key>.onnx``)."""
+    return engine_dir() / f"{record.stem}-{model_key(record)}.onnx"
+
+
+def cached_onnx(module: torch.nn.Module, record: ModelRecord) -> Path:
+    """The ONNX export of ``module`` (the network of ``record``), made once per cache key and reused."""
+    path = onnx_path(record)
     if path.is_file():
         try:
             onnx.checker.check_model(str(path))
             return path
         except onnx.checker.ValidationError:
             path.unlink()  # a damaged cache entry is rebuilt, never used
-    return export_onnx(module, path, input_size, output_name=record.output_name, atol=atol).path
+    return verified_export(module, record).path
+
+
+def verified_export(module: torch.nn.Module, record: ModelRecord, device: str = "cpu") -> ExportResult:
+    """Export ``module`` to the cache file of ``record`` now, with the parity check's reference on ``device``."""
+    return export_onnx(module, onnx_path(record), record.input_size, output_name=record.output_name,
+                       atol=record.export_atol, device=device)
 
 
 def calibration(model: ExportedModel, count: int | None = None, images: Path | None = None,
@@ -92,6 +104,12 @@ def calibration(model: ExportedModel, count: int | None = None, images: Path | N
     prep = digest(record.preprocessing())
     if not recalibrate and (folder / "manifest.json").is_file():
         return load_calibration(folder, model.key, prep)
+    if images is None and not record.synthetic_calibration:
+        flag = "pose-model" if record.task == "pose" else "detector"
+        raise PosetrackError(f"{record.name}: INT8 needs a calibration on real frames (synthetic ones would set the "
+                             f"ranges for another world) and none was made yet: run `posetrack calibrate --model "
+                             f"{record.task} --{flag} {record.name} --images DIR_OR_VIDEO` once (images or a video "
+                             "like yours)")
     inputs = model.calibration_inputs(count or record.calib_count, images)
     ranges = collect_ranges(model.onnx, inputs, progress=progress, device=device)
     manifest = Manifest(record.calib_folder, model.key, prep, "synthetic" if images is None else str(images),
@@ -117,7 +135,7 @@ def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = O
         path = engine_dir() / f"{model.name}-{model.key}-int8-{flavour.name}-{calib.key()}.onnx"
         make = lambda: quantize_qdq(onnx.load(str(model.onnx)), calib.method_ranges(), flavour)  # noqa: E731
     else:
-        raise PosetrackError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+        raise PosetrackError(f"precision {precision!r}: ONNX files come in fp32, fp16 and int8")
     if not path.is_file():
         save_verified(make(), path, lambda draft: onnx.checker.check_model(str(draft)))
     return path

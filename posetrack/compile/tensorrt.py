@@ -23,6 +23,7 @@ from posetrack.compile.quantize import TENSORRT, check_tensorrt_qdq
 from posetrack.errors import PosetrackError
 
 DEFAULT_MAX_BATCH = 32
+OPT_BATCH = 16  # the pose stage's usual batch: 8-16 people per frame, twice that with flip test
 DEFAULT_WORKSPACE = 2 << 30
 
 
@@ -42,10 +43,10 @@ class ShapeProfile:
     @classmethod
     def for_batch(cls, input_name: str, item_shape: tuple[int, ...], max_batch: int = DEFAULT_MAX_BATCH,
                   opt_batch: int | None = None) -> ShapeProfile:
-        """Batch 1 … ``max_batch``, tuned for ``opt_batch`` (default: 8, or ``max_batch`` if smaller)."""
+        """Batch 1 … ``max_batch``, tuned for ``opt_batch`` (default: ``OPT_BATCH``, or ``max_batch`` if smaller)."""
         if max_batch < 1:
             raise EngineError(f"max batch must be ≥ 1, got {max_batch}")
-        opt = min(opt_batch or 8, max_batch)
+        opt = min(opt_batch or OPT_BATCH, max_batch)
         return cls(input_name, (1, *item_shape), (opt, *item_shape), (max_batch, *item_shape))
 
     def admits(self, shape: tuple[int, ...]) -> bool:
@@ -147,12 +148,13 @@ def _trt():
     return trt
 
 
-def current_gpu() -> Gpu:
+def current_gpu(device: str = "cuda:0") -> Gpu:
     import torch
 
     if not torch.cuda.is_available():
         raise EngineError("no CUDA GPU visible to torch: TensorRT engines need one")
-    return Gpu(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
+    index = torch.device(device).index or 0
+    return Gpu(torch.cuda.get_device_name(index), torch.cuda.get_device_capability(index))
 
 
 def build_engine(onnx_path: Path, spec: EngineSpec, plan_path: Path, timing_cache: Path | None = None) -> Path:
@@ -195,18 +197,21 @@ def build_engine(onnx_path: Path, spec: EngineSpec, plan_path: Path, timing_cach
 
 
 def ensure_engine(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH,
-                  rebuild: bool = True) -> tuple[Path, EngineSpec]:
-    """The cached plan for this model, precision, batch range, GPU and TensorRT version; built when missing,
-    rebuilt when stale (or refused with the reason when ``rebuild`` is False)."""
+                  rebuild: bool = True, device: str = "cuda:0") -> tuple[Path, EngineSpec]:
+    """The cached plan for this model, precision, batch range, GPU (``device``) and TensorRT version; built on that
+    device when missing, rebuilt when stale (or refused with the reason when ``rebuild`` is False)."""
+    import torch
+
     trt = _trt()
-    spec = engine_spec(onnx_path, model, precision, current_gpu(), trt.__version__, max_batch)
+    spec = engine_spec(onnx_path, model, precision, current_gpu(device), trt.__version__, max_batch)
     plan = engine_dir() / spec.filename
     reason = stale_reason(plan, spec)
     if reason is not None:
         if plan.is_file() and not rebuild:
             raise EngineError(f"{plan}: cached engine is stale ({reason}); run `posetrack build` again")
         gpu_cache = engine_dir() / f"timing-{spec.gpu.slug}-trt{spec.tensorrt_version}.cache"
-        build_engine(onnx_path, spec, plan, gpu_cache)
+        with torch.cuda.device(torch.device(device)):  # TensorRT builds on the current CUDA device
+            build_engine(onnx_path, spec, plan, gpu_cache)
     return plan, spec
 
 
@@ -225,14 +230,18 @@ def tensorrt_onnx(model: ExportedModel, precision: str) -> Path:
     return path
 
 
-def tensorrt_backend(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH):
-    """A ``TrtBackend`` over the cached (or freshly built) engine of ``onnx_path``."""
+def tensorrt_backend(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH,
+                     device: str = "cuda:0"):
+    """A ``TrtBackend`` on ``device`` over the cached (or freshly built) engine of ``onnx_path``."""
+    import torch
+
     from posetrack.backends.trt_backend import TrtBackend
 
-    plan, spec = ensure_engine(onnx_path, model, precision, max_batch)
+    plan, spec = ensure_engine(onnx_path, model, precision, max_batch, device=device)
     trt = _trt()
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    engine = runtime.deserialize_cuda_engine(plan.read_bytes())
-    if engine is None:
-        raise EngineError(f"{plan}: TensorRT cannot deserialize the plan; delete it to rebuild")
-    return TrtBackend(engine, runtime=runtime, name=f"trt:{spec.gpu.name}:{precision}")
+    with torch.cuda.device(torch.device(device)):
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        engine = runtime.deserialize_cuda_engine(plan.read_bytes())
+        if engine is None:
+            raise EngineError(f"{plan}: TensorRT cannot deserialize the plan; delete it to rebuild")
+        return TrtBackend(engine, runtime=runtime, name=f"trt:{spec.gpu.name}:{precision}", device=device)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from posetrack.transforms import MEAN_RGB, STD_RGB, invert_affine
+from posetrack.transforms import IMAGENET, Preprocess, invert_affine
 
 
 def upload(image: np.ndarray, device: torch.device | str, pinned: torch.Tensor | None = None) -> torch.Tensor:
@@ -21,15 +21,24 @@ def upload(image: np.ndarray, device: torch.device | str, pinned: torch.Tensor |
     return host.to(device, non_blocking=pinned is not None)
 
 
-def to_planes(frame: torch.Tensor) -> torch.Tensor:
-    """(H, W, 3) uint8 BGR → (1, 3, H, W) float32 RGB, 0..255."""
-    return frame.flip(-1).permute(2, 0, 1).unsqueeze(0).float()
+def to_planes(frame: torch.Tensor, channels: str = "rgb") -> torch.Tensor:
+    """(H, W, 3) uint8 BGR → (1, 3, H, W) float32 in ``channels`` order, 0..255."""
+    ordered = frame.flip(-1) if channels == "rgb" else frame
+    return ordered.permute(2, 0, 1).unsqueeze(0).float()
 
 
-def crop_batch(frame: torch.Tensor, to_crop: np.ndarray | torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
+def normalise(planes: torch.Tensor, preprocess: Preprocess) -> torch.Tensor:
+    """(N, 3, h, w) float32 0..255 in the network's channel order → ``(x - mean) / std``."""
+    mean = torch.as_tensor(preprocess.mean, dtype=torch.float32, device=planes.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(preprocess.std, dtype=torch.float32, device=planes.device).view(1, 3, 1, 1)
+    return (planes - mean) / std
+
+
+def crop_batch(frame: torch.Tensor, to_crop: np.ndarray | torch.Tensor, output_size: tuple[int, int],
+               preprocess: Preprocess = IMAGENET) -> torch.Tensor:
     """(N, 3, h, w) float32 normalised network input of the persons whose image → crop affine maps are
     ``to_crop`` ((N, 2, 3), as ``transforms.crop_matrices``), from an (H, W, 3) uint8 BGR frame on the device."""
-    planes = to_planes(frame)
+    planes = to_planes(frame, preprocess.channels)
     n = len(to_crop)
     w, h = output_size
     height, width = planes.shape[2:]
@@ -44,9 +53,7 @@ def crop_batch(frame: torch.Tensor, to_crop: np.ndarray | torch.Tensor, output_s
     grid = (src * scale - 1).reshape(n, h, w, 2).to(planes.dtype)
     crops = F.grid_sample(planes.expand(n, -1, -1, -1), grid, mode="bilinear", padding_mode="zeros",
                           align_corners=True)
-    mean = torch.as_tensor(MEAN_RGB, device=frame.device).view(1, 3, 1, 1)
-    std = torch.as_tensor(STD_RGB, device=frame.device).view(1, 3, 1, 1)
-    return (crops - mean) / std
+    return normalise(crops, preprocess)
 
 
 def _invert(m: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from posetrack.errors import PosetrackError
+
 BN_MOMENTUM = 0.1
 
 
@@ -293,5 +295,5 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def hrnet(name: str, num_joints: int = 17) -> HRNet:
     """Build a named configuration (see ``CONFIGS``)."""
     if name not in CONFIGS:
-        raise KeyError(f"unknown HRNet config {name!r}; known: {', '.join(CONFIGS)}")
+        raise PosetrackError(f"unknown HRNet config {name!r}; known: {', '.join(CONFIGS)}")
     return HRNet.from_official_config(CONFIGS[name], num_joints)

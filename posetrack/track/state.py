@@ -18,11 +18,12 @@ class Tracks:
     keypoints: np.ndarray  # (T, K, 2) float32, last matched pose moved along to the current frame
     scores: np.ndarray  # (T, K) float32
     boxes: np.ndarray  # (T, 4) float32
-    age: np.ndarray  # (T,) frames since the last match
+    since_seen: np.ndarray  # (T,) frames since the last match (ByteTrack's time_since_update)
     velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
     camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
     matched_boxes: np.ndarray  # (T, 4) float32 box at the last match, unmoved
     appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused
+    box_scores: np.ndarray  # (T,) float32 detection score of the box of the last match
 
     @classmethod
     def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray, signatures: np.ndarray | None = None) -> Tracks:
@@ -31,13 +32,14 @@ class Tracks:
         zeros = np.zeros((len(rows), 2), np.float32)
         appearance = (signatures[rows] if signatures is not None else np.zeros((len(rows), SIGNATURE))).astype(np.float32)
         return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
-                   np.zeros(len(rows), np.int64), zeros, zeros.copy(), boxes.copy(), appearance)
+                   np.zeros(len(rows), np.int64), zeros, zeros.copy(), boxes.copy(), appearance,
+                   poses.box_scores[rows].astype(np.float32))
 
     def motion_boxes(self) -> np.ndarray:
         """(T, 4) float32: each track's box at its last match, moved to the current frame by its own velocity over
-        the frames since (``age + 1``: call before the update increments ``age``) plus the camera's motion."""
+        the frames since (``since_seen + 1``: call before the update increments ``since_seen``) plus the camera's motion."""
         size = self.box_size
-        centre = self.anchor + self.camera + self.velocity * (self.age[:, None] + 1)
+        centre = self.anchor + self.camera + self.velocity * (self.since_seen[:, None] + 1)
         return np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
 
     @property
@@ -56,7 +58,8 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "boxes", "age", "velocity", "camera", "matched_boxes", "appearance")
+FIELDS = ("ids", "keypoints", "scores", "boxes", "since_seen", "velocity", "camera", "matched_boxes", "appearance",
+          "box_scores")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:

@@ -35,7 +35,29 @@ from posetrack.track.oks import confident_oks
 from posetrack.track.similarity import SIMILARITIES, Similarity, motion_similarity
 from posetrack.track.smoothing import OneEuroConfig, OneEuroSmoother
 from posetrack.track.state import Tracks, concat
+from posetrack.transforms import pose_boxes
 from posetrack.types import Poses, TrackedPoses
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """Boxes where the tracks seen last frame should be now (``PoseTracker.proposals``).
+
+    Attributes:
+        ids: (M,) int64 track ids. boxes: (M, 4) float32 x1, y1, x2, y2 image pixels. scores: (M,) float32 score of
+        the box each track was last matched by.
+    """
+
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def none(cls) -> Proposals:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True)
@@ -78,9 +100,9 @@ class TrackerConfig:
     fps: float = 25.0
 
     @classmethod
-    def before(cls) -> TrackerConfig:
-        """The tracker as it was before the motion cue, the score passes, the collapsed-pose rule and the colours:
-        flow-propagated OKS alone, every pose tracked (for comparisons)."""
+    def oks_only(cls) -> TrackerConfig:
+        """Flow-propagated OKS alone, every pose tracked: no motion cue, score passes, collapsed-pose rule or
+        colours (the baseline the other cues are measured against)."""
         return cls(similarity="oks", high_score=0.0, low_score=0.0, duplicate_oks=None, appearance_weight=0.0)
 
 
@@ -126,40 +148,56 @@ class PoseTracker:
         """Forget all tracks (a new video)."""
         self._tracks: Tracks | None = None
         self._prev_gray: np.ndarray | None = None
+        self._predicted = False
         self._next_id = 0
         self.kept = np.zeros(0, np.int64)
         self._smoother = OneEuroSmoother(self.config.smoothing, self.config.fps) if self.config.smoothing else None
 
-    def update(self, poses: Poses, image: np.ndarray | None = None) -> TrackedPoses:
+    def predict(self, image: np.ndarray | None) -> None:
+        """Move every track into the frame ``image`` (step 1: optical flow of the poses seen last frame, camera
+        motion plus own velocity for the lost ones). ``update`` does it itself when it was not called for the frame;
+        a pipeline calls it early, while the frame's poses are still being estimated."""
+        cfg = self.config
+        gray = to_gray(image) if (image is not None and cfg.flow is not None) else None
+        if self._tracks is not None:
+            self._move(self._tracks, gray)
+        self._prev_gray, self._predicted = gray, True
+
+    def update(self, poses: Poses, image: np.ndarray | None = None, can_start: np.ndarray | None = None
+               ) -> TrackedPoses:
         """Associate this frame's poses with the tracks.
 
         Args:
             poses: the frame's poses (keypoints (N, K, 2) image pixels, scores (N, K), boxes (N, 4), box scores
                 (N,)).
-            image: the frame (H, W, 3) BGR, for optical flow; without it poses are compared unmoved.
+            image: the frame (H, W, 3) BGR, for optical flow and colours; without it poses are compared unmoved.
+            can_start: (N,) bool, the poses that may start a track (default all); poses estimated at a track's
+                own box (``proposals``) continue tracks only.
         Returns:
             ``TrackedPoses``: the poses given an identity (smoothed if configured) with their ``track_ids``, in the
             input order; ``self.kept`` holds their indices into ``poses`` (the others were below ``low_score``,
-            hidden copies of another pose, or less confident poses no track claimed).
+            hidden copies of another pose, or poses no track claimed that could not start one).
         """
         cfg = self.config
+        if not self._predicted:
+            self.predict(image)
+        self._predicted = False
         tracks = self._tracks if self._tracks is not None else Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
-        gray = to_gray(image) if (image is not None and cfg.flow is not None) else None
-        self._predict(tracks, gray)
         signatures = (colour_signatures(image, poses.boxes) if image is not None and cfg.appearance_weight > 0
                       else None)
         matched_rows, matched, starters, hidden = self._associate(tracks, poses, signatures)
+        if can_start is not None:
+            starters = starters[np.asarray(can_start, bool)[starters]]
 
         ids = np.full(len(poses), -1, np.int64)
         ids[matched] = tracks.ids[matched_rows]
-        tracks.age += 1
+        tracks.since_seen += 1
         self._absorb(tracks, matched_rows, poses, matched, signatures)
         born = np.setdiff1d(starters, matched)
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
         self._next_id += len(born)
-        tracks = tracks.take(tracks.age <= cfg.max_age)
+        tracks = tracks.take(tracks.since_seen <= cfg.max_age)
         self._tracks = concat(tracks, Tracks.new(ids[born], poses, born, signatures))
-        self._prev_gray = gray
 
         self.kept = np.flatnonzero((ids >= 0) & ~hidden)
         out = poses.take(self.kept)
@@ -182,7 +220,7 @@ class PoseTracker:
 
         first = self.similarity(tracks, poses.take(high))
         if signatures is not None:  # for the tracks the previous frame did not see: their position is least sure
-            weight = np.where(tracks.age > 0, cfg.appearance_weight, 0.0)[:, None]
+            weight = np.where(tracks.since_seen > 0, cfg.appearance_weight, 0.0)[:, None]
             first = (1 - weight) * first + weight * appearance_similarity(tracks.appearance, signatures[high])
         by_box = np.flatnonzero(collapsed[high])
         first[:, by_box] = motion_similarity(tracks, poses.take(high[by_box]))
@@ -194,16 +232,16 @@ class PoseTracker:
 
     def missing(self) -> tuple[np.ndarray, np.ndarray]:
         """Tracks that had a pose in the previous frame but none in this one (call after ``update``): their ids
-        (M,) int64 and boxes (M, 4) float32, moved into the current frame with their flow."""
+        (M,) int64 and boxes (M, 4) float32 x1/y1/x2/y2 image pixels, moved into this frame by the optical flow."""
         t = self._tracks
         if t is None:
             return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
-        rows = np.flatnonzero(t.age == 1)
-        return t.ids[rows], t.boxes[rows].copy()
+        rows = np.flatnonzero(t.since_seen == 1)
+        return t.ids[rows].copy(), t.boxes[rows].copy()
 
     def reclaim(self, ids: np.ndarray, poses: Poses) -> TrackedPoses:
-        """Give the ``missing`` tracks ``ids`` the poses found at their boxes in this frame (a re-detection the
-        detector missed), as if they had matched. Returns those poses with their track ids."""
+        """Give the ``missing`` tracks ``ids`` the poses found at their boxes in this frame (people the detector
+        missed), as if they had matched. Returns those poses with their track ids."""
         t = self._tracks
         if t is None:
             raise ValueError("reclaim() needs tracks: call update() first")
@@ -211,6 +249,20 @@ class PoseTracker:
         self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)))
         return TrackedPoses(poses.keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton,
                             np.asarray(ids, np.int64))
+
+    def proposals(self, threshold: float | None = None) -> Proposals:
+        """Where to look for the people seen in the last frame, in the next one (call after ``update``, before the
+        next frame's ``predict``): for each such track a box made from its pose (``transforms.pose_boxes``: the
+        extent of its confident joints, grown by 1.25) moved by its own velocity and the camera's, and the score of
+        the box it was last matched by."""
+        t = self._tracks
+        if t is None:
+            return Proposals.none()
+        rows = np.flatnonzero(t.since_seen == 0)
+        threshold = self.config.min_keypoint_score if threshold is None else threshold
+        boxes = pose_boxes(t.keypoints[rows], t.scores[rows], threshold)
+        boxes += np.tile(t.velocity[rows] + t.camera[rows], 2)
+        return Proposals(t.ids[rows].copy(), boxes, t.box_scores[rows].copy())
 
     def similarity(self, tracks: Tracks, poses: Poses) -> np.ndarray:
         """(T, N) similarity of the (propagated) tracks with the new poses."""
@@ -220,9 +272,9 @@ class PoseTracker:
     def _absorb(tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray,
                 signatures: np.ndarray | None = None) -> None:
         """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box; colours into their running signature),
-        update their own velocity, and are seen this frame (age 0)."""
+        update their own velocity, and are seen this frame (``since_seen`` 0)."""
         centres = 0.5 * (poses.boxes[cols, :2] + poses.boxes[cols, 2:])
-        gap = np.maximum(tracks.age[rows][:, None], 1)  # frames since the last match (age already counts this one)
+        gap = np.maximum(tracks.since_seen[rows][:, None], 1)  # frames since the last match (counting this one)
         own = (centres - tracks.anchor[rows] - tracks.camera[rows]) / gap
         tracks.velocity[rows] = 0.5 * tracks.velocity[rows] + 0.5 * own
         tracks.camera[rows] = 0.0
@@ -232,16 +284,17 @@ class PoseTracker:
         tracks.keypoints[rows] = poses.keypoints[cols]
         tracks.scores[rows] = poses.scores[cols]
         tracks.boxes[rows] = poses.boxes[cols]
-        tracks.age[rows] = 0
+        tracks.box_scores[rows] = poses.box_scores[cols]
+        tracks.since_seen[rows] = 0
 
-    def _predict(self, tracks: Tracks, gray: np.ndarray | None) -> None:
+    def _move(self, tracks: Tracks, gray: np.ndarray | None) -> None:
         """Move every track into the current frame: flow for the tracks seen last frame, camera motion plus
         their own velocity for the lost ones."""
         flow = self.config.flow
         if (flow is None or gray is None or self._prev_gray is None or len(tracks) == 0
                 or gray.shape != self._prev_gray.shape):
             return
-        live = tracks.age == 0
+        live = tracks.since_seen == 0
         use = (tracks.scores >= self.config.min_keypoint_score) & live[:, None]
         moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, flow)
         shift = np.where(live[:, None], (moved - tracks.keypoints).mean(1), camera + tracks.velocity)

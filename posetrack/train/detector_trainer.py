@@ -4,7 +4,7 @@ box size (log pixels) and sub-cell offset (CenterNet, Zhou et al. 2019); validat
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -12,12 +12,14 @@ import numpy as np
 import torch
 
 from posetrack.backends import TorchBackend
-from posetrack.detect import YoloDetector, letterbox
+from posetrack.detect import NetworkDetector
 from posetrack.models.detector import STRIDE, PersonDetector, YoloLayout
+from posetrack.models.registry import DEMO_DETECTOR
 from posetrack.synth.samples import FrameSample
 from posetrack.train.heldout import detector_ap
 from posetrack.train.loop import History, TrainConfig, device_of, fit
-from posetrack.transforms import preprocess
+from posetrack.transforms import letterbox, preprocess
+from posetrack.types import Size
 
 
 @dataclass
@@ -106,8 +108,9 @@ def centernet_loss(heat: torch.Tensor, size: torch.Tensor, offset: torch.Tensor,
 def validate_detector(model: PersonDetector, images: list[np.ndarray], gt: dict, input_size: tuple[int, int]) -> dict:
     """Box AP of the detector (YOLO-layout decoding, as deployed) on ground-truth person boxes."""
     model.eval()
-    detector = YoloDetector(TorchBackend(YoloLayout(model), output_names=("output",), device=device_of(model)),
-                            input_size, conf_threshold=0.05)
+    record = replace(DEMO_DETECTOR, input_size=Size(*input_size))  # the shipped architecture, as deployed
+    detector = NetworkDetector(TorchBackend(YoloLayout(model), output_names=("output",), device=device_of(model)),
+                               record, conf=0.05)
     return detector_ap(detector, images, gt)
 
 

@@ -17,6 +17,7 @@ from posetrack.skeleton import POSETRACK17, Skeleton
 from posetrack.train.data import PoseBatch
 from posetrack.train.heldout import pose_ap
 from posetrack.train.loop import History, TrainConfig, device_of, fit
+from posetrack.types import Size
 
 
 def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -30,7 +31,7 @@ def validate(model: nn.Module, images: list[np.ndarray], gt: dict, input_size: t
     """OKS AP of ``model`` with ground-truth boxes (all persons of an image in one batch)."""
     model.eval()
     estimator = TopDownEstimator(TorchBackend(model, device=device_of(model)),
-                                 config=TopDownConfig(input_size=input_size, skeleton=skeleton, refine=refine))
+                                 config=TopDownConfig(input_size=Size(*input_size), skeleton=skeleton, refine=refine))
     return pose_ap(estimator, images, gt)
 
 

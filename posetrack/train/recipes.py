@@ -14,7 +14,7 @@ from posetrack.errors import PosetrackError
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.detector import PersonDetector
 from posetrack.models.hrnet import hrnet
-from posetrack.models.zoo import DEMO_DETECTOR, DEMO_POSE
+from posetrack.models.registry import DEMO_DETECTOR, DEMO_POSE
 from posetrack.skeleton import POSETRACK17
 from posetrack.synth.samples import frame_samples, person_samples
 from posetrack.train.data import SKELETON_OF_SOURCE, batches, coco_person_samples, posetrack_person_samples

@@ -1,0 +1,146 @@
+"""``posetrack models``: the registry as a table, one model's record, fetching, and checking a fetched model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """examples:
+  posetrack models                                   # every model: task, input, size, cached or not
+  posetrack models info hrnet_w32_posetrack18_256x192
+  posetrack models fetch hrnet_w32_posetrack18_256x192 rtmdet_nano_person
+  posetrack models check hrnet_w32_posetrack18_256x192   # loads, exports with parity, runs a frame
+cache: $POSETRACK_HOME/models (default ~/.cache/posetrack/models); POSETRACK_MIRROR=URL fetches by file name from a
+mirror; POSETRACK_OFFLINE=1 never touches the network."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, describe, fetch and check the models posetrack knows",
+                       description="The registry of models: the shipped demo models, MMPose's PoseTrack18 and COCO "
+                                   "HRNets, and the RTMDet / YOLOX person detectors of MMDeploy's ONNX SDK. Named "
+                                   "models are fetched once into the cache, checked against their sha256.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", nargs="?", default="list", choices=("list", "info", "fetch", "check"),
+                   help="list (default), info NAME, fetch NAME..., check NAME...")
+    p.add_argument("names", nargs="*", metavar="NAME", help="model names (or files, for info and check)")
+    p.add_argument("--task", choices=("pose", "detector"), help="list: only this task")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from posetrack.errors import PosetrackError
+
+    if args.action == "list":
+        print(_table(args.task))
+        return 0
+    if not args.names:
+        raise PosetrackError(f"models {args.action}: name at least one model (`posetrack models` lists them)")
+    for name in args.names:
+        {"info": _info, "fetch": _fetch, "check": _check}[args.action](name)
+    return 0
+
+
+def _size(record) -> str:
+    from posetrack.models.hub import Remote
+
+    source = record.source
+    if isinstance(source, Remote):
+        return f"~{source.size_mb:.0f} MB" if source.size_mb else "?"
+    if source is None:
+        return "-"
+    return f"{source.stat().st_size / 1e6:.1f} MB" if source.is_file() else "?"
+
+
+def _where(record) -> str:
+    from posetrack.models import is_fetched
+    from posetrack.models.hub import Remote
+
+    source = record.source
+    if not isinstance(source, Remote):
+        return "shipped" if source is not None else "random"
+    return "cached" if is_fetched(record) else "not cached"
+
+
+def _table(task: str | None) -> str:
+    from posetrack.models import get_model, list_models
+
+    rows = [("name", "task", "input", "size", "here", "source's result")]
+    for name in list_models(task):
+        r = get_model(name)
+        rows.append((name, r.task, r.input_size.hxw, _size(r), _where(r), r.reported))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in rows)
+
+
+def _info(name: str) -> None:
+    from posetrack.models import PoseRecord, get_model
+    from posetrack.models.hub import Remote
+    from posetrack.models.records import weights_path
+
+    r = get_model(name)
+    source = r.source
+    p = r.preprocess
+    lines = [f"{r.name} ({r.task})", f"  input        {r.input_size.hxw} (height x width)"]
+    if isinstance(r, PoseRecord):
+        lines += [f"  architecture HRNet config {r.config}, {r.skeleton.num_joints} heatmaps",
+                  f"  joints       {r.skeleton.name} ({', '.join(r.skeleton.joints[:5])}, ...)",
+                  f"  crops        box x {r.padding} padding, decoding {r.refine}"]
+    else:
+        lines += [f"  output       {r.layout} layout, person class {r.person_class}, conf {r.conf_threshold}, "
+                  f"NMS IoU {r.iou_threshold}",
+                  f"  letterbox    {p.placement}, fill {p.fill}"]
+    lines += [f"  pixels       {p.channels.upper()}, mean {list(p.mean)}, std {list(p.std)}"]
+    if isinstance(source, Remote):
+        checksum = source.sha256 or "none published (pinned on first download)"
+        lines += [f"  file         {source.file}", f"  url          {source.url}", f"  sha256       {checksum}"]
+        if source.member:
+            lines += [f"  model file   {source.member} (sha256 {source.member_sha256 or 'pinned on first unpack'})"]
+    lines += [f"  local        {weights_path(source) or 'random weights'} ({_where(r)})",
+              f"  page         {r.page}", f"  reported     {r.reported}",
+              f"  INT8         calibrated on {'synthetic frames' if r.synthetic_calibration else 'your frames: '}"
+              f"{'' if r.synthetic_calibration else f'posetrack calibrate --model {r.task} ... --images DIR'}"]
+    print("\n".join(lines))
+
+
+def _fetch(name: str) -> None:
+    from posetrack.models import get_model, model_file
+
+    record = get_model(name)
+    path = model_file(record)
+    print(f"{record.name}: {path}")
+
+
+def _check(name: str) -> None:
+    """Load, export with parity, and run one synthetic frame: what a user with network runs once after a fetch."""
+    import time
+
+    import numpy as np
+
+    from posetrack.assemble import export_detector, export_model, export_pose, make_backend
+    from posetrack.detect import NetworkDetector
+    from posetrack.models import PoseRecord, create_model, get_model
+    from posetrack.pose import TopDownConfig, TopDownEstimator
+    from posetrack.synth import SyntheticVideo, preset
+
+    record = get_model(name)
+    t0 = time.perf_counter()
+    module = create_model(record) if isinstance(record, PoseRecord) or record.weights is not None else None
+    print(f"{record.name}: loaded ({'PyTorch network' if module is not None else 'ONNX network'}) in "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    exported = export_pose(record, module) if isinstance(record, PoseRecord) else export_detector(record, module)
+    result = export_model(exported)
+    if result is not None:
+        print(f"{record.name}: ONNX export {result.path.name}, ONNX Runtime vs PyTorch max |diff| "
+              f"{result.max_abs_diff:.2e} (bar {record.export_atol:g})", flush=True)
+    backend = make_backend("ort", module, exported, device="cpu")
+    frame, truth = next(iter(SyntheticVideo(preset("easy", frames=1), seed=1)))
+    if isinstance(record, PoseRecord):
+        estimator = TopDownEstimator(backend, config=TopDownConfig.from_record(record))
+        poses = estimator.estimate(frame.image, truth.boxes)
+        print(f"{record.name}: ran a frame: {len(poses)} people, mean keypoint score "
+              f"{float(np.mean(poses.scores)) if len(poses) else 0:.2f} (synthetic people; real ones score higher)")
+    else:
+        found = NetworkDetector(backend, record).detect(frame.image)
+        print(f"{record.name}: ran a frame: {len(found)} boxes over {record.conf_threshold} (the frame shows "
+              f"{len(truth.boxes)} synthetic people)")
+    sys.stdout.flush()
