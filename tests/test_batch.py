@@ -91,6 +91,7 @@ def test_two_workers_equal_each_clip_alone_and_reruns_skip(clips, tmp_path):
     assert summary_file["done"] == 1 and summary_file["per_video"][0]["frames"] == 16
 
 
+@pytest.mark.slow
 def test_a_corrupt_video_is_reported_and_the_others_finish(clips, tmp_path):
     mixed = tmp_path / "mixed"
     mixed.mkdir()

@@ -15,6 +15,19 @@ def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "posetrack.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def here(capsys, *args):
+    """The command run in this process (what a parser error prints is the same; no interpreter start-up to wait
+    for): a ``CompletedProcess`` of its status and output."""
+    from posetrack.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own exit on a bad option
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
 def test_console_script_help_and_version():
     started = time.perf_counter()
     out = subprocess.run(["posetrack", "--help"], capture_output=True, text=True, timeout=60)
@@ -66,8 +79,8 @@ def test_corrupt_weights(tmp_path):
     (["calibrate", "--model", "pose", "--device", "cuda"], "--device cuda: no such CUDA device"),
     (["export", "--config", "w99"], "unrecognized option --config"),
 ])
-def test_bad_options(args, fragment):
-    r = run(*args)
+def test_bad_options(capsys, args, fragment):
+    r = here(capsys, *args)
     _one_line_error(r, fragment)
 
 
@@ -145,8 +158,8 @@ def test_synth_command_writes_video_and_truth(tmp_path):
     (["--preset", "nightmare"], "invalid choice"),
     (["--preset", "easy", "--size", "160x96"], "height of at least 129"),
 ])
-def test_synth_bad_options(tmp_path, args, fragment):
-    _one_line_error(run("synth", str(tmp_path), *args), fragment)
+def test_synth_bad_options(capsys, tmp_path, args, fragment):
+    _one_line_error(here(capsys, "synth", str(tmp_path), *args), fragment)
 
 
 @pytest.mark.slow

@@ -281,6 +281,7 @@ def test_registered_models_are_fetched_and_run_by_the_command_line(registered, c
     assert "tiny_hrnet_coco: ONNX export" in checked and "tiny_person_det: ran a frame: 2 boxes" in checked
 
 
+@pytest.mark.slow
 def test_the_python_api_runs_registered_models(registered, clip, tmp_path, monkeypatch):
     from posetrack import create_pipeline
 

@@ -96,7 +96,8 @@ def _video_frames(path):
     return count
 
 
-@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], ["SIGHUP"], ["SIGTERM", "SIGTERM"]])
+@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], pytest.param(["SIGHUP"], marks=pytest.mark.slow),
+                                     pytest.param(["SIGTERM", "SIGTERM"], marks=pytest.mark.slow)])
 def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_clip, tmp_path, signals):
     out = tmp_path / "out"
     proc, finished = _start_and_wait(assets, long_clip, out)
@@ -114,6 +115,7 @@ def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_cli
     assert sorted(p.name for p in out.iterdir()) == ["100009_mpii_test.json", "100009_mpii_test.mp4"]
 
 
+@pytest.mark.slow
 def test_a_signal_ignored_at_start_stays_ignored(assets, long_clip, tmp_path):
     """Under ``nohup`` (SIGHUP ignored) a hangup does not stop the run; SIGTERM still does."""
     proc, _ = _start_and_wait(assets, long_clip, tmp_path / "out", ignored=(signal.SIGHUP,))
@@ -183,6 +185,7 @@ def test_truncated_avi_keeps_decoded_frames(assets, tmp_path):
     assert 0 < len(data["images"]) < 40
 
 
+@pytest.mark.slow
 def test_grayscale_images_run(assets, tmp_path):
     root, _ = assets
     (tmp_path / "gray").mkdir()
@@ -193,6 +196,7 @@ def test_grayscale_images_run(assets, tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the quick TorchScript exporter builds the bad model
 def test_bad_models(assets, tmp_path):
     root, video = assets
@@ -217,6 +221,7 @@ class _Transposed(torch.nn.Module):
         return x.mean(1).flatten(1)[:, :, None].expand(-1, -1, 84).contiguous()
 
 
+@pytest.mark.slow
 def test_show_without_a_gui_says_so(assets, tmp_path):
     import cv2
 
@@ -301,24 +306,41 @@ def test_out_naming_a_file_is_one_line(assets, tmp_path):
     assert r.stderr.strip().splitlines()[-1].endswith("taken is a file; give a folder (it is created if missing)")
 
 
-@pytest.mark.parametrize("entry, fragment", [
+BAD_ENTRIES = [
     ({"image_id": 0, "bbox": [10, float("nan"), 30, 40], "score": 0.9}, "non-finite"),
     ({"image_id": 0, "bbox": [10, 10, -5, 40], "score": 0.9}, "not positive"),
     ({"image_id": -1, "bbox": [10, 10, 5, 40], "score": 0.9}, "image_id"),
     ({"image_id": 0, "bbox": [10, 10, 5], "score": 0.9}, "bbox"),
     ({"image_id": 0, "score": 0.9}, "no 'bbox' field"),
     ({"image_id": 0, "bbox": [10, 10, 5, 40], "score": "high"}, "score"),
-])
-def test_bad_detection_files_are_one_line_naming_the_entry(assets, tmp_path, entry, fragment):
-    root, video = assets
-    dets = tmp_path / "dets.json"
+]
+
+
+def _bad_detections(folder, entry):
+    dets = folder / "dets.json"
     good = {"image_id": 0, "bbox": [10, 10, 30, 40], "score": 0.9, "category_id": 1}
     dets.write_text(json.dumps([good, entry]))  # json.dumps writes NaN as the bare token NaN, which Python reads
+    return dets
+
+
+def test_a_bad_detection_file_is_one_line_naming_the_entry(assets, tmp_path):
+    root, video = assets
     args = run_args(root, video, tmp_path / "o", "--no-video")
-    args[args.index("--detections") + 1] = str(dets)
+    args[args.index("--detections") + 1] = str(_bad_detections(tmp_path, BAD_ENTRIES[0][0]))
     r = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    _error_line(r, "dets.json", "entry 1", fragment)
+    _error_line(r, "dets.json", "entry 1", BAD_ENTRIES[0][1])
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("entry, fragment", BAD_ENTRIES)
+def test_each_bad_detection_entry_is_named(tmp_path, entry, fragment):
+    from posetrack.detect import PrecomputedDetections
+    from posetrack.errors import PosetrackError
+
+    with pytest.raises(PosetrackError) as error:
+        PrecomputedDetections(_bad_detections(tmp_path, entry))
+    message = str(error.value)
+    assert "\n" not in message and all(f in message for f in ("dets.json", "entry 1", fragment))
 
 
 def test_boxes_outside_the_frame_are_clipped_with_one_warning(assets, tmp_path):

@@ -152,7 +152,7 @@ def test_empty_frames_are_fine():
     assert len(out.track_ids) == 0
 
 
-@pytest.mark.parametrize("scene", ["crossing", "pan"])
+@pytest.mark.parametrize("scene", ["crossing", pytest.param("pan", marks=pytest.mark.slow)])
 def test_flow_oks_hungarian_beats_plain_iou_greedy(scene):
     """The issue's bar: on crossing people and a fast camera pan, flow + OKS + Hungarian tracks better than plain
     box-IoU greedy tracking (higher MOTA, fewer identity switches), from the same corrupted ground truth."""
