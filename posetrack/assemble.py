@@ -232,7 +232,7 @@ def build_pipeline(options: Options) -> Pipeline:
     choice = choose(runtime.backend, options.pose.precision, runtime.device)
     streams = stage_streams(torch.device(choice.device)) if choice.device.startswith("cuda:") else None
     return Pipeline(detector, estimator, PoseTracker(options.tracker), max_persons=options.pose.max_persons,
-                    queue_size=runtime.queue_size, sequential=runtime.sequential,
+                    queue_size=runtime.queues(), sequential=runtime.sequential,
                     detect_every=options.detector.every, recover_score=options.pose.recover_score,
                     label=choice.label(options.pose.precision), stage_context=streams)
 

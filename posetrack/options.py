@@ -102,12 +102,14 @@ class OutputOptions:
     """Attributes:
         keypoint_threshold: keypoints scoring below it are not written or drawn.
         video / coco / show: the annotated MP4, the COCO keypoints JSON, a display window.
+        stream_json: one JSON line per frame to this file, or ``-`` for stdout (``sinks.JsonLinesSink``).
     """
 
     keypoint_threshold: float = 0.3
     video: bool = True
     coco: bool = False
     show: bool = False
+    stream_json: str | None = None
 
     def __post_init__(self) -> None:
         _check(self, keypoint_threshold=0 <= self.keypoint_threshold <= 1)
@@ -119,7 +121,11 @@ class RuntimeOptions:
         backend: ``auto``, ``torch``, ``ort``, ``trt`` (``backends.select``). device: ``cpu``, ``cuda``, ``cuda:N``, N
             (None: a CUDA GPU if there is one). cores: CPU cores the networks may use (None: all).
         sequential: run the stages one after another instead of overlapped. torch_compile: ``torch.compile`` the
-            pose network (the PyTorch backend). queue_size: frames in flight between two stages.
+            pose network (the PyTorch backend). queue_size: frames in flight between two stages (None: 4, and 1
+            for a source read with ``buffer="latest"``, whose latency stays bounded only if few frames wait; see
+            ``queues``).
+        buffer: ``latest`` (keep only the newest frame; the default for cameras and streams) or ``all`` (drop
+            nothing; the default for files). reconnect: reopen a live source that breaks off up to this many times.
     """
 
     backend: str = "auto"
@@ -127,17 +133,29 @@ class RuntimeOptions:
     cores: int | None = None
     sequential: bool = False
     torch_compile: bool = False
-    queue_size: int = 4
+    queue_size: int | None = None
+    buffer: str | None = None
+    reconnect: int = 0
 
     def __post_init__(self) -> None:
-        _check(self, backend=self.backend in BACKENDS, queue_size=self.queue_size >= 1,
-               cores=self.cores is None or self.cores >= 1)
+        _check(self, backend=self.backend in BACKENDS, queue_size=self.queue_size is None or self.queue_size >= 1,
+               cores=self.cores is None or self.cores >= 1, buffer=self.buffer in (None, "latest", "all"),
+               reconnect=self.reconnect >= 0)
+
+
+    def queues(self) -> int:
+        """Frames in flight between two stages: ``queue_size``, else 1 when reading newest frames only (``buffer``
+        latest, as ``VideoReader`` resolved it for the source), else 4."""
+        if self.queue_size is not None:
+            return self.queue_size
+        return 1 if self.buffer == "latest" else 4
 
 
 _RULES = {"precision": f"one of {', '.join(PRECISIONS)}", "backend": f"one of {', '.join(BACKENDS)}",
           "every": "at least 1", "conf": "between 0 and 1", "iou": "above 0, at most 1", "max_persons": "at least 1",
           "recover_score": "between 0 and 1, or None", "layout": "coco17 or posetrack17",
-          "keypoint_threshold": "between 0 and 1", "queue_size": "at least 1", "cores": "at least 1"}
+          "keypoint_threshold": "between 0 and 1", "queue_size": "at least 1", "cores": "at least 1",
+          "buffer": "latest or all", "reconnect": "0 or more"}
 
 
 def _check(section: Any, **ok: bool) -> None:

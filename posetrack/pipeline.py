@@ -6,20 +6,23 @@ reads frame t+2 (ONNX Runtime, OpenCV and PyTorch release the GIL). One worker p
 order; bounded queues keep memory flat however long the video. ``sequential=True`` runs the same stage functions
 one after another, for comparison.
 
-Keyframes (``detect_every=K``). The detector runs on every K-th frame; in between, each person seen in the last
-frame is looked for at a box made from their pose (the extent of their confident joints grown by 1.25, moved by
-their motion: ``PoseTracker.proposals``), and on keyframes the same boxes cover the people the detector missed.
-All boxes of a frame go through the pose network in one batch; a pose found at a proposed box is kept when its
-mean keypoint score reaches ``recover_score``, and continues its track only (it never starts one). The detector
-runs at once, off schedule, when a followed person was lost, when the poses of the followed people turn
-uncertain (mean keypoint score below ``redetect_below``) or at a scene cut; new people appear at the next
-keyframe. K = 1 detects every frame.
+Keyframes (``detect_every=K``). The detector runs on every K-th frame. In between, each person seen in the last
+frame is looked for at a box made from their pose (``PoseTracker.proposals``: the extent of their confident joints
+grown by 1.25, as MMDeploy's pose-to-box step does, moved by their own and the camera's motion); all such boxes of a
+frame go through the pose network in one batch, a pose found there is kept when its mean keypoint score reaches
+``recover_score``, and it continues its track only (it never starts one). The detector runs at once, off schedule,
+when a followed person was lost, when a followed pose turns uncertain (mean keypoint score below
+``redetect_below``) or at a scene cut; new people appear at the next keyframe. K = 1 detects every frame.
 
-How it stays overlapped: the pose stage of frame t needs the tracks of frame t-1 (their proposals), so it waits
-for the track stage to finish t-1, but nothing else waits: the decoder and the detector (on its keyframes) run
-ahead, and the track stage receives frame t before its poses (``Stage.announce``), so the optical flow of frame t
-runs on the track thread while the pose network runs on the pose thread; association (about a millisecond)
-is the only serial part. With ``recover_score=None`` and K = 1 there are no proposals and no waiting.
+On a keyframe, a person tracked in the previous frame whom the detector missed is looked for at their flow-moved box
+once the frame is associated (``_recover``: inside the image and on nobody already posed, kept at ``recover_score``),
+in the track stage; its network time counts as the pose stage's.
+
+How it stays overlapped: the pose stage of a frame between keyframes needs the tracks of the frame before (their
+proposals), so it waits for the track stage to finish that frame, but nothing else waits: the decoder and the
+detector (on its keyframes) run ahead, and the track stage receives each frame before its poses
+(``Stage.announce``), so the optical flow of frame t runs on the track thread while the pose network runs on the
+pose thread; association (about a millisecond) is the only serial part. With K = 1 nothing waits.
 
 Errors and Ctrl-C stop every stage; the frames finished so far have already been handed to the caller.
 """
@@ -302,6 +305,7 @@ class Pipeline:
                 self.times.frames += 1
                 self.times.wall = time.perf_counter() - start
                 result.fps = self.times.fps()["total"]
+                result.latency = time.monotonic() - result.frame.captured
                 yield result
         finally:
             self.times.wall = time.perf_counter() - start
@@ -397,7 +401,11 @@ class Pipeline:
             look &= box_iou(boxes, tracked.boxes).max(1) < 0.5
         if not look.any():
             return tracked
+        t0 = time.perf_counter()
         found = self._estimate(frame, boxes[look], np.zeros(int(look.sum()), np.float32))
+        spent = time.perf_counter() - t0  # the pose network's time, counted as the pose stage's
+        self.times.add("pose", spent)
+        self.times.add("track", -spent)
         keep = found.scores.mean(1) >= self.recover_score
         if not keep.any():
             return tracked

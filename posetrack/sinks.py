@@ -1,22 +1,29 @@
 """Where results go: each output is a sink with ``write(result)``, used as a context manager that finalises it.
 
 ``PoseTrackJsonSink`` (PoseTrack 2018, poseval-ready), ``CocoKeypointsSink`` (COCO keypoint results with track
-ids), ``VideoSink`` (annotated MP4) and ``WindowSink`` (live display; q or Esc asks the run to stop). A run loops
+ids), ``VideoSink`` (annotated MP4), ``JsonLinesSink`` (a line per frame, for other programs) and ``WindowSink``
+(live display; q or Esc asks the run to stop). A run loops
 over the sinks it was given (``track_video``); write your own by subclassing ``Sink``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
+
+import numpy as np
 
 from posetrack.annotate import draw_poses
 from posetrack.errors import PosetrackError
-from posetrack.io.coco_json import keypoint_result, write_results
+from posetrack.io.coco_json import keypoint_result, video_image_id, write_results
 from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
 from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, frame_entries, poses_to_frame, write_entries
 from posetrack.io.video import VideoWriter
+from posetrack.skeleton import COCO17, joint_slots
 from posetrack.transforms import letterbox
 from posetrack.types import FrameResult
 
@@ -105,25 +112,72 @@ class PoseTrackJsonSink(Sink):
 
 
 class CocoKeypointsSink(Sink):
-    """COCO keypoint results (``image_id`` = frame index, plus ``track_id``; every keypoint in the network's joint
-    layout, the person's score their mean), streamed through the journal ``<path>.journal`` like
-    ``PoseTrackJsonSink``; ``path`` is written when closed (not at all if no frame came)."""
+    """COCO keypoint results in COCO's 17 joints and order, plus ``track_id`` and ``frame`` (the frame index). A
+    joint the network does not predict (a PoseTrack-17 model's eyes) is ``0, 0, 0`` and left out of the person's
+    score, the mean of the others. ``image_id`` is ``video_image_id(video, frame)`` (``video``: the file name
+    before ``.coco.json``). Streamed through the journal ``<path>.journal`` like ``PoseTrackJsonSink``; ``path``
+    is written when closed (not at all if no frame came)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, video: str | None = None):
         self.path: Path = Path(path)
+        self.video = video if video is not None else self.path.name.removesuffix(".json").removesuffix(".coco")
         self._journal: Journal | None = None
 
     def write(self, result: FrameResult) -> None:
         if self._journal is None:
             self._journal = Journal(journal_path(self.path), {"kind": "coco", "output": self.path.name})
         poses = result.poses
-        for kp, sc, tid in zip(poses.keypoints, poses.scores, poses.track_ids):
-            self._journal.append(keypoint_result(result.frame.index, kp, sc, track_id=int(tid)))
+        slots = joint_slots(poses.skeleton, COCO17)
+        image_id = video_image_id(self.video, result.frame.index)
+        for kp, sc, tid in zip(poses.keypoints[:, slots], poses.scores[:, slots], poses.track_ids):
+            self._journal.append(keypoint_result(image_id, kp, sc, slots >= 0, track_id=int(tid),
+                                                 frame=result.frame.index))
 
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
             finish_journal(self._journal.path)
+
+
+class JsonLinesSink(Sink):
+    """One JSON object per frame, a line each, flushed as written: for another program to read a live run
+    (``posetrack run --stream-json PATH|-``; ``-`` is stdout). The line (``schemas/stream.schema.json``)::
+
+        {"frame": 12, "time": 0.48, "latency_ms": 41.2, "keyframe": true, "joints": "posetrack17",
+         "people": [{"track_id": 3, "box": [x1, y1, x2, y2], "box_score": 0.91,
+                     "keypoints": [[x, y, score], ...17]}]}
+
+    ``frame`` is the source's frame index, ``time`` its timestamp in seconds, x/y image pixels; every joint is
+    given with its score (a reader applies its own threshold). A dropped live frame has no line.
+    """
+
+    def __init__(self, target: str | Path):
+        self.path = None if str(target) == "-" else Path(target)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: TextIO = self.path.open("w", encoding="utf-8")
+        else:
+            self._file = sys.stdout
+
+    def write(self, result: FrameResult) -> None:
+        poses = result.poses
+        people = [{"track_id": int(t), "box": _rounded(b), "box_score": round(float(s), 4),
+                   "keypoints": np.round(np.concatenate([k, c[:, None]], 1), 2).tolist()}
+                  for t, b, s, k, c in zip(poses.track_ids, poses.boxes, poses.box_scores, poses.keypoints,
+                                           poses.scores)]
+        line = {"frame": result.frame.index, "time": round(result.frame.timestamp, 4),
+                "latency_ms": round(1e3 * result.latency, 2), "keyframe": result.keyframe,
+                "joints": poses.skeleton.name, "people": people}
+        self._file.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._file.close()
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 2) for v in values]
 
 
 def _finish_posetrack(journal: Path, header: dict, records: int | None) -> Path | None:

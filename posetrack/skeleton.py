@@ -82,6 +82,13 @@ POSETRACK17 = Skeleton(
 
 SKELETONS = {s.name: s for s in (COCO17, POSETRACK17)}
 
+
+def joint_slots(source: Skeleton, target: Skeleton) -> np.ndarray:
+    """For each joint of ``target``, its channel in ``source`` (matched by name), or -1 where ``source`` does not
+    predict it (PoseTrack-17 → COCO-17: the eyes). (K_target,) int64."""
+    where = {name: i for i, name in enumerate(source.joints)}
+    return np.array([where.get(name, -1) for name in target.joints], np.int64)
+
 # head_top lies beyond the eyes on the line from the neck through the eye midpoint, by this
 # fraction of the neck-to-eyes distance (about the crown of an upright adult head).
 _HEAD_TOP_EXTENSION = 0.6

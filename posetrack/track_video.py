@@ -7,27 +7,31 @@ and are valid files. ``run_video`` is the ``posetrack run`` shape of it: the def
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
+import numpy as np
 from tqdm import tqdm
 
 from posetrack.errors import Interrupted
 from posetrack.io.posetrack_json import sequence_name_for
-from posetrack.io.video import VideoReader
+from posetrack.io.video import VideoReader, is_camera, is_stream
 from posetrack.options import OutputOptions
 from posetrack.pipeline import Pipeline, StageTimes
-from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
+from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
 
 
 @dataclass
 class RunSummary:
-    """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, and
-    the frame where the source broke off (None if it did not), and the unreadable images skipped."""
+    """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, the frame
+    where the source broke off (None if it did not), the unreadable images skipped, each frame's latency (seconds
+    from capture to result), and for a live source the frames dropped (``--buffer latest``) and reconnections."""
 
     frames: int
     persons: int
@@ -37,6 +41,9 @@ class RunSummary:
     broken_at: int | None
     skipped: list[Path] = field(default_factory=list)
     backend: str = ""
+    latencies: list[float] = field(default_factory=list)
+    dropped: int = 0
+    reconnects: int = 0
 
     @property
     def json_path(self) -> Path | None:
@@ -46,14 +53,40 @@ class RunSummary:
     def video_path(self) -> Path | None:
         return next((p for p in self.outputs if p.suffix == ".mp4"), None)
 
+    def latency_ms(self) -> dict[str, float]:
+        """p50 / p95 / p99 / max latency in milliseconds (empty before the first frame)."""
+        if not self.latencies:
+            return {}
+        values = 1e3 * np.asarray(self.latencies)
+        return {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)} | {"max": float(values.max())}
+
     def lines(self) -> list[str]:
         fps = self.times.fps()
         stages = "  ".join(f"{s} {fps[s]:.1f}" for s in ("decode", "detect", "pose", "track"))
         skipped = f", {len(self.skipped)} unreadable images skipped" if self.skipped else ""
         wrote = "wrote " + " and ".join(str(p) for p in self.outputs) if self.outputs else "wrote nothing"
         backend = f"  [{self.backend}]" if self.backend else ""
-        return [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
-                f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages}){backend}", wrote]
+        lines = [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
+                 f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages}){backend}"]
+        latency = self.latency_ms()
+        if latency:
+            live = (f"; {self.dropped} frames dropped (newest frame kept), {self.reconnects} reconnections"
+                    if self.dropped or self.reconnects else "")
+            lines.append(f"latency p50 {latency['p50']:.0f} ms  p95 {latency['p95']:.0f} ms  p99 {latency['p99']:.0f} "
+                         f"ms  max {latency['max']:.0f} ms; detector on {self.times.detected} of {self.frames} "
+                         f"frames{live}")
+        return [*lines, wrote]
+
+    def to_dict(self) -> dict:
+        """The summary as ``posetrack run --json`` writes it (``schemas/run-summary.schema.json``)."""
+        fps = {stage: value if np.isfinite(value) else None for stage, value in self.times.fps().items()}  # None:
+        # a stage that never ran (no detector with --detections)
+        return {"frames": self.frames, "poses": self.persons, "tracks": self.tracks,
+                "fps": fps["total"], "stage_fps": {s: fps[s] for s in ("decode", "detect", "pose", "track")},
+                "latency_ms": self.latency_ms(), "detector_frames": self.times.detected, "dropped": self.dropped,
+                "reconnects": self.reconnects, "broken_at": self.broken_at,
+                "skipped": [str(p) for p in self.skipped], "backend": self.backend,
+                "outputs": [str(p) for p in self.outputs]}
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -104,6 +137,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
     is raised once the sinks are closed."""
     tracks: set[int] = set()
     frames = persons = 0
+    latencies: list[float] = []
     bar = tqdm(total=reader.frame_count, unit="frame", disable=not progress or None, dynamic_ncols=True, desc=desc)
     with deferred_signals() as stop, ExitStack() as closing:
         closing.callback(reader.close)
@@ -114,6 +148,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
         closing.callback(results.close)  # joins the stage threads
         closing.callback(setattr, stop, "urgent", False)  # runs first: winding down is not interrupted
         for result in results:
+            latencies.append(result.latency)
             for sink in sinks:
                 sink.write(result)
             frames += 1
@@ -121,19 +156,28 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
             tracks.update(int(i) for i in result.poses.track_ids)
             bar.update(1)
             if frames % 10 == 0:
-                bar.set_postfix(fps=f"{result.fps:.1f}", persons=len(result.poses))
+                bar.set_postfix(fps=f"{result.fps:.1f}", latency=f"{1e3 * result.latency:.0f}ms",
+                                persons=len(result.poses), dropped=reader.dropped, refresh=False)
             if stop or any(sink.stop for sink in sinks):
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
-                         reader.broken_at, list(reader.skipped), pipeline.label)
+                         reader.broken_at, list(reader.skipped), pipeline.label, latencies, reader.dropped,
+                         reader.reconnects)
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary
 
 
 def source_stem(source: str | Path | int) -> str:
-    """The name outputs of ``source`` are called by: the file or folder stem, ``camera`` for a camera index."""
-    return "camera" if isinstance(source, int) or str(source).isdigit() else Path(source).stem
+    """The name outputs of ``source`` are called by: the file or folder stem, ``camera<N>`` for a camera index, the
+    last part of a stream URL's path (else its host)."""
+    if isinstance(source, int) or is_camera(source):
+        return f"camera{source}"
+    if is_stream(source):
+        parsed = urlparse(str(source))
+        name = Path(parsed.path).stem or parsed.hostname or "stream"
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    return Path(source).stem
 
 
 def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: OutputOptions = OutputOptions()
@@ -148,7 +192,9 @@ def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: O
     if output.video:
         sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, threshold))
     if output.coco:
-        sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json"))
+        sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json", stem))
+    if output.stream_json:
+        sinks.append(JsonLinesSink(output.stream_json))
     return sinks
 
 

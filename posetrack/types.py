@@ -157,6 +157,7 @@ class FrameResult:
         frame: the decoded frame. detections: its person boxes (empty where the detector did not run).
         poses: the tracked poses. fps: end-to-end frames per second of the run when this frame came out.
         keyframe: whether the detector ran on this frame (``Pipeline.detect_every``).
+        latency: seconds from the frame's capture (``Frame.captured``) to its result.
     """
 
     frame: Frame
@@ -164,3 +165,4 @@ class FrameResult:
     poses: TrackedPoses
     fps: float = 0.0
     keyframe: bool = True
+    latency: float = 0.0

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +13,17 @@ import torch
 from posetrack.models.hrnet import HRNet, official_extra
 
 # Tests never reach the network: model downloads only from servers the tests start on 127.0.0.1, into a model cache of
-# their own (subprocesses inherit both).
+# their own; and every session exports its own engines, so what the checkout has cached changes no result or time
+# (subprocesses inherit all three).
 os.environ["POSETRACK_OFFLINE"] = "1"
 os.environ["POSETRACK_HOME"] = tempfile.mkdtemp(prefix="posetrack-home-")
+os.environ["POSETRACK_ENGINES"] = tempfile.mkdtemp(prefix="posetrack-engines-")
 os.environ.pop("POSETRACK_MIRROR", None)
+
+
+def schema(name: str) -> dict:
+    """The JSON Schema ``schemas/<name>.schema.json`` (what an output promises its readers)."""
+    return json.loads((Path(__file__).parents[1] / "schemas" / f"{name}.schema.json").read_text())
 
 
 def _cuda_available() -> bool:

@@ -171,7 +171,8 @@ def test_engine_matches_onnx_runtime(tiny_onnx, tmp_path, monkeypatch, precision
     pytest.importorskip("tensorrt", reason="TensorRT is not installed")
     from posetrack.backends import OrtBackend
     from posetrack.compile.calibrate import collect_ranges
-    from posetrack.compile.quantize import TENSORRT, convert_fp16, quantize_qdq
+    from posetrack.compile.fp16 import convert_fp16
+    from posetrack.compile.quantize import TENSORRT, quantize_qdq
     from posetrack.compile.tensorrt import tensorrt_backend
 
     monkeypatch.setenv("POSETRACK_ENGINES", str(tmp_path))

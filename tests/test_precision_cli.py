@@ -8,7 +8,7 @@ import sys
 import onnx
 import pytest
 
-from posetrack.compile.quantize import check_tensorrt_qdq
+from posetrack.compile.qdq_rules import check_tensorrt_qdq
 from posetrack.synth import preset
 from posetrack.synth.files import truth_detections, write_clip
 

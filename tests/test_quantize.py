@@ -10,17 +10,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from posetrack.backends import OrtBackend
 from posetrack.compile.calibrate import collect_ranges
-from posetrack.compile.quantize import (
-    FP16_QDQ_OPSET,
-    ORT_CPU,
-    TENSORRT,
-    activation_scale,
-    calibration_tensors,
-    check_tensorrt_qdq,
-    compute_types,
-    convert_fp16,
-    quantize_qdq,
-)
+from posetrack.compile.fp16 import FP16_QDQ_OPSET, compute_types, convert_fp16
+from posetrack.compile.qdq_rules import check_tensorrt_qdq
+from posetrack.compile.quantize import ORT_CPU, TENSORRT, activation_scale, calibration_tensors, quantize_qdq
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,13 @@ import sys
 import time
 
 import cv2
+import jsonschema
 import numpy as np
 import pytest
 import torch
-from conftest import as_from_a_terminal
+from conftest import as_from_a_terminal, schema
 
+from posetrack.io.coco_json import video_image_id
 from posetrack.models.hrnet import hrnet
 from posetrack.synth import preset
 from posetrack.synth.files import truth_detections, write_clip
@@ -40,13 +42,24 @@ def run_args(root, source, out, *extra):
 
 def test_run_writes_json_video_and_evaluates(assets):
     root, video = assets
-    r = subprocess.run(run_args(root, video, root / "pred", "--coco"), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(run_args(root, video, root / "pred", "--coco", "--json", str(root / "summary.json"),
+                                "--stream-json", str(root / "lines.jsonl")), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "40 frames" in r.stdout and "FPS end to end" in r.stdout
+    summary = json.loads((root / "summary.json").read_text())  # the promises of schemas/, kept
+    jsonschema.validate(summary, schema("run-summary"))
+    assert summary["frames"] == summary["detector_frames"] == 40 and summary["dropped"] == 0
+    written = [root / "pred" / f"200008_mpii_test.{e}" for e in ("json", "mp4", "coco.json")] + [root / "lines.jsonl"]
+    assert summary["outputs"] == [str(p) for p in written]
+    lines = [json.loads(line) for line in (root / "lines.jsonl").read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(40))
+    for line in lines:
+        jsonschema.validate(line, schema("stream"))
     out = json.loads((root / "pred" / "200008_mpii_test.json").read_text())
     assert len(out["images"]) == 40
     coco = json.loads((root / "pred" / "200008_mpii_test.coco.json").read_text())
-    assert {row["image_id"] for row in coco} <= set(range(40)) and len(coco) >= 40  # several people per frame
+    assert {row["frame"] for row in coco} <= set(range(40)) and len(coco) >= 40  # several people per frame
+    assert all(row["image_id"] == video_image_id("200008_mpii_test", row["frame"]) for row in coco)
     assert "200008_mpii_test.coco.json" in r.stdout
     capture = cv2.VideoCapture(str(root / "pred" / "200008_mpii_test.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
@@ -58,9 +71,10 @@ def test_run_writes_json_video_and_evaluates(assets):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
-    """A 3000-frame clip (far more than a test waits for) and its ground-truth boxes: every frame has people."""
+    """A 1200-frame clip (far more than a test waits for: at least 10 s of tracking) and its ground-truth boxes:
+    every frame has people."""
     root = tmp_path_factory.mktemp("long")
-    clip, truth = write_clip(preset("easy", frames=3000, size=(320, 192)), 9, root, "100009_mpii_test")
+    clip, truth = write_clip(preset("easy", frames=1200, size=(320, 192)), 9, root, "100009_mpii_test")
     (root / "dets.json").write_text(json.dumps(truth_detections(truth)))
     return clip, root / "dets.json"
 
@@ -96,7 +110,8 @@ def _video_frames(path):
     return count
 
 
-@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], pytest.param(["SIGHUP"], marks=pytest.mark.slow),
+@pytest.mark.parametrize("signals", [pytest.param(["SIGINT"], marks=pytest.mark.slow), ["SIGTERM"],
+                                     pytest.param(["SIGHUP"], marks=pytest.mark.slow),
                                      pytest.param(["SIGTERM", "SIGTERM"], marks=pytest.mark.slow)])
 def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_clip, tmp_path, signals):
     out = tmp_path / "out"
@@ -108,7 +123,7 @@ def test_stop_signals_leave_valid_files_of_every_finished_frame(assets, long_cli
     assert proc.returncode == 128 + getattr(signal, signals[0]), err
     assert "Traceback" not in err and f"interrupted by {signals[-1]}" in err
     frames = _frames_of(out)
-    assert finished <= frames < 3000
+    assert finished <= frames < 1200
     if len(signals) == 1:
         assert f"stopped after {frames} frames" in err
     assert _video_frames(out / "100009_mpii_test.mp4") == frames  # finalised: playable, every frame
@@ -128,6 +143,7 @@ def test_a_signal_ignored_at_start_stays_ignored(assets, long_clip, tmp_path):
     assert "interrupted by SIGTERM" in err
 
 
+@pytest.mark.slow
 def test_after_sigkill_the_finished_frames_are_recovered(assets, long_clip, tmp_path):
     out = tmp_path / "out"
     proc, finished = _start_and_wait(assets, long_clip, out)
@@ -138,7 +154,7 @@ def test_after_sigkill_the_finished_frames_are_recovered(assets, long_clip, tmp_
     r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "recovered" in r.stdout and "100009_mpii_test.partial.mp4" in r.stderr
-    assert finished <= _frames_of(out) < 3000
+    assert finished <= _frames_of(out) < 1200
     assert not (out / "100009_mpii_test.json.journal").exists()
     r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "recovered" not in r.stdout

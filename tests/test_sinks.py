@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posetrack.io.posetrack_json import read_sequence
+from posetrack.io.coco_json import video_image_id
+from posetrack.io.posetrack_json import SEQUENCE_NAME, read_sequence, sequence_name_for
 from posetrack.io.video import VideoReader
 from posetrack.pipeline import StageTimes
 from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink
@@ -47,17 +48,43 @@ def test_a_sink_that_saw_no_frame_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_coco_sink_keeps_the_network_layout_and_track_ids(tmp_path):
+def test_coco_sink_writes_coco_joints_in_coco_order_with_track_ids(tmp_path):
     path = tmp_path / "clip.coco.json"
     with CocoKeypointsSink(path) as sink:
         sink.write(_result(0, people=1, skeleton=COCO17))
         sink.write(_result(1, people=2, skeleton=COCO17))
     rows = json.loads(path.read_text())
-    assert [(r["image_id"], r["track_id"]) for r in rows] == [(0, 0), (1, 10), (1, 11)]
+    assert [(r["frame"], r["track_id"]) for r in rows] == [(0, 0), (1, 10), (1, 11)]
+    assert [r["image_id"] for r in rows] == [video_image_id("clip", r["frame"]) for r in rows]
     assert all(len(r["keypoints"]) == 51 and r["category_id"] == 1 for r in rows)
     expected = _result(1, people=2, skeleton=COCO17).poses
     np.testing.assert_allclose(np.array(rows[1]["keypoints"]).reshape(17, 3)[:, :2], expected.keypoints[0], atol=0.01)
     assert rows[1]["score"] == pytest.approx(float(expected.scores[0].mean()))
+
+
+def test_coco_sink_puts_a_posetrack_model_s_joints_in_coco_slots_and_leaves_the_eyes_out(tmp_path):
+    path = tmp_path / "clip.coco.json"
+    with CocoKeypointsSink(path) as sink:
+        sink.write(_result(3, people=1, skeleton=POSETRACK17))
+    (row,) = json.loads(path.read_text())
+    triples = np.array(row["keypoints"]).reshape(17, 3)
+    poses = _result(3, people=1, skeleton=POSETRACK17).poses
+    for name in COCO17.joints:
+        slot = COCO17.joints.index(name)
+        if name in POSETRACK17.joints:  # nose, ears, body: the same joint, in COCO's slot, flagged 1
+            np.testing.assert_allclose(triples[slot, :2], poses.keypoints[0, POSETRACK17.joints.index(name)], atol=0.01)
+            assert triples[slot, 2] == 1
+        else:  # the eyes: never predicted (slots 1-2 held head_bottom and head_top before)
+            assert name.endswith("_eye") and triples[slot].tolist() == [0, 0, 0]
+    shared = [POSETRACK17.joints.index(n) for n in COCO17.joints if n in POSETRACK17.joints]
+    assert row["score"] == pytest.approx(float(poses.scores[0, shared].mean()))
+
+
+def test_coco_image_ids_of_two_videos_never_meet(tmp_path):
+    ids = {video_image_id(stem, i) for stem in ("walk", "run") for i in range(1000)}
+    assert len(ids) == 2000 and max(ids) < 2 ** 53
+    with pytest.raises(ValueError, match="frame index"):
+        video_image_id("walk", 1_000_000)
 
 
 def test_video_sink_draws_every_frame(tmp_path):
@@ -214,3 +241,9 @@ def test_video_sink_letterboxes_other_sizes_and_is_named_only_when_final(tmp_pat
     frames = [capture.read()[1] for _ in range(2)]
     assert all(f.shape == (160, 200, 3) for f in frames)
     assert frames[1][:20].mean() < 10 < frames[1][70:90].mean()  # black bars, then the grey frame
+
+
+def test_a_video_s_sequence_is_named_after_it_with_digits_of_its_own():
+    a, b = sequence_name_for("walk in park"), sequence_name_for("run")
+    assert a.endswith("_mpii_walk_in_park") and SEQUENCE_NAME.match(a) and a[:6] != b[:6]
+    assert sequence_name_for("200003_mpii_test") == "200003_mpii_test" and sequence_name_for("run") == b  # stable

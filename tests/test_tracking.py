@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from posetrack.bench.stress import stress
 from posetrack.skeleton import POSETRACK17
 from posetrack.synth import preset
 from posetrack.track import (
@@ -17,7 +18,6 @@ from posetrack.track import (
     propagate,
 )
 from posetrack.track.flow import track_points
-from posetrack.track.stress import stress
 from posetrack.types import Poses
 
 SIGMAS = POSETRACK17.sigmas

@@ -108,6 +108,7 @@ def test_coco_dataset(tmp_path):
     assert batch.weights[0].sum() <= 2
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     """`train --init`: the run starts from the shipped weights (one step later it still validates like a trained
     model and its parameters barely moved), not from the random initialisation."""

@@ -19,6 +19,7 @@ from posetrack.batch.local import LOST, Executor, InlineExecutor, ProcessExecuto
 from posetrack.batch.sources import Source, collect
 from posetrack.batch.worker import WORK, VideoJob
 from posetrack.errors import PosetrackError
+from posetrack.io.files import atomic_path
 from posetrack.options import Options
 
 EXECUTORS = ("local", "ray")
@@ -116,9 +117,8 @@ def track_videos(sources: list[str | Path], out_dir: str | Path, options: Option
         order = {str(v.path.resolve()): i for i, v in enumerate(videos)}
         entries.sort(key=lambda e: order[e.video])
         path = out / "summary.json"
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(summary_json(entries, seconds, runner.slots, executor))
-        tmp.replace(path)
+        with atomic_path(path) as draft:
+            draft.write_text(summary_json(entries, seconds, runner.slots, executor))
     return BatchSummary(entries, skipped, seconds, runner.slots, executor, path)
 
 

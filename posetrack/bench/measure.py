@@ -202,7 +202,7 @@ def measure_tracker(people: int, frames: int = 200, seed: int = 0) -> TrackerCos
 
 @dataclass(frozen=True)
 class TrackerQuality:
-    """One tracker variant on one synthetic clip, tracked from corrupted ground truth (``track.stress``)."""
+    """One tracker variant on one synthetic clip, tracked from corrupted ground truth (``bench.stress``)."""
 
     preset: str
     seed: int
@@ -225,8 +225,8 @@ def tracker_variants() -> dict[str, Any]:
 
 def measure_tracker_quality(preset_name: str, seed: int, frames: int = 200) -> list[TrackerQuality]:
     """MOTA, IDF1, HOTA, AssA and identity switches of each ``tracker_variants`` entry on one synthetic clip."""
+    from posetrack.bench.stress import stress
     from posetrack.synth import preset
-    from posetrack.track.stress import stress
 
     rows = []
     for name, config in tracker_variants().items():

@@ -65,6 +65,13 @@ def positive(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
+def nonnegative(text: str) -> int:
+    """A whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
+    return int(text)
+
+
 def share(text: str) -> float:
     """A number from 0 to 1 (a score, a threshold)."""
     try:
@@ -175,6 +182,17 @@ def add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
                      help="also write OUT/<stem>.coco.json (COCO keypoint results)")
     out.add_argument("--show", action="store_true", default=None,
                      help="display the annotated frames (needs a display; q stops)")
+    out.add_argument("--stream-json", metavar="PATH|-",
+                     help="one JSON line per frame (track ids, boxes, keypoints, latency) to PATH or stdout (-), "
+                          "flushed as written, for another program to read")
+    out.add_argument("--json", type=Path, metavar="FILE",
+                     help="also write the run summary (FPS, stage FPS, latency percentiles, drops) as JSON")
+    live = p.add_argument_group("live sources (camera index, rtsp://, rtmp://, http(s)://, tcp://, udp://, srt://)")
+    live.add_argument("--buffer", choices=("latest", "all"),
+                      help="latest: work on the newest frame and drop the ones the pipeline cannot keep up with "
+                           "(the default for live sources: latency stays bounded); all: drop nothing (files)")
+    live.add_argument("--reconnect", type=nonnegative, metavar="N",
+                      help="reopen a stream that breaks off up to N times, waiting 0.5, 1, 2, 4, 8 s (default: 0)")
 
 
 # (options section, field, argparse dest) of every flag that sets an option
@@ -189,7 +207,8 @@ _FLAGS = (
     ("runtime", "backend", "backend"), ("runtime", "device", "device"), ("runtime", "torch_compile", "torch_compile"),
     ("runtime", "sequential", "sequential"),
     ("output", "keypoint_threshold", "keypoint_threshold"), ("output", "video", "video"), ("output", "coco", "coco"),
-    ("output", "show", "show"),
+    ("output", "show", "show"), ("output", "stream_json", "stream_json"),
+    ("runtime", "buffer", "buffer"), ("runtime", "reconnect", "reconnect"),
 )
 
 

@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synth", action="store_true", help="instead: the synthetic world's rendering speed per preset")
     p.add_argument("--tracker-quality", action="store_true",
                    help="instead: MOTA and identity switches of tracker variants on corrupted ground truth")
+    p.add_argument("--live", action="store_true",
+                   help="instead: a paced camera on 127.0.0.1 at 25, 30 and 60 fps, read as `posetrack run URL` "
+                        "reads one: latency percentiles, drops and FPS per --detect-every K (1, 5) and precision "
+                        "(fp32, int8) (about 2 minutes; --quick: 30 fps, K 1, fp32)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -55,6 +59,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         paths = write_rows_report("Tracking from corrupted ground truth (2% keypoint noise, 10% dropped persons): "
                                   "MOTA and switches", tracker_quality(args.repeats or 10), args.out,
                                   f"{today}-cpu-tracker-quality")
+    elif args.live:
+        from posetrack.bench.live import live_rows
+
+        rows = live_rows((30,), (1,), ("fp32",), seconds=5) if args.quick else live_rows()
+        paths = write_rows_report("Live: a paced MJPEG camera on 127.0.0.1, newest-frame buffering, demo models; "
+                                  "latency from reading a frame to its result", rows, args.out,
+                                  f"{today}-cpu-live{'-quick' if args.quick else ''}")
     else:
         options = BenchOptions.quick() if args.quick else BenchOptions()
         given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v

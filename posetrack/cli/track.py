@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "--list) are a batch: whole videos spread over --workers processes or a --ray "
                                    "cluster, with a ledger in OUT so that a rerun skips finished videos.")
     p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="video file, image folder (one sequence), camera index; or for a batch several of them, "
-                        "folders of videos, globs")
+                   help="video file, image folder (one sequence), camera index, stream URL (rtsp://, http://, "
+                        "...); or for a batch several of them, folders of videos, globs")
     add_run_args(p, default_out=Path("out"))
     many = p.add_argument_group("many videos")
     many.add_argument("--list", type=Path, metavar="FILE", help="also the videos named in FILE (one path per line)")
@@ -77,9 +77,12 @@ def _report_break(summary) -> int:
 
 def _is_batch(args: argparse.Namespace) -> bool:
     from posetrack.batch.sources import is_image_folder
+    from posetrack.io.video import is_stream
 
     if len(args.sources) != 1 or args.list or args.workers > 1 or args.ray is not None:
         return True
+    if is_stream(args.sources[0]):
+        return False
     path = Path(args.sources[0])
     return (path.is_dir() and not is_image_folder(path)) or (not path.exists() and not args.sources[0].isdigit()
                                                              and any(c in args.sources[0] for c in "*?["))
@@ -97,12 +100,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from posetrack.track_video import run_video
 
     source = args.sources[0]
-    reader = VideoReader(source)  # bad sources and a missing display fail here, before models load
+    reader = VideoReader(source, options.runtime.buffer, options.runtime.reconnect)  # bad sources fail here, before
+    options = options.replaced(runtime__buffer=reader.buffer)  # models load; the buffering resolved for the source
     if options.output.show:
         open_window("posetrack")
     summary = run_video(source, args.out, build_pipeline(options), options.output, reader=reader)
-    print("\n".join(summary.lines()))
+    _print_summary(summary, args)
     return _report_break(summary)
+
+
+def _print_summary(summary, args: argparse.Namespace) -> None:
+    """The summary lines (on stderr when stdout carries --stream-json lines), and its JSON with --json."""
+    print("\n".join(summary.lines()), file=sys.stderr if getattr(args, "stream_json", None) == "-" else sys.stdout)
+    if getattr(args, "json", None) is not None:
+        import json
+
+        from posetrack.io.files import atomic_path
+
+        with atomic_path(args.json) as draft:
+            draft.write_text(json.dumps(summary.to_dict(), indent=1, allow_nan=False) + "\n")
 
 
 def _run_batch(args: argparse.Namespace, options) -> int:

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import onnx
 
+from posetrack.io.files import atomic_path
 from posetrack.models.records import ModelRecord
 
 T = TypeVar("T")
@@ -75,12 +76,6 @@ def save_verified(proto: onnx.ModelProto, path: Path, verify: Callable[[Path], T
     ``verify`` returns; the draft is removed when it raises. The draft's name carries the process id: processes
     exporting the same model at once (batch workers starting together) each verify their own and the last
     rename wins (they are the same model)."""
-    draft = path.with_name(f"{path.name}.{os.getpid()}.part")
-    try:
+    with atomic_path(path) as draft:
         onnx.save(proto, draft)
-        result = verify(draft)
-    except BaseException:
-        draft.unlink(missing_ok=True)
-        raise
-    draft.replace(path)
-    return result
+        return verify(draft)

@@ -9,6 +9,7 @@ The steps, in the order the TensorRT samples take them: ``cached_onnx`` (export,
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 from posetrack.compile.cache import calib_dir, digest, engine_dir, model_key, save_verified
 from posetrack.compile.calibrate import CALIB_SEED, DEFAULT_METHOD, Calibration, Manifest, collect_ranges, load_calibration
 from posetrack.compile.export import ExportResult, export_onnx
-from posetrack.compile.quantize import ORT_CPU, QdqFlavour, convert_fp16, quantize_qdq
+from posetrack.compile.fp16 import convert_fp16
+from posetrack.compile.quantize import ORT_CPU, QdqFlavour, quantize_qdq
 from posetrack.errors import PosetrackError
 from posetrack.models.records import ModelRecord
 
@@ -80,6 +82,9 @@ def cached_onnx(module: torch.nn.Module, record: ModelRecord) -> Path:
             return path
         except onnx.checker.ValidationError:
             path.unlink()  # a damaged cache entry is rebuilt, never used
+    # The first run of a model spends a while here (tens of seconds on a CPU): say why, and that it is once.
+    print(f"posetrack: preparing {record.name} for ONNX Runtime once (export and parity check) into {engine_dir()}",
+          file=sys.stderr, flush=True)
     return verified_export(module, record).path
 
 

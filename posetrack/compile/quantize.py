@@ -1,4 +1,4 @@
-"""INT8 (Q/DQ) and FP16 versions of an FP32 ONNX model, and a checker of TensorRT's Q/DQ rules.
+"""INT8 (Q/DQ) versions of an FP32 ONNX model (FP16: ``compile.fp16``; TensorRT's Q/DQ rules: ``compile.qdq_rules``).
 
 INT8 here is explicit quantization: QuantizeLinear/DequantizeLinear pairs placed in the graph from activation
 ranges computed once on calibration data (``compile.calibrate``). One set of ranges gives two flavours:
@@ -16,7 +16,6 @@ ranges computed once on calibration data (``compile.calibrate``). One set of ran
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,8 +24,10 @@ import onnx
 import onnx.version_converter
 from onnx import TensorProto, helper, numpy_helper
 
+from posetrack.compile.fp16 import convert_fp16
+from posetrack.compile.onnx_graph import GraphIndex, drop_unused_initializers
+
 Range = tuple[float, float]
-_QDQ = ("QuantizeLinear", "DequantizeLinear")
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,6 @@ TENSORRT = QdqFlavour("trt16", signed_activations=True, quantize_all=False, int3
                       pair_per_consumer=True, fp16_elsewhere=True)
 ORT_CPU = QdqFlavour("ort", signed_activations=False, quantize_all=True, int32_bias=True, fold_relu=True,
                      pair_per_consumer=False)
-# Opset 19 is the first whose QuantizeLinear / DequantizeLinear take float16 scales.
-FP16_QDQ_OPSET = 19
 # The smallest positive float16 (subnormal): a float16 scale below it would round to zero.
 _FP16_TINY = float(np.finfo(np.float16).smallest_subnormal)
 FLAVOURS = {f.name: f for f in (TENSORRT, ORT_CPU)}
@@ -81,19 +80,8 @@ def calibration_tensors(model: onnx.ModelProto) -> list[str]:
     return names
 
 
-class _Graph:
-    """Producer / consumer maps of a graph (rebuilt after each edit)."""
-
-    def __init__(self, graph: onnx.GraphProto):
-        self.graph = graph
-        self.producer = {o: n for n in graph.node for o in n.output}
-        self.consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = defaultdict(list)
-        for n in graph.node:
-            for i, name in enumerate(n.input):
-                self.consumers[name].append((n, i))
-        self.outputs = {o.name for o in graph.output}
-        self.inputs = {i.name for i in graph.input}
-        self.initializers = {t.name: t for t in graph.initializer}
+class _Graph(GraphIndex):
+    """A graph's maps plus where quantized data may flow."""
 
     def takes_quantized(self, tensor: str) -> bool:
         """All consumers read ``tensor`` at a quantizable input (and it is not a graph output)."""
@@ -148,7 +136,7 @@ def quantize_qdq(model: onnx.ModelProto, ranges: Mapping[str, Range], flavour: Q
     del model.graph.node[:]
     model.graph.node.extend(head + body)
     model.graph.initializer.extend(inits)
-    _drop_unused_initializers(model.graph)
+    drop_unused_initializers(model.graph)
     return convert_fp16(model) if flavour.fp16_elsewhere else model
 
 
@@ -252,169 +240,3 @@ def _quantize_weights(conv: onnx.NodeProto, g: _Graph, x_scale: float, flavour: 
     return nodes
 
 
-def _drop_unused_initializers(graph: onnx.GraphProto) -> None:
-    used = {name for node in graph.node for name in node.input}
-    keep = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
-
-
-# --------------------------------------------------------------------------------------------------- FP16
-
-# Ops run in float16; anything else (box decoding, casts, comparisons) stays float32 behind Cast nodes. Q/DQ take
-# float16 data and scales (a QuantizeLinear's int8 output is not a float, so it is left alone).
-FP16_OPS = frozenset({"Conv", "Relu", "Add", "Resize", "MaxPool", "Concat", "Sigmoid", "Mul", "BatchNormalization",
-                      *_QDQ})
-# Inputs that must stay float32 whatever the node's precision (Resize's roi and scales).
-_FP32_INPUTS = {"Resize": (1, 2)}
-
-
-def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` computing ``FP16_OPS`` in float16 with float16 weights; graph inputs and outputs stay
-    float32 (Casts at the boundaries), so callers and TensorRT bindings do not change. A Q/DQ model gets float16
-    scales and is raised to opset ``FP16_QDQ_OPSET``."""
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    if any(n.op_type in _QDQ for n in model.graph.node) and _opset(model) < FP16_QDQ_OPSET:
-        model = onnx.version_converter.convert_version(model, FP16_QDQ_OPSET)
-    model = onnx.shape_inference.infer_shapes(model)
-    graph = model.graph
-    floats = {v.name for v in [*graph.input, *graph.value_info, *graph.output]
-              if v.type.tensor_type.elem_type == TensorProto.FLOAT}
-    floats |= {t.name for t in graph.initializer if t.data_type == TensorProto.FLOAT}
-    inits = {t.name: t for t in graph.initializer}
-    half = {n.output[0] for n in graph.node if n.op_type in FP16_OPS}  # tensors produced in float16
-    casts: dict[tuple[str, int], str] = {}  # (tensor, to type) → cast output
-    nodes: list[onnx.NodeProto] = []
-    new_inits: list[TensorProto] = []
-
-    def as_type(name: str, to: int) -> str:
-        if (name, to) not in casts:
-            if name in inits and to == TensorProto.FLOAT16:
-                arr = numpy_helper.to_array(inits[name]).astype(np.float16)
-                new_inits.append(numpy_helper.from_array(arr, f"{name}_fp16"))
-                casts[name, to] = f"{name}_fp16"
-            else:
-                tag = "fp16" if to == TensorProto.FLOAT16 else "fp32"
-                nodes.append(helper.make_node("Cast", [name], [f"{name}_{tag}"], to=to, name=f"{name}_Cast_{tag}"))
-                casts[name, to] = f"{name}_{tag}"
-        return casts[name, to]
-
-    for node in list(graph.node):
-        node_half = node.op_type in FP16_OPS
-        keep32 = _FP32_INPUTS.get(node.op_type, ())
-        for i, name in enumerate(node.input):
-            if name not in floats or not name:
-                continue
-            want_half = node_half and i not in keep32
-            if want_half != (name in half):
-                node.input[i] = as_type(name, TensorProto.FLOAT16 if want_half else TensorProto.FLOAT)
-        nodes.append(node)
-    for out in graph.output:  # outputs produced in float16 are cast back under their own name
-        if out.name in half:
-            inner = f"{out.name}_fp16_out"
-            for node in nodes:
-                node.output[:] = [inner if o == out.name else o for o in node.output]
-                node.input[:] = [inner if i == out.name else i for i in node.input]
-            nodes.append(helper.make_node("Cast", [inner], [out.name], to=TensorProto.FLOAT, name=f"{out.name}_Cast_out"))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    graph.initializer.extend(new_inits)
-    del graph.value_info[:]  # stale element types; ONNX Runtime infers them again
-    _drop_unused_initializers(graph)
-    return model
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-
-
-def compute_types(model: onnx.ModelProto, ops: frozenset[str] = frozenset({"Conv", "Add", "Relu", "Resize"})
-                  ) -> dict[str, int]:
-    """How many of ``ops`` compute in each float type (``float32``, ``float16``), from their first input: what a
-    strongly typed TensorRT network would run them in."""
-    inferred = onnx.shape_inference.infer_shapes(model).graph
-    types = {v.name: v.type.tensor_type.elem_type for v in [*inferred.input, *inferred.value_info, *inferred.output]}
-    types |= {t.name: t.data_type for t in inferred.initializer}
-    counts: dict[str, int] = defaultdict(int)
-    for node in inferred.node:
-        if node.op_type in ops and types.get(node.input[0]) in (TensorProto.FLOAT, TensorProto.FLOAT16):
-            counts[TensorProto.DataType.Name(types[node.input[0]]).lower()] += 1
-    return dict(counts)
-
-
-# ------------------------------------------------------------------------------------------- validator
-
-
-@dataclass(frozen=True)
-class QdqViolation:
-    """One place where a Q/DQ model breaks TensorRT's explicit-quantization rules."""
-
-    node: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.node}: {self.problem}"
-
-
-_TRT_QTYPES = {TensorProto.INT8: "int8", TensorProto.FLOAT8E4M3FN: "fp8"}
-
-
-def check_tensorrt_qdq(model: onnx.ModelProto) -> list[QdqViolation]:
-    """Every violation of TensorRT's Q/DQ rules in ``model`` (empty: TensorRT can build it as is).
-
-    Rules: scale a positive constant; zero point 0 (TensorRT quantizes symmetrically) of type int8 (no uint8,
-    no int32: a quantized int32 bias is rejected — keep biases float); activations (non-constant inputs) per-tensor
-    (scalar scale); weights per-tensor or per-channel along the output-channel axis 0 with one scale per channel;
-    each Q/DQ pair feeds exactly one consumer; at least one Conv reads quantized data (else nothing is INT8).
-    """
-    g = _Graph(model.graph)
-    out: list[QdqViolation] = []
-    for node in model.graph.node:
-        if node.op_type not in _QDQ:
-            continue
-        name = node.name or node.output[0]
-        scale = _constant(g, node.input[1])
-        zero = _constant(g, node.input[2]) if len(node.input) > 2 and node.input[2] else None
-        data_is_const = node.input[0] in g.initializers
-        if scale is None:
-            out.append(QdqViolation(name, "scale is not a constant initializer (TensorRT needs build-time scales)"))
-        elif not (scale > 0).all():
-            out.append(QdqViolation(name, f"scale has non-positive values (min {scale.min():g})"))
-        if zero is not None:
-            zp_type = g.initializers[node.input[2]].data_type
-            if zp_type not in _TRT_QTYPES:
-                kind = TensorProto.DataType.Name(zp_type).lower()
-                why = "quantized int32 bias: keep biases float" if zp_type == TensorProto.INT32 else "use int8"
-                out.append(QdqViolation(name, f"{kind} quantization is not supported by TensorRT ({why})"))
-            if np.any(zero != 0):
-                out.append(QdqViolation(name, f"zero point {zero.ravel()[:4].tolist()} ≠ 0: TensorRT supports "
-                                              "symmetric quantization only"))
-        if scale is not None and scale.ndim > 0 and scale.size > 1:
-            out += _per_channel_problems(node, name, g, scale, data_is_const)
-        if node.op_type == "DequantizeLinear" and not data_is_const and len(g.consumers[node.output[0]]) > 1:
-            out.append(QdqViolation(name, f"feeds {len(g.consumers[node.output[0]])} consumers; TensorRT wants one "
-                                          "Q/DQ pair per consumer to place its fusions"))
-    if not any(n.op_type == "Conv" and g.producer.get(n.input[0], onnx.NodeProto()).op_type == "DequantizeLinear"
-               for n in model.graph.node):
-        out.append(QdqViolation("graph", "no Conv reads quantized data: the engine would not use INT8"))
-    return out
-
-
-def _constant(g: _Graph, name: str) -> np.ndarray | None:
-    return numpy_helper.to_array(g.initializers[name]) if name in g.initializers else None
-
-
-def _per_channel_problems(node: onnx.NodeProto, name: str, g: _Graph, scale: np.ndarray,
-                          data_is_const: bool) -> list[QdqViolation]:
-    if not data_is_const:
-        return [QdqViolation(name, f"activation quantized per-channel ({scale.size} scales); TensorRT wants one "
-                                   "scale per activation tensor")]
-    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-    weight = g.initializers[node.input[0]]
-    problems = []
-    if axis != 0:
-        problems.append(QdqViolation(name, f"weights quantized along axis {axis}; TensorRT wants the output-channel "
-                                           "axis 0"))
-    if weight.dims and scale.size != weight.dims[0]:
-        problems.append(QdqViolation(name, f"{scale.size} scales for {weight.dims[0]} output channels"))
-    return problems

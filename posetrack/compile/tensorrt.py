@@ -19,7 +19,8 @@ import onnx
 
 from posetrack.compile.cache import digest, engine_dir, file_digest, slug
 from posetrack.compile.precision import ExportedModel, precision_onnx
-from posetrack.compile.quantize import TENSORRT, check_tensorrt_qdq
+from posetrack.compile.qdq_rules import check_tensorrt_qdq
+from posetrack.compile.quantize import TENSORRT
 from posetrack.errors import PosetrackError
 
 DEFAULT_MAX_BATCH = 32

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +40,19 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise PosetrackError(f"{path}: missing or unreadable image")
     return image
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A draft to write ``path`` through: ``<path>.<pid>.part``, renamed to ``path`` when the block ends normally and
+    removed when it raises, so a file under ``path`` is always complete (the process id keeps processes writing the
+    same file at once off each other's drafts; the last rename wins)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{os.getpid()}.part")
+    try:
+        yield draft
+    except BaseException:
+        draft.unlink(missing_ok=True)
+        raise
+    draft.replace(path)

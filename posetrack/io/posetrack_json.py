@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from posetrack.errors import PosetrackError
-from posetrack.io.files import read_json
+from posetrack.io.files import atomic_path, read_json
 from posetrack.skeleton import COCO17, POSETRACK17, coco_to_posetrack
 from posetrack.types import TrackedPoses
 
@@ -82,8 +83,13 @@ class PoseTrackSequence:
 
 def sequence_name_for(stem: str) -> str:
     """The PoseTrack sequence name for a video: its stem when poseval accepts it (e.g. a synthetic clip's
-    ``200003_mpii_test``), else ``000000_mpii_<stem>`` with other characters replaced by ``_``."""
-    return stem if SEQUENCE_NAME.match(stem) else "000000_mpii_" + re.sub(r"\W", "_", stem)
+    ``200003_mpii_test``), else ``<6 digits>_mpii_<stem>`` with other characters replaced by ``_``. poseval accepts
+    only names that start with digits and ``_mpii`` (or ``_bonn``, ``_mpiinew``) and the image ids come from those
+    digits, so they are the stem's CRC-32 modulo 10**6: videos of one folder get different image ids (unless two
+    of their stems share the digits) and a video is named the same in every run."""
+    if SEQUENCE_NAME.match(stem):
+        return stem
+    return f"{zlib.crc32(stem.encode()) % 10**6:06d}_mpii_" + re.sub(r"\W", "_", stem)
 
 
 def poses_to_frame(poses: TrackedPoses, keep_score: float) -> PoseTrackFrame:
@@ -176,12 +182,10 @@ def write_sequence(seq: PoseTrackSequence, path: str | Path) -> Path:
 def write_entries(path: str | Path, entries: Callable[[], Iterable[tuple[dict, list[dict]]]], nframes: int) -> Path:
     """Write a PoseTrack 2018 file from per-frame ``(image, annotations)`` entries (``frame_entries``), streamed:
     ``entries()`` is called twice (images first, then annotations), so frames need not be in memory. The bytes
-    are those of ``json.dumps(to_json(...))``. Written to ``<path>.part``, then renamed: a file under ``path`` is
+    are those of ``json.dumps(to_json(...))``. Written through ``io.files.atomic_path``: a file under ``path`` is
     always complete."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_path(path) as draft, draft.open("w", encoding="utf-8") as f:
         f.write('{"images":[')
         for i, (image, _) in enumerate(entries()):
             image["nframes"] = nframes
@@ -193,7 +197,6 @@ def write_entries(path: str | Path, entries: Callable[[], Iterable[tuple[dict, l
                 f.write(("" if first else ",") + _dumps(ann))
                 first = False
         f.write('],"categories":[' + _dumps(_CATEGORY) + "]}")
-    tmp.replace(path)
     return path
 
 

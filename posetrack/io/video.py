@@ -1,14 +1,37 @@
-"""Reading frames (video file, image folder, camera) and writing MP4 video, with OpenCV."""
+"""Reading frames (video file, image folder, camera, network stream) and writing MP4 video, with OpenCV.
+
+Live sources (a camera index, or a URL OpenCV's FFmpeg backend opens: ``rtsp://``, ``rtmp://``, ``http(s)://``
+MJPEG included, ``tcp://``, ``udp://``, ``srt://``) are read by a thread of their own with ``buffer="latest"`` (their
+default): it keeps only the newest frame, so a pipeline slower than the source works on fresh frames and its
+latency stays bounded, and counts the frames it drops. Frames keep the source's numbering (a frame's ``index``
+counts every frame decoded from the source, dropped ones included), so a dropped frame is a gap in the indices:
+the PoseTrack JSON holds it as an empty unlabeled frame, the COCO and JSON-lines outputs leave it out, and the run
+summary counts it. ``buffer="all"`` (the default for files and folders) drops nothing. A live source
+that breaks off is reopened up to ``reconnect`` times, waiting 0.5, 1, 2, 4, then 8 s between tries.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+# FFmpeg's own log lines ("Stream ends prematurely", codec warnings) would break the progress bar and surround the
+# one-line errors; posetrack says what matters itself. --verbose (or a value set by the user) shows them.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
 import cv2
 import numpy as np
+
+if os.environ["OPENCV_LOG_LEVEL"] == "ERROR":
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # also when cv2 was imported before us
 
 from posetrack.errors import PosetrackError
 from posetrack.types import Frame
@@ -17,6 +40,26 @@ log = logging.getLogger("posetrack")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 MIN_SIDE, MAX_SIDE = 32, 8192
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt")
+BUFFERS = ("latest", "all")
+BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def is_stream(source: object) -> bool:
+    """Whether ``source`` is a network stream URL (``rtsp://...``; see ``STREAM_SCHEMES``)."""
+    match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", source) if isinstance(source, str) else None
+    return match is not None and match.group(1).lower() in STREAM_SCHEMES
+
+
+def camera_index(source: object) -> int | None:
+    """The camera a source names (``0``, ``"1"``), else None."""
+    if isinstance(source, int):
+        return source
+    return int(source) if isinstance(source, str) and source.isdigit() else None
+
+
+def is_camera(source: object) -> bool:
+    return camera_index(source) is not None
 
 
 class VideoReader:
@@ -36,17 +79,29 @@ class VideoReader:
         skipped: image files skipped so far.
     """
 
-    def __init__(self, source: str | Path | int):
+    def __init__(self, source: str | Path | int, buffer: str | None = None, reconnect: int = 0):
         self.source = source
+        self.live = is_camera(source) or is_stream(source)
+        self.buffer = buffer or ("latest" if self.live else "all")
+        if self.buffer not in BUFFERS:
+            raise PosetrackError(f"--buffer {self.buffer}: use {' or '.join(BUFFERS)}")
+        self.reconnect = reconnect
         self.broken_at: int | None = None
         self.frame_count: int | None = None
         self.skipped: list[Path] = []
+        self.dropped = 0  # live frames read but replaced by a newer one before the pipeline took them
+        self.reconnects = 0
         self._why_skipped = ""
         self._files: list[Path] | None = None
         self._capture: cv2.VideoCapture | None = None
-        if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-            self._open_capture(int(source), f"camera {source}")
+        self._closed = threading.Event()
+        camera = camera_index(source)
+        if camera is not None:
+            self._open_capture(camera, f"camera {source}")
+        elif is_stream(source):
+            self._open_capture(str(source), str(source))  # a URL as given: never through Path, which mangles it
         else:
+            assert not isinstance(source, int)
             path = Path(source)
             if not path.exists():
                 raise PosetrackError(f"{path}: no such file or folder")
@@ -64,7 +119,8 @@ class VideoReader:
         return str(self.source)
 
     def _open_capture(self, target: str | int, name: str) -> None:
-        capture = cv2.VideoCapture(target)
+        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG) if isinstance(target, str) and is_stream(target) \
+            else cv2.VideoCapture(target)
         if not capture.isOpened():
             raise PosetrackError(f"{name}: cannot be opened as a video")
         self._capture = capture
@@ -103,24 +159,99 @@ class VideoReader:
                 continue
             yield Frame(i, i / self.fps, image)
 
+    def _first_frame(self) -> Frame:
+        """The frame read on opening. A file's is stamped again now: it was read before the pipeline was built,
+        and its latency is from reading to result. A live source's keeps its stamp: it really waited."""
+        if self.live:
+            return self._first
+        return dataclasses.replace(self._first, captured=time.monotonic())
+
     def __iter__(self) -> Iterator[Frame]:
-        yield self._first
         if self._files is not None:
+            yield self._first_frame()
             yield from self._images(self._first.index + 1)
-            return
-        index = 1
-        capture = self._capture
+        elif self.buffer == "latest":
+            yield from self._newest()
+        else:
+            yield from self._decoded()
+
+    def _decoded(self) -> Iterator[Frame]:
+        """Every frame of the capture in order, reconnecting a live source that breaks off."""
+        yield self._first_frame()
+        index, capture, tries = 1, self._capture, 0
         assert capture is not None
-        while True:
+        start = time.monotonic() - self._first.timestamp
+        while not self._closed.is_set():
             ok, image = capture.read()
-            if not ok or image is None:
-                if self.frame_count is not None and index < self.frame_count:
+            if ok and image is not None:
+                tries = 0
+                stamp = time.monotonic() - start if self.live else index / self.fps
+                yield Frame(index, stamp, _to_bgr(image))
+                index += 1
+                continue
+            if not self.live or tries >= self.reconnect or self._closed.is_set():
+                if not self.live and self.frame_count is not None and index < self.frame_count:
                     self.broken_at = index  # the container announced more frames than could be decoded
                 return
-            yield Frame(index, index / self.fps, _to_bgr(image))
-            index += 1
+            wait = BACKOFF_S[min(tries, len(BACKOFF_S) - 1)]
+            tries += 1
+            log.warning("%s broke off after frame %d; reconnecting in %.1f s (try %d of %d)", self._name(),
+                        index - 1, wait, tries, self.reconnect)
+            if self._closed.wait(wait):
+                return
+            capture.release()
+            capture = self._reopen()
+            self.reconnects += 1
+
+    def _reopen(self) -> cv2.VideoCapture:
+        """The live source opened again (a failed open reads nothing, which counts as the next failed try)."""
+        camera = camera_index(self.source)
+        self._capture = (cv2.VideoCapture(camera) if camera is not None
+                         else cv2.VideoCapture(str(self.source), cv2.CAP_FFMPEG))
+        return self._capture
+
+    def _newest(self) -> Iterator[Frame]:
+        """The live capture through a reader thread that keeps only the newest frame (``dropped`` counts the
+        others)."""
+        slot: list[Frame] = []
+        done = threading.Event()
+        errors: list[BaseException] = []
+        ready = threading.Condition()
+
+        def read() -> None:
+            try:
+                for frame in self._decoded():
+                    with ready:
+                        if slot:
+                            self.dropped += 1
+                        slot[:] = [frame]
+                        ready.notify()
+            except BaseException as exc:  # handed to the consumer
+                errors.append(exc)
+            finally:
+                done.set()
+                with ready:
+                    ready.notify()
+
+        reader = threading.Thread(target=read, daemon=True, name="posetrack-capture")
+        reader.start()
+        try:
+            while True:
+                with ready:
+                    while not slot and not done.is_set():
+                        ready.wait(0.1)
+                    if not slot:
+                        break
+                    frame = slot.pop()
+                yield frame
+        finally:
+            self._closed.set()
+            reader.join(timeout=5)
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
+        self._closed.set()
         if self._capture is not None:
             self._capture.release()
 

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -121,6 +122,10 @@ def _download(remote: Remote, name: str, dest: Path, progress: bool) -> None:
         raise _cannot(remote, name, url, f"{OFFLINE_ENV} is set")
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
+    if progress:  # the first use of a model: say once what is fetched, from where, into where
+        stated = f" (~{remote.size_mb:.0f} MB)" if remote.size_mb else ""
+        print(f"posetrack: fetching {name}{stated} once from {url} into {models_dir()}"
+              f"{f', resuming at {have} bytes' if have else ''}", file=sys.stderr, flush=True)
     request = urllib.request.Request(url, headers={"User-Agent": "posetrack", **(
         {"Range": f"bytes={have}-"} if have else {})})
     try:

@@ -1,0 +1,32 @@
+"""What the ONNX rewrites share: producer / consumer maps of a graph, the Q/DQ op names, dropping initializers
+nothing reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import onnx
+
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+
+
+class GraphIndex:
+    """Producer / consumer maps of a graph (rebuilt after each edit)."""
+
+    def __init__(self, graph: onnx.GraphProto):
+        self.graph = graph
+        self.producer = {o: n for n in graph.node for o in n.output}
+        self.consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = defaultdict(list)
+        for n in graph.node:
+            for i, name in enumerate(n.input):
+                self.consumers[name].append((n, i))
+        self.outputs = {o.name for o in graph.output}
+        self.inputs = {i.name for i in graph.input}
+        self.initializers = {t.name: t for t in graph.initializer}
+
+
+def drop_unused_initializers(graph: onnx.GraphProto) -> None:
+    used = {name for node in graph.node for name in node.input}
+    keep = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
