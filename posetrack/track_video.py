@@ -31,7 +31,8 @@ from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, PoseTrackJsonSink,
 class RunSummary:
     """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, the frame
     where the source broke off (None if it did not), the unreadable images skipped, each frame's latency (seconds
-    from capture to result), and for a live source the frames dropped (``--buffer latest``) and reconnections."""
+    from capture to result), for a live source the frames dropped (``--buffer latest``) and reconnections, and the
+    indices of a video's damaged frames skipped."""
 
     frames: int
     persons: int
@@ -44,6 +45,7 @@ class RunSummary:
     latencies: list[float] = field(default_factory=list)
     dropped: int = 0
     reconnects: int = 0
+    damaged: list[int] = field(default_factory=list)
 
     @property
     def json_path(self) -> Path | None:
@@ -64,6 +66,7 @@ class RunSummary:
         fps = self.times.fps()
         stages = "  ".join(f"{s} {fps[s]:.1f}" for s in ("decode", "detect", "pose", "track"))
         skipped = f", {len(self.skipped)} unreadable images skipped" if self.skipped else ""
+        skipped += f", {len(self.damaged)} damaged frames skipped" if self.damaged else ""
         wrote = "wrote " + " and ".join(str(p) for p in self.outputs) if self.outputs else "wrote nothing"
         backend = f"  [{self.backend}]" if self.backend else ""
         lines = [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
@@ -85,7 +88,7 @@ class RunSummary:
                 "fps": fps["total"], "stage_fps": {s: fps[s] for s in ("decode", "detect", "pose", "track")},
                 "latency_ms": self.latency_ms(), "detector_frames": self.times.detected, "dropped": self.dropped,
                 "reconnects": self.reconnects, "broken_at": self.broken_at,
-                "skipped": [str(p) for p in self.skipped], "backend": self.backend,
+                "skipped": [str(p) for p in self.skipped], "damaged": list(self.damaged), "backend": self.backend,
                 "outputs": [str(p) for p in self.outputs]}
 
 
@@ -162,7 +165,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
                          reader.broken_at, list(reader.skipped), pipeline.label, latencies, reader.dropped,
-                         reader.reconnects)
+                         reader.reconnects, list(reader.damaged))
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary

@@ -57,7 +57,9 @@ def test_run_writes_json_video_and_evaluates(assets):
         jsonschema.validate(line, schema("stream"))
     out = json.loads((root / "pred" / "200008_mpii_test.json").read_text())
     assert len(out["images"]) == 40
+    jsonschema.validate(out, schema("posetrack"))
     coco = json.loads((root / "pred" / "200008_mpii_test.coco.json").read_text())
+    jsonschema.validate(coco, schema("coco-keypoints"))
     assert {row["frame"] for row in coco} <= set(range(40)) and len(coco) >= 40  # several people per frame
     assert all(row["image_id"] == video_image_id("200008_mpii_test", row["frame"]) for row in coco)
     assert "200008_mpii_test.coco.json" in r.stdout

@@ -46,16 +46,16 @@ def camera_frames(frames: int) -> list[np.ndarray]:
 
 
 def measure_live(images: list[np.ndarray], source_fps: float, detect_every: int, precision: str,
-                 seconds: float = 8.0) -> LiveRow:
+                 seconds: float = 8.0, buffer: str = "latest") -> LiveRow:
     """Track a camera that sends ``images`` round and round at ``source_fps`` for ``seconds``, with the demo
-    models (built before the camera starts: start-up is not in the latencies)."""
-    options = Options.demo(precision=precision, detector__every=detect_every, runtime__buffer="latest",
+    models (built before the camera starts: start-up is not in the latencies), reading it with ``buffer``."""
+    options = Options.demo(precision=precision, detector__every=detect_every, runtime__buffer=buffer,
                            output__video=False)
     pipeline = build_pipeline(options)
     stop = threading.Event()
     with PacedMjpegServer(images, source_fps, until=stop) as camera:
         threading.Timer(seconds, stop.set).start()
-        reader = VideoReader(camera.url, buffer="latest")
+        reader = VideoReader(camera.url, buffer=buffer)
         start = time.monotonic()
         summary = track_video(reader, pipeline, [], progress=False)
         elapsed = time.monotonic() - start

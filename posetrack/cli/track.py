@@ -70,7 +70,7 @@ def _options(args: argparse.Namespace, demo: bool = False):
 def _report_break(summary) -> int:
     if summary.broken_at is not None:
         print(f"posetrack: error: the source breaks off at frame {summary.broken_at} (truncated or corrupt); "
-              f"results cover frames 0..{summary.frames - 1}", file=sys.stderr)
+              f"results cover frames 0..{summary.broken_at - 1}", file=sys.stderr)
         return 2
     return 0
 

@@ -43,6 +43,7 @@ MIN_SIDE, MAX_SIDE = 32, 8192
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt")
 BUFFERS = ("latest", "all")
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+DAMAGED_RUN = 8  # this many undecodable frames of a file in a row are its end, not damage
 
 
 def is_stream(source: object) -> bool:
@@ -66,8 +67,12 @@ class VideoReader:
     """Frames of a video file, an image folder (sorted by name) or a camera index, as BGR ``Frame``s.
 
     Grayscale and 4-channel sources are converted to BGR. A source that cannot be opened, has no frame, or has
-    frames smaller than 32 or larger than 8192 pixels raises ``PosetrackError`` naming it. A video that breaks
-    off (truncated or corrupt) ends early: ``broken_at`` then holds the index of the first unreadable frame. In an
+    frames smaller than 32 or larger than 8192 pixels raises ``PosetrackError`` naming it. A damaged frame of a
+    video file (one that cannot be decoded while later ones can) is skipped with a warning and listed in
+    ``damaged``; the frames after it keep their place in the video, from the container's time stamp of the next
+    frame decoded (a damaged first frame, or header, included), so the results match the video frame for frame. A
+    video that breaks off (truncated: ``DAMAGED_RUN`` frames in a row cannot be decoded before the announced
+    count) ends early: ``broken_at`` then holds the index of the first unreadable frame. In an
     image folder, an image that cannot be decoded (or is outside the size range) is skipped with a warning naming
     it and listed in ``skipped``; the frames keep their place in the folder as their index. Images of a folder may
     differ in size: each frame has its own.
@@ -77,6 +82,7 @@ class VideoReader:
         size: (width, height) of the first frame.
         frame_count: frames announced by the container (images in a folder), or None (camera, unknown).
         skipped: image files skipped so far.
+        damaged: indices of a video's frames skipped so far as undecodable.
     """
 
     def __init__(self, source: str | Path | int, buffer: str | None = None, reconnect: int = 0):
@@ -89,6 +95,7 @@ class VideoReader:
         self.broken_at: int | None = None
         self.frame_count: int | None = None
         self.skipped: list[Path] = []
+        self.damaged: list[int] = []
         self.dropped = 0  # live frames read but replaced by a newer one before the pipeline took them
         self.reconnects = 0
         self._why_skipped = ""
@@ -137,13 +144,32 @@ class VideoReader:
                 raise PosetrackError(f"{self._name()}: no usable image (e.g. {self._why_skipped})")
             return first
         assert self._capture is not None  # opened in __init__ when there are no files
-        ok, image = self._capture.read()
-        if not ok or image is None:
+        found = self._read(self._capture, 0)
+        if found is None:
             raise PosetrackError(f"{self._name()}: no decodable frame (empty, not a video, or corrupt)")
+        index, image = found
         reason = _size_problem(image)
         if reason:
             raise PosetrackError(f"{self._name()}: {reason}")
-        return Frame(0, 0.0, _to_bgr(image))
+        return Frame(index, index / self.fps if not self.live else 0.0, _to_bgr(image))
+
+    def _read(self, capture: cv2.VideoCapture, expected: int) -> tuple[int, np.ndarray] | None:
+        """The next frame decoded, as (index, image), or None at the end. A live source's frames are counted; a
+        file's undecodable frames are skipped (up to ``DAMAGED_RUN`` in a row) and the frame after them takes its
+        index from its time stamp (only then: a variable-frame-rate video's stamps are no frame count)."""
+        for attempt in range(1 if self.live else DAMAGED_RUN):
+            ok, image = capture.read()
+            if not ok or image is None:
+                continue
+            index = expected
+            if attempt:  # after undecodable frames: the time stamp says how many there were
+                stamp = capture.get(cv2.CAP_PROP_POS_MSEC)
+                index = max(expected, round(stamp * self.fps / 1000)) if stamp >= 0 else expected
+            for lost in range(expected, index):
+                self.damaged.append(lost)
+                log.warning("%s: frame %d is damaged (cannot be decoded); skipped", self._name(), lost)
+            return index, image
+        return None
 
     def _images(self, start: int) -> Iterator[Frame]:
         """The folder's readable images from index ``start``; the others are skipped with a warning."""
@@ -178,13 +204,14 @@ class VideoReader:
     def _decoded(self) -> Iterator[Frame]:
         """Every frame of the capture in order, reconnecting a live source that breaks off."""
         yield self._first_frame()
-        index, capture, tries = 1, self._capture, 0
+        index, capture, tries = self._first.index + 1, self._capture, 0
         assert capture is not None
         start = time.monotonic() - self._first.timestamp
         while not self._closed.is_set():
-            ok, image = capture.read()
-            if ok and image is not None:
+            found = self._read(capture, index)
+            if found is not None:
                 tries = 0
+                index, image = found
                 stamp = time.monotonic() - start if self.live else index / self.fps
                 yield Frame(index, stamp, _to_bgr(image))
                 index += 1
