@@ -7,6 +7,7 @@ import colorsys
 import cv2
 import numpy as np
 
+from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD
 from posetrack.types import Poses, TrackedPoses
 
 _GOLDEN = 0.618033988749895
@@ -18,7 +19,7 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
-def draw_poses(image: np.ndarray, poses: Poses | TrackedPoses, min_score: float = 0.3,
+def draw_poses(image: np.ndarray, poses: Poses | TrackedPoses, min_score: float = KEYPOINT_THRESHOLD,
                fps: float | None = None) -> np.ndarray:
     """A copy of ``image`` (H, W, 3) BGR with the skeletons drawn (keypoints below ``min_score`` left out)."""
     out = image.copy()

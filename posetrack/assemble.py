@@ -9,6 +9,7 @@ FP16 / INT8 files come from the compile chain (``compile.precision``), made on f
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -231,10 +232,32 @@ def build_pipeline(options: Options) -> Pipeline:
     detector = build_detector(options, detector_threads)
     choice = choose(runtime.backend, options.pose.precision, runtime.device)
     streams = stage_streams(torch.device(choice.device)) if choice.device.startswith("cuda:") else None
-    return Pipeline(detector, estimator, PoseTracker(options.tracker), max_persons=options.pose.max_persons,
-                    queue_size=runtime.queues(), sequential=runtime.sequential,
-                    detect_every=options.detector.every, recover_score=options.pose.recover_score,
-                    label=choice.label(options.pose.precision), stage_context=streams)
+    pipeline = Pipeline(detector, estimator, PoseTracker(options.tracker), max_persons=options.pose.max_persons,
+                        queue_size=runtime.queues(), sequential=runtime.sequential,
+                        detect_every=options.detector.every, recover_score=options.pose.recover_score,
+                        label=choice.label(options.pose.precision), stage_context=streams)
+    pipeline.warmup_s = warm_up(pipeline)
+    return pipeline
+
+
+def warm_up(pipeline: Pipeline) -> float:
+    """Run every batch shape the pipeline's PyTorch networks will see on a GPU (the pose network's buckets up to
+    ``max_persons`` crops, twice that with flip test, which also covers re-detection's smaller batches; the
+    detector's one frame) now, on this thread, before any stage thread starts: cuDNN autotuning and CUDA graph
+    capture then never happen mid-run, and never concurrently with another stage's CUDA work. Returns the
+    seconds it took (0.0 where nothing runs on a GPU)."""
+    start = time.perf_counter()
+    estimator, detector = pipeline.estimator, pipeline.detector
+    jobs = [(estimator.backend, estimator.config.input_size, pipeline.max_persons * (2 if estimator.config.flip_test
+                                                                                       else 1))]
+    if isinstance(detector, NetworkDetector):
+        jobs.append((detector.backend, detector.input_size, 1))
+    warmed = False
+    for backend, (width, height), batch in jobs:
+        if isinstance(backend, TorchBackend) and backend.device.type == "cuda":
+            backend.warm_up((3, height, width), batch)
+            warmed = True
+    return time.perf_counter() - start if warmed else 0.0
 
 
 def create_pipeline(pose: str | None = None, detector: str | None = None, device: str | None = None,

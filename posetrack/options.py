@@ -31,6 +31,8 @@ from typing import Any
 
 from posetrack.backends.select import BACKENDS, PRECISIONS
 from posetrack.errors import PosetrackError
+from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD
+from posetrack.pipeline import MAX_PERSONS, QUEUE_SIZE, RECOVER_SCORE
 from posetrack.track import FlowConfig, OneEuroConfig, TrackerConfig
 from posetrack.types import Size
 
@@ -88,8 +90,8 @@ class PoseOptions:
     layout: str | None = None
     precision: str = "fp32"
     flip_test: bool = False
-    max_persons: int = 50
-    recover_score: float | None = 0.5
+    max_persons: int = MAX_PERSONS
+    recover_score: float | None = RECOVER_SCORE
 
     def __post_init__(self) -> None:
         _check(self, precision=self.precision in PRECISIONS, max_persons=self.max_persons >= 1,
@@ -105,7 +107,7 @@ class OutputOptions:
         stream_json: one JSON line per frame to this file, or ``-`` for stdout (``sinks.JsonLinesSink``).
     """
 
-    keypoint_threshold: float = 0.3
+    keypoint_threshold: float = KEYPOINT_THRESHOLD
     video: bool = True
     coco: bool = False
     show: bool = False
@@ -148,7 +150,7 @@ class RuntimeOptions:
         latest, as ``VideoReader`` resolved it for the source), else 4."""
         if self.queue_size is not None:
             return self.queue_size
-        return 1 if self.buffer == "latest" else 4
+        return 1 if self.buffer == "latest" else QUEUE_SIZE
 
 
 _RULES = {"precision": f"one of {', '.join(PRECISIONS)}", "backend": f"one of {', '.join(BACKENDS)}",

@@ -36,21 +36,26 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from posetrack.detect import Detector
-from posetrack.pose import TopDownEstimator
 from posetrack.track import PoseTracker, Proposals
 from posetrack.track.oks import box_iou
 from posetrack.types import Detections, Frame, FrameResult, Poses, TrackedPoses, concat_poses
+
+if TYPE_CHECKING:  # annotations only: the options record reads this module's defaults, and --help must not load torch
+    from posetrack.detect import Detector
+    from posetrack.pose import TopDownEstimator
 
 log = logging.getLogger("posetrack")
 
 STAGES = ("decode", "detect", "pose", "track")
 JOIN_SECONDS = 30.0  # how long a stopping run waits for a stage inside a long call before saying so
+MAX_PERSONS = 50  # poses per frame at most (the highest-scoring boxes): a bound on one frame's pose batch
+QUEUE_SIZE = 4  # frames in flight between two stages: enough to keep every stage busy
+RECOVER_SCORE = 0.5  # mean keypoint score that keeps a re-detected person (chosen on the validation clips)
 
 
 @dataclass
@@ -252,7 +257,8 @@ class Pipeline:
         recover_score: poses found at proposed boxes are kept when their mean keypoint score reaches this; None:
             no proposals (the detector alone finds people; only with ``detect_every`` 1).
         redetect_below: detect off schedule when a followed person's mean keypoint score drops below this.
-        label: what runs the networks and why, for the run summary.
+        label: what runs the networks and why, for the run summary. warmup_s: seconds the GPU warm-up took when
+            the pipeline was built (0 on a CPU).
         stage_context: the device work of a stage runs inside ``stage_context(stage)``: on a GPU, each network
             stage's own CUDA stream (``device.streams``), so that the detector's and the pose network's kernels can
             overlap; None on a CPU.
@@ -261,15 +267,16 @@ class Pipeline:
     detector: Detector
     estimator: TopDownEstimator
     tracker: PoseTracker
-    max_persons: int = 50
-    queue_size: int = 4
+    max_persons: int = MAX_PERSONS
+    queue_size: int = QUEUE_SIZE
     sequential: bool = False
     detect_every: int = 1
-    recover_score: float | None = 0.5
+    recover_score: float | None = RECOVER_SCORE
     redetect_below: float = 0.5
     label: str = ""
     stage_context: Callable[[str], AbstractContextManager] | None = None
     times: StageTimes = field(default_factory=StageTimes)
+    warmup_s: float = 0.0  # spent before the first frame capturing and autotuning (``assemble.warm_up``), not timed
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -278,7 +285,8 @@ class Pipeline:
             raise ValueError("detect_every > 1 follows people by their poses: it needs recover_score")
         self._followed = _Followed()
         self._thumb: np.ndarray | None = None
-        self._estimator_lock = threading.Lock()
+        self._estimator_lock = threading.Lock()  # the pose and track stages share the pose network (``_recover``)
+        self._detector_lock = threading.Lock()  # the detect and pose stages share the detector (off schedule)
 
     @property
     def follows(self) -> bool:
@@ -328,9 +336,24 @@ class Pipeline:
     def _on(self, stage: str) -> AbstractContextManager:
         return self.stage_context(stage) if self.stage_context is not None else nullcontext()
 
-    def _run_detector(self, frame: Frame) -> Detections:
-        with self._on("detect"):
-            found = self.detector.detect(frame)
+    def _shared(self, lock: threading.Lock, network: str, caller: str, call: Callable[[], Any]) -> Any:
+        """``call()``, a network two stages share, under its ``lock``. Its time is the busy time of the stage that
+        owns the network (``network``), whichever stage ran it; the time ``caller`` waited for the lock is no
+        stage's work. So a stage's busy time is the work done for it, and the end-to-end FPS never exceeds the
+        slowest stage's rate."""
+        t0 = time.perf_counter()
+        with lock, self._on(network):
+            t1 = time.perf_counter()
+            out = call()
+            t2 = time.perf_counter()
+        self.times.add(caller, -(t1 - t0))
+        if caller != network:
+            self.times.add(caller, -(t2 - t1))
+            self.times.add(network, t2 - t1)
+        return out
+
+    def _run_detector(self, frame: Frame, caller: str = "detect") -> Detections:
+        found = self._shared(self._detector_lock, "detect", caller, lambda: self.detector.detect(frame))
         self.times.detected += 1
         if len(found) > self.max_persons:
             keep = np.argsort(-found.scores, kind="stable")[: self.max_persons]
@@ -348,24 +371,19 @@ class Pipeline:
                                else (Proposals.none(), False))
         cut = self.detect_every > 1 and self._scene_cut(frame)
         if work.detections is None and (redetect or cut or len(proposals) == 0):
-            t0 = time.perf_counter()
-            work.detections = self._run_detector(frame)  # off schedule, on this thread
-            spent = time.perf_counter() - t0  # counted as the detector's time, not the pose stage's
-            self.times.add("detect", spent)
-            self.times.add("pose", -spent)
+            work.detections = self._run_detector(frame, caller="pose")  # off schedule, on this thread
         if work.detections is not None:  # a keyframe: the detector's boxes (``_track`` adds the people it missed)
             boxes, scores = work.detections.boxes, work.detections.scores
         else:
             h, w = frame.image.shape[:2]
             boxes, scores = np.clip(proposals.boxes, 0, [w, h, w, h]), proposals.scores
-        poses = self._estimate(frame, boxes, scores)
+        poses = self._estimate(frame, boxes, scores, caller="pose")
         work.poses = poses if work.detections is not None else self._confident(poses)
         work.proposed = np.full(len(work.poses), work.detections is None)
         return work
 
-    def _estimate(self, frame: Frame, boxes: np.ndarray, scores: np.ndarray) -> Poses:
-        with self._estimator_lock, self._on("pose"):  # the track stage also estimates (``_recover``)
-            return self.estimator.estimate(frame, boxes, scores)
+    def _estimate(self, frame: Frame, boxes: np.ndarray, scores: np.ndarray, caller: str) -> Poses:
+        return self._shared(self._estimator_lock, "pose", caller, lambda: self.estimator.estimate(frame, boxes, scores))
 
     def _confident(self, poses: Poses) -> Poses:
         """The poses found at proposed boxes whose mean keypoint score reaches ``recover_score``."""
@@ -401,11 +419,7 @@ class Pipeline:
             look &= box_iou(boxes, tracked.boxes).max(1) < 0.5
         if not look.any():
             return tracked
-        t0 = time.perf_counter()
-        found = self._estimate(frame, boxes[look], np.zeros(int(look.sum()), np.float32))
-        spent = time.perf_counter() - t0  # the pose network's time, counted as the pose stage's
-        self.times.add("pose", spent)
-        self.times.add("track", -spent)
+        found = self._estimate(frame, boxes[look], np.zeros(int(look.sum()), np.float32), caller="track")
         keep = found.scores.mean(1) >= self.recover_score
         if not keep.any():
             return tracked

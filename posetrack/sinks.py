@@ -21,7 +21,14 @@ from posetrack.annotate import draw_poses
 from posetrack.errors import PosetrackError
 from posetrack.io.coco_json import keypoint_result, video_image_id, write_results
 from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
-from posetrack.io.posetrack_json import MAX_FRAMES, PoseTrackFrame, frame_entries, poses_to_frame, write_entries
+from posetrack.io.posetrack_json import (
+    KEYPOINT_THRESHOLD,
+    MAX_FRAMES,
+    PoseTrackFrame,
+    frame_entries,
+    poses_to_frame,
+    write_entries,
+)
 from posetrack.io.video import VideoWriter
 from posetrack.skeleton import COCO17, joint_slots
 from posetrack.transforms import letterbox
@@ -71,7 +78,7 @@ class PoseTrackJsonSink(Sink):
         keep_score: keypoints below it are left out.
     """
 
-    def __init__(self, path: str | Path, name: str, size: tuple[int, int], keep_score: float = 0.3):
+    def __init__(self, path: str | Path, name: str, size: tuple[int, int], keep_score: float = KEYPOINT_THRESHOLD):
         self.path: Path = Path(path)
         self.name, self.size, self.keep_score = name, size, keep_score
         self._outputs: list[Path] = []  # finished files, in frame order
@@ -236,11 +243,11 @@ class VideoSink(Sink):
     Frames of another size than ``size`` (image folders of mixed sizes) are letterboxed into it.
     """
 
-    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, keep_score: float = 0.3):
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, keep_score: float = KEYPOINT_THRESHOLD):
         self.path: Path = Path(path)
         self.keep_score, self.size = keep_score, (int(size[0]), int(size[1]))
         self._partial = self.path.with_name(self.path.stem + PARTIAL + self.path.suffix)
-        self._writer = VideoWriter(self._partial, self.size, fps)
+        self._writer = VideoWriter(self._partial, self.size, fps, background=True)  # encoding off the run's path
 
     def write(self, result: FrameResult) -> None:
         image = draw_poses(result.frame.image, result.poses, self.keep_score, result.fps)
@@ -259,7 +266,7 @@ class VideoSink(Sink):
 class WindowSink(Sink):
     """The annotated frames in a display window; q or Esc sets ``stop`` (the run ends, keeping its results)."""
 
-    def __init__(self, name: str = "posetrack", keep_score: float = 0.3):
+    def __init__(self, name: str = "posetrack", keep_score: float = KEYPOINT_THRESHOLD):
         self.name, self.keep_score = name, keep_score
         open_window(name)
 

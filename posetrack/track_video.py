@@ -32,7 +32,7 @@ class RunSummary:
     """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, the frame
     where the source broke off (None if it did not), the unreadable images skipped, each frame's latency (seconds
     from capture to result), for a live source the frames dropped (``--buffer latest``) and reconnections, and the
-    indices of a video's damaged frames skipped."""
+    indices of a video's damaged frames skipped; ``warmup_s``: the GPU warm-up when the pipeline was built."""
 
     frames: int
     persons: int
@@ -46,6 +46,7 @@ class RunSummary:
     dropped: int = 0
     reconnects: int = 0
     damaged: list[int] = field(default_factory=list)
+    warmup_s: float = 0.0
 
     @property
     def json_path(self) -> Path | None:
@@ -71,6 +72,9 @@ class RunSummary:
         backend = f"  [{self.backend}]" if self.backend else ""
         lines = [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
                  f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages}){backend}"]
+        if self.warmup_s:
+            lines.append(f"GPU warm-up {self.warmup_s:.1f} s when the pipeline was built (autotuning, CUDA graphs; "
+                         "not in the FPS)")
         latency = self.latency_ms()
         if latency:
             live = (f"; {self.dropped} frames dropped (newest frame kept), {self.reconnects} reconnections"
@@ -88,7 +92,8 @@ class RunSummary:
                 "fps": fps["total"], "stage_fps": {s: fps[s] for s in ("decode", "detect", "pose", "track")},
                 "latency_ms": self.latency_ms(), "detector_frames": self.times.detected, "dropped": self.dropped,
                 "reconnects": self.reconnects, "broken_at": self.broken_at,
-                "skipped": [str(p) for p in self.skipped], "damaged": list(self.damaged), "backend": self.backend,
+                "skipped": [str(p) for p in self.skipped], "damaged": list(self.damaged), "warmup_s": self.warmup_s,
+                "backend": self.backend,
                 "outputs": [str(p) for p in self.outputs]}
 
 
@@ -165,7 +170,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
                          reader.broken_at, list(reader.skipped), pipeline.label, latencies, reader.dropped,
-                         reader.reconnects, list(reader.damaged))
+                         reader.reconnects, list(reader.damaged), pipeline.warmup_s)
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary

@@ -76,6 +76,16 @@ def tiny_onnx(tiny_model, tmp_path_factory):
 
 
 @pytest.fixture
+def no_tf32():
+    """float32 means float32 on a GPU for the test: cuDNN's and cuBLAS's TF32 (on by default for convolutions) would
+    put an fp32 parity test 1e-3 off for reasons of no code of ours."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 

@@ -179,6 +179,15 @@ def test_cli_module_loads_without_torch():
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "demo", "bench", "models", "eval"])
+def test_help_loads_no_torch(command):
+    """``--help`` answers at once: it reads the options' defaults, never the networks."""
+    code = (f"import sys; from posetrack.cli import main\ntry:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n"
+            "    pass\nprint('torch' in sys.modules, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stderr.strip().splitlines()[-1] == "False" and "usage: posetrack" in r.stdout, r.stderr
+
+
 @pytest.mark.slow
 def test_train_pose_with_its_defaults_runs(tmp_path):
     """The README's training command with nothing but --out (and a short run): no NameError on the defaults."""

@@ -8,7 +8,7 @@ import torch
 
 from posetrack import heatmaps as hm
 from posetrack.device import crops, decode
-from posetrack.device.buckets import bucket, chunks
+from posetrack.device.buckets import BUCKETS, bucket, chunks, reachable
 from posetrack.pose import TopDownConfig
 from posetrack.pose import crop_batch as cv2_crop_batch
 from posetrack.skeleton import COCO17
@@ -78,6 +78,21 @@ def test_buckets_and_chunks():
         bucket(65)
     assert [(s.start, s.stop) for s in chunks(100, 32)] == [(0, 32), (32, 64), (64, 96), (96, 100)]
     assert list(chunks(0, 32)) == []
+
+
+def test_a_warm_up_covers_every_bucket_a_run_can_reach():
+    assert reachable(1) == [1] and reachable(3) == [1, 2, 4] and reachable(50) == [1, 2, 4, 8, 16, 32, 64]
+    assert reachable(100) == list(BUCKETS)  # 100 crops (50 people, flip test) run as 64 + 36: both buckets warm
+    for n in range(1, 200):  # every batch a run can make, chunked as run_torch chunks it, lands in a warm bucket
+        assert all(bucket(s.stop - s.start) in reachable(n) for m in range(1, n + 1) for s in chunks(m, 64))
+
+
+def test_a_cpu_pipeline_has_nothing_to_warm_up():
+    from posetrack.assemble import build_pipeline
+    from posetrack.options import Options
+
+    pipeline = build_pipeline(Options.demo(runtime__backend="torch", runtime__device="cpu"))
+    assert pipeline.warmup_s == 0.0
 
 
 # ---- the estimator on the device path, the torch backend's buckets and precisions, the backend choice ---------
@@ -217,7 +232,7 @@ def test_torch_compile_equals_eager(rng):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 2e-2), ("bf16", 6e-2)])
-def test_cuda_parity_with_the_cpu_reference(tiny_model, rng, precision, tolerance):
+def test_cuda_parity_with_the_cpu_reference(tiny_model, rng, precision, tolerance, no_tf32):
     import copy
 
     x = rng.normal(0, 1, (8, 3, 128, 96)).astype(np.float32)
@@ -228,14 +243,55 @@ def test_cuda_parity_with_the_cpu_reference(tiny_model, rng, precision, toleranc
 
 
 @pytest.mark.gpu
-def test_cuda_graph_replay_equals_eager(tiny_model, rng):
+def test_cuda_graph_replay_equals_eager(tiny_model, rng, no_tf32):
     import copy
 
     x = rng.normal(0, 1, (37, 3, 128, 96)).astype(np.float32)  # a 64 bucket, padded
-    eager = TorchBackend(copy.deepcopy(tiny_model), device="cuda").run({"input": x})["heatmaps"]
+    # eager on the bucket's shape too: cuDNN may pick other algorithms for 37 than for 64, which is no graph's doing
+    padded = np.concatenate([x, np.zeros((64 - 37, *x.shape[1:]), np.float32)])
+    eager = TorchBackend(copy.deepcopy(tiny_model), device="cuda").run({"input": padded})["heatmaps"][:37]
     graphs = TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True)
     for _ in range(2):  # capture, then replay
         np.testing.assert_allclose(graphs.run({"input": x})["heatmaps"], eager, atol=1e-4)
+
+
+@pytest.mark.gpu
+def test_warm_up_captures_every_reachable_bucket_before_the_run(tiny_model, rng):
+    import copy
+
+    backend = TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True)
+    backend.warm_up((3, 128, 96), 20)
+    assert sorted(backend._graphs) == reachable(20)
+    graphs = dict(backend._graphs)
+    for n in (1, 3, 7, 20):  # the run replays what was captured; it captures nothing itself
+        backend.run({"input": rng.normal(0, 1, (n, 3, 128, 96)).astype(np.float32)})
+    assert backend._graphs == graphs
+
+
+@pytest.mark.gpu
+def test_a_capture_survives_cuda_work_on_another_thread(tiny_model):
+    """``thread_local`` capture: uploads and kernels of another stage's thread during a capture do not invalidate
+    it (in the default global mode they would)."""
+    import copy
+    import threading
+
+    backend = TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True)
+    stop, busy = threading.Event(), []
+
+    def other_stage():
+        stream = torch.cuda.Stream()
+        with torch.cuda.stream(stream):
+            while not stop.is_set():
+                busy.append(float((torch.ones(256, 256, device="cuda") * 2).sum().item()))
+
+    worker = threading.Thread(target=other_stage)
+    worker.start()
+    try:
+        backend.warm_up((3, 128, 96), 64)
+    finally:
+        stop.set()
+        worker.join()
+    assert sorted(backend._graphs) == list(BUCKETS) and busy
 
 
 @pytest.mark.gpu

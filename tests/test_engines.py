@@ -165,10 +165,15 @@ def test_unsupported_io_type_is_named(fake):
 # ------------------------------------------------------------------------------------ GPU: real engines
 
 
+@pytest.fixture
+def tensorrt():
+    """TensorRT, or the test skipped before any other fixture exports a model for it."""
+    return pytest.importorskip("tensorrt", reason="TensorRT is not installed")
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 2e-2), ("int8", 0.15)])
-def test_engine_matches_onnx_runtime(tiny_onnx, tmp_path, monkeypatch, precision, tolerance):
-    pytest.importorskip("tensorrt", reason="TensorRT is not installed")
+def test_engine_matches_onnx_runtime(tensorrt, tiny_onnx, tmp_path, monkeypatch, precision, tolerance):
     from posetrack.backends import OrtBackend
     from posetrack.compile.calibrate import collect_ranges
     from posetrack.compile.fp16 import convert_fp16

@@ -118,6 +118,7 @@ class _Replay:
     """A pipeline stand-in that replays results of the frames it is given, failing at ``fail_at``."""
 
     label = "replayed results"
+    warmup_s = 0.0
 
     def __init__(self, fail_at: int | None = None):
         self.times, self.fail_at = StageTimes(), fail_at
@@ -247,3 +248,14 @@ def test_a_video_s_sequence_is_named_after_it_with_digits_of_its_own():
     a, b = sequence_name_for("walk in park"), sequence_name_for("run")
     assert a.endswith("_mpii_walk_in_park") and SEQUENCE_NAME.match(a) and a[:6] != b[:6]
     assert sequence_name_for("200003_mpii_test") == "200003_mpii_test" and sequence_name_for("run") == b  # stable
+
+
+def test_a_background_writer_writes_the_same_video_and_waits_for_it_on_close(tmp_path, rng):
+    from posetrack.io.video import VideoWriter
+
+    images = [rng.integers(0, 256, (96, 160, 3), dtype=np.uint8) for _ in range(30)]
+    for background in (False, True):
+        with VideoWriter(tmp_path / f"{background}.mp4", (160, 96), 25, background=background) as writer:
+            for image in images:
+                writer.write(image)
+    assert (tmp_path / "True.mp4").read_bytes() == (tmp_path / "False.mp4").read_bytes()  # every frame, in order

@@ -17,7 +17,7 @@ from posetrack.track import (
     oks,
     propagate,
 )
-from posetrack.track.flow import track_points
+from posetrack.track.flow import FlowConfig, flow_scale, to_gray, track_points
 from posetrack.types import Poses
 
 SIGMAS = POSETRACK17.sigmas
@@ -93,6 +93,21 @@ def test_propagation_moves_untrusted_points_with_their_person(rng):
     out, camera = propagate(img, moved, kp, use)
     np.testing.assert_allclose(camera, [6, 0], atol=0.2)
     np.testing.assert_allclose(out - kp, np.broadcast_to([6, 0], kp.shape), atol=0.3)
+
+
+def test_flow_on_a_scaled_down_frame_moves_points_in_frame_pixels(rng):
+    """A 1080p frame's flow runs at half size (``FlowConfig.max_side`` 960); points and motion stay in the frame's
+    pixels, and a 640x360 frame is not scaled at all."""
+    img = _textured(rng, (1080, 1920))
+    moved = np.roll(img, (4, 10), axis=(0, 1))
+    config = FlowConfig()
+    scale = flow_scale(img.shape, config.max_side)
+    small, small_moved = to_gray(img, config.max_side), to_gray(moved, config.max_side)
+    assert scale == 0.5 and small.shape == (540, 960) and flow_scale((360, 640), config.max_side) == 1.0
+    kp = rng.uniform(200, 900, (3, 17, 2)).astype(np.float32)
+    out, camera = propagate(small, small_moved, kp, np.ones((3, 17), bool), config, scale)
+    np.testing.assert_allclose(camera, [10, 4], atol=0.3)
+    np.testing.assert_allclose(np.median(out - kp, axis=(0, 1)), [10, 4], atol=0.3)
 
 
 def _poses(keypoints, scores=None):

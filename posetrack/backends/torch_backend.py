@@ -10,6 +10,7 @@ whatever the precision (the cast happens inside).
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from posetrack.backends.base import check_inputs
-from posetrack.device.buckets import BUCKETS, bucket, chunks
+from posetrack.device.buckets import BUCKETS, bucket, chunks, reachable
 from posetrack.errors import PosetrackError
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -66,8 +67,21 @@ class TorchBackend:
         self.cuda_graphs, self.pad = cuda_graphs, pad_to_buckets or cuda_graphs
         self.buckets = tuple(sorted(buckets))
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]] = {}
+        self._capture_lock = threading.Lock()  # one capture at a time, even if two stage threads share the backend
+        self._capture_stream: torch.cuda.Stream | None = None  # this backend's own, made on its first capture
         self.name = f"torch:{self.device}" + (f" {precision}" if precision != "fp32" else "") + (
             " cuda-graphs" if cuda_graphs else "") + (" compiled" if compile else "")
+
+    def warm_up(self, item_shape: Sequence[int], max_batch: int) -> None:
+        """Run every batch shape that batches of 1..``max_batch`` items of ``item_shape`` (e.g. (3, 256, 192)) will
+        use, capturing their CUDA graphs, now and from the calling thread: before a pipeline's stage threads start,
+        so that no cuDNN autotuning or capture happens mid-run. Nothing to do on a CPU."""
+        if self.device.type != "cuda" or len(self.input_names) != 1:
+            return
+        sizes = reachable(max_batch, self.buckets) if self.pad else [max_batch]
+        for size in sizes:
+            self.run_torch({self.input_names[0]: torch.zeros((size, *item_shape), device=self.device)})
+        torch.cuda.synchronize(self.device)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         check_inputs(self, inputs)
@@ -101,22 +115,29 @@ class TorchBackend:
     def _replay(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         size = len(x)
         if size not in self._graphs:
-            self._graphs[size] = self._capture(x)
+            with self._capture_lock:
+                if size not in self._graphs:
+                    self._graphs[size] = self._capture(x)
         graph, static_in, static_out = self._graphs[size]
         static_in.copy_(x)
         graph.replay()
         return tuple(o.clone() for o in static_out)
 
     def _capture(self, x: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One graph for ``x``'s shape, on this backend's own stream. ``thread_local`` capture: CUDA work that
+        another thread issues meanwhile (an upload or a replay in the detect stage) does not invalidate it, as it
+        would in the default global mode; ``warm_up`` captures before the threads start anyway."""
         static_in = x.clone()
-        side = torch.cuda.Stream(self.device)
+        if self._capture_stream is None:
+            self._capture_stream = torch.cuda.Stream(self.device)
+        side = self._capture_stream
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):  # warm-up (cuDNN autotuning, lazy init) off the capture
             for _ in range(3):
                 self._eager(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
             static_out = self._eager(static_in)
         return graph, static_in, static_out
 

@@ -18,9 +18,10 @@ from posetrack.batch.ledger import Entry, Ledger, VideoResult, input_key, option
 from posetrack.batch.local import LOST, Executor, InlineExecutor, ProcessExecutor
 from posetrack.batch.sources import Source, collect
 from posetrack.batch.worker import WORK, VideoJob
-from posetrack.errors import PosetrackError
+from posetrack.errors import Interrupted, PosetrackError
 from posetrack.io.files import atomic_path
 from posetrack.options import Options
+from posetrack.track_video import StopRequest, deferred_signals
 
 EXECUTORS = ("local", "ray")
 
@@ -107,7 +108,10 @@ def track_videos(sources: list[str | Path], out_dir: str | Path, options: Option
     try:
         if todo:
             runner.start()
-            _drive(runner, todo, keys, digest, out, ledger, entries, retries, bar, verbose)
+            # A stop signal is taken between polls, never between a ledger line and its entry here, so the summary
+            # and the ledger always agree on what was done.
+            with deferred_signals() as stop:
+                _drive(runner, todo, keys, digest, out, ledger, entries, retries, bar, verbose, stop)
     finally:
         bar.close()
         runner.stop()
@@ -123,7 +127,7 @@ def track_videos(sources: list[str | Path], out_dir: str | Path, options: Option
 
 
 def _drive(runner: Executor, todo: list[Source], keys: dict, digest: str, out: Path, ledger: Ledger,
-           entries: list[Entry], retries: int, bar: tqdm, verbose: bool) -> None:
+           entries: list[Entry], retries: int, bar: tqdm, verbose: bool, stop: StopRequest) -> None:
     pending = deque((s, 1) for s in todo)
     running: dict[int, tuple[Source, int]] = {}
     frames, start = 0, time.perf_counter()
@@ -138,6 +142,8 @@ def _drive(runner: Executor, todo: list[Source], keys: dict, digest: str, out: P
         return entry
 
     while pending or running:
+        if stop.signum is not None:
+            raise Interrupted(stop.signum)
         for slot in range(runner.slots):
             if slot not in running and pending:
                 source, attempt = pending.popleft()

@@ -10,7 +10,7 @@ import numpy as np
 
 from posetrack.eval.poseval import PoseTrackMetrics
 from posetrack.eval.tracking import METRICS, TrackingReport, evaluate_pairs
-from posetrack.io.posetrack_json import PoseTrackSequence, poses_to_frame
+from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD, PoseTrackSequence, poses_to_frame
 from posetrack.synth import FrameTruth, SceneConfig, SyntheticVideo
 from posetrack.synth.files import truth_to_posetrack
 from posetrack.track.tracker import PoseTracker, TrackerConfig
@@ -35,7 +35,7 @@ class DetectionNoise:
     drop_rate: float = 0.1
     visible_score: float = 0.9
     occluded_score: float = 0.5
-    keep_score: float = 0.3
+    keep_score: float = KEYPOINT_THRESHOLD
 
 
 def noisy_poses(truth: FrameTruth, noise: DetectionNoise, rng: np.random.Generator) -> Poses:

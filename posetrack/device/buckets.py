@@ -17,6 +17,13 @@ def bucket(n: int, buckets: Sequence[int] = BUCKETS) -> int:
     raise ValueError(f"batch of {n} is larger than the largest bucket {max(buckets)}; chunk it first")
 
 
+def reachable(max_batch: int, buckets: Sequence[int] = BUCKETS) -> list[int]:
+    """The buckets that batches of 1..``max_batch`` items land in (a larger batch runs in chunks of the largest
+    bucket, whose remainder lands in a smaller one), smallest first: what a warm-up must capture."""
+    top = bucket(min(max_batch, max(buckets)), buckets)
+    return [b for b in sorted(buckets) if b <= top]
+
+
 def chunks(n: int, largest: int) -> Iterator[slice]:
     """Slices covering ``range(n)`` in pieces of at most ``largest``."""
     if largest < 1:

@@ -25,6 +25,9 @@ from posetrack.types import TrackedPoses
 SEQUENCE_NAME = re.compile(r"^(\d+)_(mpii|bonn|mpiinew)\w*$")  # the only sequence names poseval accepts
 MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of the image id
 MAX_TRACK_ID = 10_000  # poseval offsets track ids by sequence index x 10 000
+# Keypoints scoring below this are left out of the files (poseval counts every keypoint written) and not drawn: the
+# default of --keypoint-threshold, and of every sink.
+KEYPOINT_THRESHOLD = 0.3
 
 
 @dataclass

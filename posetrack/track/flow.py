@@ -8,7 +8,7 @@ with the frame's median motion (the camera) when the person has none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -16,17 +16,31 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FlowConfig:
-    """Lucas–Kanade settings. win_size: search window, pixels. max_level: pyramid levels above the base.
-    fb_threshold: largest forward–backward round-trip error of a trusted point, pixels."""
+    """Lucas–Kanade settings. win_size: search window, pixels of the flow image. max_level: pyramid levels above
+    the base. fb_threshold: largest forward–backward round-trip error of a trusted point, pixels of the frame.
+    max_side: the flow runs on the frame scaled down so that its longer side is at most this (None: full size):
+    a 1080p frame at half size costs a quarter, and a person's joints move several pixels a frame there anyway."""
 
     win_size: int = 21
     max_level: int = 3
     fb_threshold: float = 1.5
+    max_side: int | None = 960
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) BGR or (H, W) → (H, W) uint8 grayscale."""
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+def to_gray(image: np.ndarray, max_side: int | None = None) -> np.ndarray:
+    """(H, W, 3) BGR or (H, W) → uint8 grayscale, scaled down (area averaging) so that its longer side is at most
+    ``max_side`` (None: full size)."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    scale = flow_scale(gray.shape, max_side)
+    if scale == 1.0:
+        return gray
+    size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def flow_scale(shape: tuple[int, ...], max_side: int | None) -> float:
+    """The factor ``to_gray`` scales a frame of ``shape`` (H, W, ...) by: at most 1."""
+    return 1.0 if max_side is None else min(1.0, max_side / max(shape[:2]))
 
 
 def track_points(prev_gray: np.ndarray, gray: np.ndarray, points: np.ndarray,
@@ -50,18 +64,22 @@ def track_points(prev_gray: np.ndarray, gray: np.ndarray, points: np.ndarray,
 
 
 def propagate(prev_gray: np.ndarray, gray: np.ndarray, keypoints: np.ndarray, use: np.ndarray,
-              config: FlowConfig = FlowConfig()) -> tuple[np.ndarray, np.ndarray]:
+              config: FlowConfig = FlowConfig(), scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Move the poses of the previous frame into the current one.
 
     Args:
-        keypoints: (M, K, 2) previous-frame keypoints, pixels.
+        prev_gray, gray: the two frames as ``to_gray`` made them, ``scale`` times the frame's size.
+        keypoints: (M, K, 2) previous-frame keypoints, pixels of the frame.
         use: (M, K) bool, the keypoints worth tracking (confident ones).
     Returns:
-        moved (M, K, 2) float32 keypoints, and the frame's median motion (2,) (zero when nothing tracked).
+        moved (M, K, 2) float32 keypoints, and the frame's median motion (2,) (zero when nothing tracked), pixels
+        of the frame.
     """
     moved = keypoints.astype(np.float32, copy=True)
     idx = np.nonzero(use)
-    new, ok = track_points(prev_gray, gray, keypoints[idx], config)
+    flow = config if scale == 1.0 else replace(config, fb_threshold=config.fb_threshold * scale)
+    new, ok = track_points(prev_gray, gray, keypoints[idx] * scale, flow)
+    new = new / scale if scale != 1.0 else new
     shift = new - keypoints[idx]
     global_shift = np.median(shift[ok], axis=0) if ok.any() else np.zeros(2, np.float32)
     person_shift = np.tile(global_shift, (len(keypoints), 1)).astype(np.float32)

@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from posetrack.errors import PosetrackError
 from posetrack.track.appearance import appearance_similarity, colour_signatures
-from posetrack.track.flow import FlowConfig, propagate, to_gray
+from posetrack.track.flow import FlowConfig, flow_scale, propagate, to_gray
 from posetrack.track.oks import confident_oks
 from posetrack.track.similarity import SIMILARITIES, Similarity, motion_similarity
 from posetrack.track.smoothing import OneEuroConfig, OneEuroSmoother
@@ -158,9 +158,11 @@ class PoseTracker:
         motion plus own velocity for the lost ones). ``update`` does it itself when it was not called for the frame;
         a pipeline calls it early, while the frame's poses are still being estimated."""
         cfg = self.config
-        gray = to_gray(image) if (image is not None and cfg.flow is not None) else None
+        gray = scale = None
+        if image is not None and cfg.flow is not None:
+            gray, scale = to_gray(image, cfg.flow.max_side), flow_scale(image.shape, cfg.flow.max_side)
         if self._tracks is not None:
-            self._move(self._tracks, gray)
+            self._move(self._tracks, gray, scale or 1.0)
         self._prev_gray, self._predicted = gray, True
 
     def update(self, poses: Poses, image: np.ndarray | None = None, can_start: np.ndarray | None = None
@@ -287,16 +289,16 @@ class PoseTracker:
         tracks.box_scores[rows] = poses.box_scores[cols]
         tracks.since_seen[rows] = 0
 
-    def _move(self, tracks: Tracks, gray: np.ndarray | None) -> None:
-        """Move every track into the current frame: flow for the tracks seen last frame, camera motion plus
-        their own velocity for the lost ones."""
+    def _move(self, tracks: Tracks, gray: np.ndarray | None, scale: float) -> None:
+        """Move every track into the current frame: flow for the tracks seen last frame (``gray``: the frame as
+        ``to_gray`` made it, ``scale`` times its size), camera motion plus their own velocity for the lost ones."""
         flow = self.config.flow
         if (flow is None or gray is None or self._prev_gray is None or len(tracks) == 0
                 or gray.shape != self._prev_gray.shape):
             return
         live = tracks.since_seen == 0
         use = (tracks.scores >= self.config.min_keypoint_score) & live[:, None]
-        moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, flow)
+        moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, flow, scale)
         shift = np.where(live[:, None], (moved - tracks.keypoints).mean(1), camera + tracks.velocity)
         tracks.camera += camera
         tracks.keypoints[live] = moved[live]

@@ -1,0 +1,84 @@
+"""Host stages per frame at 640x360 and 1080p: decode, the tracker (flow at full size and at FlowConfig's
+max_side), drawing and MP4 encoding. Held-out clips (seeds 700, 701; the flow size was chosen on 500, 501).
+
+    python benchmarks/host-stages/measure.py      # a few minutes → results.json beside this file
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from posetrack.annotate import draw_poses
+from posetrack.bench.measure import environment
+from posetrack.bench.stress import stress
+from posetrack.io.video import VideoReader, VideoWriter
+from posetrack.synth import PRESETS, SyntheticVideo
+from posetrack.synth.files import write_clip
+from posetrack.track import FlowConfig, TrackerConfig
+from posetrack.types import Poses
+
+SEEDS = (700, 701)
+SCENES = {  # 16 people at 1080p (people three times as tall in pixels as at 640x360)
+    "640x360": replace(PRESETS["crowd"], frames=150, people=10),
+    "1920x1080": replace(PRESETS["crowd"], frames=150, people=16, size=(1920, 1080), min_height=120),
+}
+
+
+def per_frame_ms(seconds: float, frames: int) -> float:
+    return round(1e3 * seconds / frames, 2)
+
+
+def decode_and_encode(scene, seed: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        video, _ = write_clip(scene, seed, tmp, f"{seed}00_mpii_host")
+        start = time.perf_counter()
+        frames = list(VideoReader(video))
+        decode = per_frame_ms(time.perf_counter() - start, len(frames))
+        truth = [t for _, t in SyntheticVideo(scene, seed)]
+        poses = [Poses(t.keypoints, np.where(t.visibility > 0, 0.9, 0.1).astype(np.float32), t.boxes,
+                       np.ones(len(t.boxes), np.float32)) for t in truth]
+        start = time.perf_counter()
+        drawn = [draw_poses(f.image, p) for f, p in zip(frames, poses)]
+        draw = per_frame_ms(time.perf_counter() - start, len(frames))
+        out = {"decode_ms": decode, "draw_ms": draw}
+        for background in (False, True):
+            start = time.perf_counter()
+            with VideoWriter(Path(tmp) / f"out-{background}.mp4", scene.size, scene.fps, background) as writer:
+                for image in drawn:
+                    writer.write(image)
+                handed = time.perf_counter() - start
+            key = "encode_on_path_ms" if background else "encode_ms"
+            out[key] = per_frame_ms(handed if background else time.perf_counter() - start, len(drawn))
+        return out
+
+
+def tracker(scene, seed: int) -> dict[str, float]:
+    out = {}
+    for label, side in (("full", None), ("max_side", FlowConfig().max_side)):
+        r = stress(scene, seed, TrackerConfig(flow=FlowConfig(max_side=side)))
+        h = r.report.headline()
+        out |= {f"track_{label}_ms": round(r.ms_per_frame, 2), f"MOTA_{label}": round(h["MOTA"], 2),
+                f"IDF1_{label}": round(h["IDF1"], 2)}
+    return out
+
+
+def main() -> None:
+    rows = []
+    for size, scene in SCENES.items():
+        for seed in SEEDS:
+            row = {"size": size, "people": scene.people, "seed": seed} | decode_and_encode(scene, seed) | tracker(scene, seed)
+            rows.append(row)
+            print(row, flush=True)
+    path = Path(__file__).with_name("results.json")
+    path.write_text(json.dumps({"environment": environment(), "rows": rows}, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
