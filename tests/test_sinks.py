@@ -250,12 +250,25 @@ def test_a_video_s_sequence_is_named_after_it_with_digits_of_its_own():
     assert sequence_name_for("200003_mpii_test") == "200003_mpii_test" and sequence_name_for("run") == b  # stable
 
 
-def test_a_background_writer_writes_the_same_video_and_waits_for_it_on_close(tmp_path, rng):
+def test_the_video_sink_draws_in_its_thread_exactly_what_drawing_in_line_gives(tmp_path):
+    from posetrack.annotate import draw_poses
     from posetrack.io.video import VideoWriter
 
-    images = [rng.integers(0, 256, (96, 160, 3), dtype=np.uint8) for _ in range(30)]
-    for background in (False, True):
-        with VideoWriter(tmp_path / f"{background}.mp4", (160, 96), 25, background=background) as writer:
-            for image in images:
-                writer.write(image)
-    assert (tmp_path / "True.mp4").read_bytes() == (tmp_path / "False.mp4").read_bytes()  # every frame, in order
+    results = [_result(i) for i in range(30)]
+    with VideoSink(tmp_path / "sink.mp4", (200, 160), 25.0) as sink:
+        for result in results:
+            sink.write(result)
+    with VideoWriter(tmp_path / "inline.mp4", (200, 160), 25.0) as writer:
+        for result in results:
+            writer.write(draw_poses(result.frame.image, result.poses, fps=result.fps))
+    assert (tmp_path / "sink.mp4").read_bytes() == (tmp_path / "inline.mp4").read_bytes()  # every frame, in order
+
+
+def test_a_drawing_error_in_the_video_thread_reaches_the_run(tmp_path):
+    broken = _result(0)
+    broken.poses.keypoints[:] = np.nan  # cannot be drawn
+    broken.poses.scores[:] = 1.0
+    sink = VideoSink(tmp_path / "v.mp4", (200, 160), 25.0)
+    sink.write(broken)
+    with pytest.raises(ValueError):
+        sink.close()

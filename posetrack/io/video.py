@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import queue
 import re
 import threading
 import time
@@ -44,7 +43,6 @@ MIN_SIDE, MAX_SIDE = 32, 8192
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt")
 BUFFERS = ("latest", "all")
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
-BACKGROUND_FRAMES = 8  # frames a background writer may fall behind (a 1080p frame is 6 MB)
 DAMAGED_RUN = 8  # this many undecodable frames of a file in a row are its end, not damage
 
 
@@ -311,56 +309,26 @@ class VideoWriter:
         path: output file (parent folders are created).
         size: (width, height) of every frame.
         fps: frame rate.
-        background: encode in a thread of its own, up to ``BACKGROUND_FRAMES`` frames behind (encoding a 1080p
-            frame costs about 12 ms: off the caller's path it overlaps with the rest of the run). ``close`` waits
-            for every frame handed over; an encoding error is raised by the next ``write`` or ``close``.
     """
 
-    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, background: bool = False):
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.size = (int(size[0]), int(size[1]))
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), self.size)
         if not self._writer.isOpened():
             raise PosetrackError(f"{self.path}: cannot open for writing as MP4")
-        self.frames = 0  # handed over (all of them encoded once closed)
-        self._queue: queue.Queue[np.ndarray | None] | None = None
-        self._errors: list[BaseException] = []
-        if background:
-            self._queue = queue.Queue(BACKGROUND_FRAMES)
-            self._thread = threading.Thread(target=self._encode, daemon=True, name="posetrack-video-writer")
-            self._thread.start()
-
-    def _encode(self) -> None:
-        assert self._queue is not None
-        while (image := self._queue.get()) is not None:
-            if not self._errors:
-                try:
-                    self._writer.write(image)
-                except BaseException as exc:  # handed to the caller's next write or close
-                    self._errors.append(exc)
+        self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 BGR frame of the writer's size (with ``background``, the writer holds on to
-        ``image`` until it is encoded: do not change it afterwards)."""
+        """Append one (H, W, 3) uint8 BGR frame of the writer's size."""
         if image.shape[1::-1] != self.size:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, video is {self.size[0]}x{self.size[1]}")
-        if self._errors:
-            raise self._errors[0]
-        if self._queue is None:
-            self._writer.write(image)
-        else:
-            self._queue.put(image)
+        self._writer.write(image)
         self.frames += 1
 
     def close(self) -> None:
-        if self._queue is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._queue = None
         self._writer.release()
-        if self._errors:
-            raise self._errors[0]
 
     def __enter__(self) -> VideoWriter:
         return self
