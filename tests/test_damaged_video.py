@@ -83,6 +83,7 @@ def test_a_damaged_first_frame_leaves_frame_numbers_aligned(tmp_path, images):
     assert all(max(range(FRAMES), key=lambda j, f=f: _psnr(f.image, images[j])) == f.index for f in clean[:3])
 
 
+@pytest.mark.slow
 def test_run_on_a_damaged_video_writes_every_frame_and_counts_the_damage(tmp_path, images):
     path = damaged_avi(tmp_path, images)
     r = subprocess.run([sys.executable, "-m", "posetrack.cli", "run", str(path), "--pose-model", "demo", "--detector",

@@ -132,6 +132,7 @@ def test_sigterm_ends_a_live_run_cleanly_with_its_outputs(people, tmp_path):
     assert len(written["images"]) == frames[-1] + 1
 
 
+@pytest.mark.slow
 def test_the_live_benchmark_row_agrees_with_the_pacing():
     from posetrack.bench.live import camera_frames, measure_live
 

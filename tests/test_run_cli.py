@@ -294,6 +294,7 @@ def test_deferred_signals_leave_an_ignored_signal_ignored():
         signal.signal(signal.SIGHUP, before)
 
 
+@pytest.mark.slow
 def test_image_folder_with_a_corrupt_image_and_mixed_sizes(assets, tmp_path):
     root, _ = assets
     folder = tmp_path / "frames"
@@ -341,6 +342,7 @@ def _bad_detections(folder, entry):
     return dets
 
 
+@pytest.mark.slow
 def test_a_bad_detection_file_is_one_line_naming_the_entry(assets, tmp_path):
     root, video = assets
     args = run_args(root, video, tmp_path / "o", "--no-video")

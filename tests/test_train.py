@@ -53,6 +53,7 @@ def _fixed(batch):
     return itertools.repeat(batch)
 
 
+@pytest.mark.slow
 def test_pose_steps_lower_the_loss_and_resume(tmp_path):
     torch.manual_seed(0)
     model = HRNet.from_official_config(tiny_extra()).init_weights()
