@@ -2,11 +2,13 @@
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from conftest import as_from_a_terminal
 
 from posetrack.models import DEMO_POSE
 
@@ -38,6 +40,17 @@ def test_console_script_help_and_version():
     assert took < 5, f"--help took {took:.1f} s"  # no network library imported to answer it (0.6 s here)
     version = subprocess.run(["posetrack", "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("posetrack 0.")
+
+
+def test_every_command_s_help_shows_examples_and_wraps_its_description():
+    from posetrack.cli.parser import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps the subcommands there
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "example" in text, f"posetrack {name} --help has no examples"
+        assert max(len(line) for line in text.splitlines()) <= 160, f"posetrack {name} --help is not wrapped"
 
 
 def _one_line_error(result, *fragments):
@@ -94,6 +107,24 @@ def test_demo_refuses_a_bad_backend_option_before_writing_anything(tmp_path):
     r = run("demo", "--torch-compile", "--device", "cpu", "--frames", "2", "--out", str(tmp_path / "demo"))
     _one_line_error(r, "--torch-compile compiles the PyTorch backend")
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_bench_keeps_what_it_measured(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "posetrack.cli", "bench", "--models", "demo", "--backends", "torch",
+                             "--precisions", "fp32", "--batches", "1,2,4,8", "--repeats", "2", "--min-seconds", "0.1",
+                             "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_from_a_terminal())
+    for line in proc.stdout:
+        if " batch  1: " in line:  # the first engine row is measured: stop the bench there
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    (js,) = tmp_path.glob("*-interrupted.json")
+    report = json.loads(js.read_text())
+    assert report["interrupted"] and report["engines"] and len(report["engines"]) < 4  # kept, and really cut short
+    assert "**Interrupted**" in js.with_suffix(".md").read_text() and f"wrote {js}" in out
 
 
 @pytest.mark.slow

@@ -272,3 +272,29 @@ def test_a_drawing_error_in_the_video_thread_reaches_the_run(tmp_path):
     sink.write(broken)
     with pytest.raises(ValueError):
         sink.close()
+
+
+def test_videos_are_h264_and_odd_sizes_are_padded(tmp_path):
+    from posetrack.io.video import VideoWriter
+
+    with VideoWriter(tmp_path / "odd.mp4", (161, 95), 25) as writer:
+        for i in range(5):
+            writer.write(np.full((95, 161, 3), 40 * i, np.uint8))
+    capture = cv2.VideoCapture(str(tmp_path / "odd.mp4"))
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
+    assert writer.codec == "h264" and fourcc in ("h264", "avc1")
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (162, 96)
+    frames = [capture.read()[1] for _ in range(5)]
+    assert np.allclose([f[:95, :161].mean() for f in frames], [0, 40, 80, 120, 160], atol=5)  # each, in order
+
+
+def test_without_an_h264_encoder_the_video_is_mp4v_with_one_warning(tmp_path, monkeypatch, caplog):
+    from posetrack.io import video
+
+    monkeypatch.setattr(video, "_h264_encoder", lambda: False)  # PyAV absent, as on a minimal install
+    monkeypatch.setattr(video, "_WARNED", set())
+    for name in ("a.mp4", "b.mp4"):
+        with video.VideoWriter(tmp_path / name, (64, 48), 25) as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+        assert writer.codec == "mp4v" and cv2.VideoCapture(str(tmp_path / name)).read()[0]
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1 and "pip install av" in caplog.text

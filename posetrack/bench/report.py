@@ -51,6 +51,8 @@ def _markdown(report: Report, plots: list[str]) -> str:
     lines = [f"# posetrack benchmark, {date.today().isoformat()}", "",
              "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), "",
              f"Measured in {report.seconds / 60:.1f} min. Options: {asdict(report.options)}.", "",
+             *(["**Interrupted**: the run was stopped; the sections below hold what was measured before the stop.",
+                ""] if report.interrupted else []),
              "## Ceiling", "", *[_ceiling_line(c) for c in report.ceilings.values()], "",
              "Engine rows give each model's achieved GFLOP/s (FLOPs per item × items/s) as a fraction of the ceiling "
              "of the device they ran on; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",

@@ -164,6 +164,7 @@ class Report:
     tracker: list = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False  # stopped (Ctrl-C, SIGTERM) before every section was measured
 
 
 # ------------------------------------------------------------------------------------------- primitives
@@ -186,10 +187,10 @@ def backend_device(backend: Backend) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
-def run_benchmarks(options: BenchOptions, progress: bool = True) -> Report:
-    """Measure everything ``options`` asks for; backends or precisions that cannot run here are listed in
-    ``skipped`` with the reason."""
-    return BenchSuite(options, progress).run()
+def run_benchmarks(options: BenchOptions, progress: bool = True, report: Report | None = None) -> Report:
+    """Measure everything ``options`` asks for (into ``report``, if given: ``BenchSuite.run``); backends or
+    precisions that cannot run here are listed in ``skipped`` with the reason."""
+    return BenchSuite(options, progress).run(report)
 
 
 @dataclass(frozen=True)
@@ -226,17 +227,24 @@ class BenchSuite:
         self._heldout: dict[int, tuple] = {}
         self._agreement: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def run(self) -> Report:
+    def run(self, report: Report | None = None) -> Report:
+        """Measure every section into ``report`` (a new one if None). Each row is added as soon as it is measured,
+        so a caller holding ``report`` keeps what was measured when a stop signal interrupts the run."""
         start = time.perf_counter()
         options = self.options
-        report = Report(options, environment())
-        for name in options.models:
-            self._model(name, report)
-        if "demo" in options.models and "detector" in options.models:
-            self._pipeline(report)
-        for people in options.tracker_people:
-            report.tracker.append(measure_tracker(people, frames=max(20, 5 * options.repeats)))
-        report.seconds = time.perf_counter() - start
+        report = report or Report(options, environment())
+        try:
+            for name in options.models:
+                self._model(name, report)
+            if "demo" in options.models and "detector" in options.models:
+                self._pipeline(report)
+            for people in options.tracker_people:
+                report.tracker.append(measure_tracker(people, frames=max(20, 5 * options.repeats)))
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        finally:
+            report.seconds = time.perf_counter() - start
         return report
 
     def _say(self, text: str) -> None:

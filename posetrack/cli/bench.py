@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "per model, backend, precision and batch (and CUDA graphs on a GPU), against the "
                                    "convolution ceiling of the device each row ran on; accuracy per precision; the "
                                    "pipelined vs sequential runtime; tracker cost vs people. Writes "
-                                   "<date>-<host>.md, .json and PNG plots.")
+                                   "<date>-<host>.md, .json and PNG plots.",
+                       epilog="examples:\n  posetrack bench --quick\n  posetrack bench --live\n"
+                              "  posetrack bench --device cuda --models demo,w32 --precisions fp16,bf16")
     p.add_argument("--quick", action="store_true", help="the < 5 minute subset (demo models, batches 1 and 8)")
     p.add_argument("--out", type=folder, default="benchmarks", help="report folder (default: benchmarks/)")
     p.add_argument("--models", type=name_list(MODELS), help="comma-separated: demo, detector, w32, w48 "
@@ -47,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from posetrack.assemble import device_for
+    from posetrack.bench.measure import environment
     from posetrack.bench.report import write_report, write_rows_report
-    from posetrack.bench.suite import BenchOptions, run_benchmarks, synth_speeds, tracker_quality
+    from posetrack.bench.suite import BenchOptions, Report, run_benchmarks, synth_speeds, tracker_quality
 
     today = date.today().isoformat()
     paths: Sequence[Path]
@@ -73,7 +76,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
                               ("batches", args.batches), ("repeats", args.repeats),
                               ("min_seconds", args.min_seconds)) if v is not None}
         given["device"] = device_for(args.device or "cpu")
-        report = run_benchmarks(replace(options, **given))
+        options = replace(options, **given)
+        report = Report(options, environment())
+        try:
+            run_benchmarks(options, report=report)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was measured, then stop as interrupted
+            for path in write_report(report, args.out, ("-quick" if args.quick else "") + "-interrupted"):
+                print(f"wrote {path} (what was measured before the stop)")
+            raise
         paths = write_report(report, args.out, "-quick" if args.quick else "")
     for path in paths:
         print(f"wrote {path}")

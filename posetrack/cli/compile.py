@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "onnx.checker and its ONNX Runtime output compared with PyTorch's. It is the file "
                                    "runs use (cached in engines/ under the model's name and key); --out copies it.",
                        epilog="examples:\n  posetrack export --pose-model hrnet_w32_coco_256x192\n"
-                              "  posetrack export --pose-model pose_hrnet_w48_384x288.pth --out w48.onnx",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                              "  posetrack export --pose-model pose_hrnet_w48_384x288.pth --out w48.onnx")
     _which_model(p)
     p.add_argument("--out", type=Path, help="also copy the verified file here")
     add_device_arg(p, "PyTorch computes the parity reference", default="cpu")
@@ -41,8 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(--images); the synthetic world serves the demo models only.",
                        epilog="examples:\n  posetrack calibrate --pose-model hrnet_w32_posetrack18_256x192 --images "
                               "my_frames/\n  posetrack calibrate --model detector --detector rtmdet_nano_person "
-                              "--images clip.mp4",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                              "--images clip.mp4")
     _which_model(p)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--images", type=Path, metavar="DIR|VIDEO",
@@ -59,8 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "INT8 Q/DQ model checked against TensorRT's rules) and build a strongly typed "
                                    "engine with a dynamic-batch profile and a timing cache. Engines are cached by "
                                    "model hash, precision, shapes, GPU and TensorRT version; stale ones are rebuilt.",
-                       epilog="example:\n  posetrack build --pose-model hrnet_w32_posetrack18_256x192 --precision fp16",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog="example:\n  posetrack build --pose-model hrnet_w32_posetrack18_256x192 --precision fp16")
     _which_model(p)
     p.add_argument("--precision", choices=[q for q in PRECISIONS if q != "bf16"], default="fp16",
                    help="(default: fp16)")

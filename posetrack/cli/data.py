@@ -15,7 +15,9 @@ def register_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render a synthetic multi-person clip with exact PoseTrack ground truth",
                        description="Render a procedural clip (people walking, crossing, occluding, entering and "
                                    "leaving) to OUT_DIR/<name>.mp4 with ground truth OUT_DIR/<name>.json in "
-                                   "PoseTrack 2018 format, as the official poseval reads it. Same seed, same output.")
+                                   "PoseTrack 2018 format, as the official poseval reads it. Same seed, same output.",
+                       epilog="examples:\n  posetrack synth data/ --preset crowd --seed 7\n"
+                              "  posetrack synth data/ --preset hard --frames 300")
     p.add_argument("out_dir", type=Path, help="output folder")
     p.add_argument("--preset", default="crossing", choices=list(PRESETS),
                    help="difficulty preset (default: crossing)")
@@ -36,7 +38,9 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
                                    "(PCKh@0.5) and CLEAR-MOT, exactly as the official poseval; idf1: IDF1/IDP/IDR on "
                                    "the same per-joint accumulators, as motmetrics computes them; hota: keypoint HOTA "
                                    "(DetA x AssA) exactly as the official PoseTrack21 kit. Each ground-truth JSON is "
-                                   "paired with the prediction JSON of the same name.")
+                                   "paired with the prediction JSON of the same name.",
+                       epilog="examples:\n  posetrack eval --gt data/ --pred out/\n"
+                              "  posetrack eval --gt data/ --pred out/ --json metrics.json")
     p.add_argument("--gt", type=Path, required=True, help="ground-truth folder (or one .json)")
     p.add_argument("--pred", type=Path, required=True, help="prediction folder (or one .json)")
     p.add_argument("--metrics", type=name_list(METRICS), default=("poseval",), metavar="LIST",

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="The registry of models: the shipped demo models, MMPose's PoseTrack18 and COCO "
                                    "HRNets, and the RTMDet / YOLOX person detectors of MMDeploy's ONNX SDK. Named "
                                    "models are fetched once into the cache, checked against their sha256.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EPILOG)
     p.add_argument("action", nargs="?", default="list", choices=("list", "info", "fetch", "check"),
                    help="list (default), info NAME, fetch NAME..., check NAME...")
     p.add_argument("names", nargs="*", metavar="NAME", help="model names (or files, for info and check)")

@@ -10,13 +10,28 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from posetrack.cli import bench, compile, data, models, track, train
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that text holding line breaks (the examples of an epilog) keeps them, while a
+    description written as one paragraph is still wrapped to the terminal."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line, with the closest option or command for a typo."""
+    """An ``ArgumentParser`` whose errors are one line, with the closest option or command for a typo, and whose
+    help keeps the examples' lines."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         if "invalid choice" in message and "argument COMMAND" in message:
@@ -81,8 +96,7 @@ def build_parser() -> Parser:
                     epilog="examples:\n  posetrack run video.mp4           # real models, fetched once\n"
                            "  posetrack demo                    # the offline synthetic demo\n"
                            "  posetrack models                  # what can be fetched\n"
-                           "`posetrack COMMAND --help` explains a command.",
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
+                           "`posetrack COMMAND --help` explains a command.")
     parser.add_argument("--version", action="version", version=f"posetrack {version()} (Python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     track.register(sub)

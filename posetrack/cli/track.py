@@ -19,7 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(PoseTrack 2018, poseval-ready) and OUT/<stem>.mp4 (skeletons in per-track "
                                    "colours), and prints a summary. Several sources (files, folders of videos, globs, "
                                    "--list) are a batch: whole videos spread over --workers processes or a --ray "
-                                   "cluster, with a ledger in OUT so that a rerun skips finished videos.")
+                                   "cluster, with a ledger in OUT so that a rerun skips finished videos.",
+                       epilog="examples:\n"
+                              "  posetrack run video.mp4                     # real models, fetched once\n"
+                              "  posetrack run video.mp4 --pose-model demo --detector demo   # offline demo models\n"
+                              "  posetrack run frames/ --coco --no-video      # an image folder, COCO results too\n"
+                              "  posetrack run rtsp://cam:8554/live --stream-json - --reconnect 5   # a live stream\n"
+                              "  posetrack run 0 --show                       # a webcam, in a window\n"
+                              "  posetrack run videos/ --workers 2 --out out/ # a batch; a rerun skips what is done")
     p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="video file, image folder (one sequence), camera index, stream URL (rtsp://, http://, "
                         "...); or for a batch several of them, folders of videos, globs")
@@ -42,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="render a synthetic clip, track it, and score the result against its ground truth",
                        description="Render a synthetic clip (crossing preset) with exact ground truth, run the "
-                                   "pipeline on it with the shipped models, and evaluate with the PoseTrack metrics.")
+                                   "pipeline on it with the shipped models, and evaluate with the PoseTrack metrics.",
+                       epilog="examples:\n  posetrack demo\n  posetrack demo --precision int8 --compare\n"
+                              "  posetrack demo --preset crowd --frames 300 --detect-every 3")
     p.add_argument("--frames", type=positive(int), default=150, help="clip length (default: 150)")
     p.add_argument("--seed", type=int, default=3, help="clip seed (default: 3)")
     p.add_argument("--preset", default="crossing", choices=list(PRESETS), help="synthetic preset (default: crossing)")
@@ -56,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "<stem>.coco.json.journal) and builds the final files when it ends, also on "
                                    "Ctrl-C and SIGTERM. A run that could not end (killed with SIGKILL, out of memory, "
                                    "power cut) leaves the journals: this builds OUT/<stem>.json from them, covering "
-                                   "every frame finished before the kill (the last 2 s may be lost to a power cut).")
+                                   "every frame finished before the kill (the last 2 s may be lost to a power cut).",
+                       epilog="example:\n  posetrack recover out/")
     p.add_argument("folders", nargs="+", type=Path, metavar="OUT", help="output folder of the run (or one journal)")
     p.set_defaults(func=cmd_recover)
 

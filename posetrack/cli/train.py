@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the pose model (HRNet) or the person detector",
                        description="Train in PyTorch. Data: the synthetic world (default), a COCO keypoint file with "
                                    "its image folder, or a PoseTrack 2018 file with its frame root. Validation: OKS AP "
-                                   "on held-out synthetic clips (seeds never used for training).")
+                                   "on held-out synthetic clips (seeds never used for training).",
+                       epilog="examples:\n  posetrack train pose --out runs/pose\n"
+                              "  posetrack train detector --out runs/det")
     p.add_argument("what", choices=["pose", "detector"], help="what to train")
     p.add_argument("--out", type=folder, required=True, help="run folder (checkpoints, history); resumed if present")
     p.add_argument("--config", default="demo", help="HRNet configuration: demo, w32 or w48 (default: demo)")

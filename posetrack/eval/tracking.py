@@ -22,6 +22,13 @@ class TrackingReport:
     poseval: PoseTrackMetrics | None = None
     hota: HotaMetrics | None = None
 
+    @property
+    def asked_poseval(self) -> PoseTrackMetrics:
+        """``poseval``, for a report that asked for it (an error otherwise)."""
+        if self.poseval is None:
+            raise ValueError(f"this report computed {', '.join(self.metrics)}, not poseval")
+        return self.poseval
+
     def summary(self) -> dict[str, object]:
         """The ``--json`` document, in percent: poseval's keys, ``"idf1": {IDF1, IDP, IDR}``, ``"hota": {HOTA, DetA,
         AssA, LocA, DetRe, DetPr, AssRe, AssPr}`` and ``"hota_alpha"`` (each over α = 0.05 .. 0.95)."""

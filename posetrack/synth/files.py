@@ -37,7 +37,7 @@ def write_clip(config: SceneConfig, seed: int, out_dir: str | Path, name: str,
     frames: list[PoseTrackFrame] = []
     video_path, json_path = out_dir / f"{name}.mp4", out_dir / f"{name}.json"
     try:
-        with VideoWriter(video_path, config.size, config.fps) as video:
+        with VideoWriter(video_path, config.size, config.fps, codec="mp4v") as video:  # as the models were made on
             for frame, truth in SyntheticVideo(config, seed):
                 video.write(frame.image)
                 frames.append(truth_to_posetrack(truth))
