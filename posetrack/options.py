@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from posetrack.annotate import DrawStyle
 from posetrack.backends.select import BACKENDS, PRECISIONS
 from posetrack.errors import PosetrackError
 from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD
@@ -105,6 +106,8 @@ class OutputOptions:
         keypoint_threshold: keypoints scoring below it are not written or drawn.
         video / coco / show: the annotated MP4, the COCO keypoints JSON, a display window.
         stream_json: one JSON line per frame to this file, or ``-`` for stdout (``sinks.JsonLinesSink``).
+        draw_boxes / trail / line_width: what the video and the window draw besides skeletons and ids
+            (``annotate.DrawStyle``).
     """
 
     keypoint_threshold: float = KEYPOINT_THRESHOLD
@@ -112,9 +115,17 @@ class OutputOptions:
     coco: bool = False
     show: bool = False
     stream_json: str | None = None
+    draw_boxes: bool = False
+    trail: int = 0
+    line_width: int | None = None
 
     def __post_init__(self) -> None:
-        _check(self, keypoint_threshold=0 <= self.keypoint_threshold <= 1)
+        _check(self, keypoint_threshold=0 <= self.keypoint_threshold <= 1, trail=self.trail >= 0,
+               line_width=self.line_width is None or self.line_width >= 1)
+
+    def style(self) -> DrawStyle:
+        """How the annotated frames are drawn."""
+        return DrawStyle(self.keypoint_threshold, self.draw_boxes, True, self.trail, self.line_width)
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ _RULES = {"precision": f"one of {', '.join(PRECISIONS)}", "backend": f"one of {'
           "every": "at least 1", "conf": "between 0 and 1", "iou": "above 0, at most 1", "max_persons": "at least 1",
           "recover_score": "between 0 and 1, or None", "layout": "coco17 or posetrack17",
           "keypoint_threshold": "between 0 and 1", "queue_size": "at least 1", "cores": "at least 1",
-          "buffer": "latest or all", "reconnect": "0 or more"}
+          "buffer": "latest or all", "reconnect": "0 or more", "trail": "0 or more", "line_width": "at least 1"}
 
 
 def _check(section: Any, **ok: bool) -> None:

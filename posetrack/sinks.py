@@ -19,7 +19,7 @@ from typing import TextIO
 
 import numpy as np
 
-from posetrack.annotate import draw_poses
+from posetrack.annotate import DrawStyle, Trails, draw_poses
 from posetrack.errors import PosetrackError
 from posetrack.io.coco_json import keypoint_result, video_image_id, write_results
 from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
@@ -250,9 +250,10 @@ class VideoSink(Sink):
 
     BEHIND = 8  # frames the drawing thread may fall behind (each holds a frame: 6 MB at 1080p)
 
-    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, keep_score: float = KEYPOINT_THRESHOLD):
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float, style: DrawStyle = DrawStyle()):
         self.path: Path = Path(path)
-        self.keep_score, self.size = keep_score, (int(size[0]), int(size[1]))
+        self.style, self.size = style, (int(size[0]), int(size[1]))
+        self._trails = Trails(style.trail) if style.trail else None
         self._partial = self.path.with_name(self.path.stem + PARTIAL + self.path.suffix)
         self._writer = VideoWriter(self._partial, self.size, fps)
         self._queue: queue.Queue[FrameResult | None] = queue.Queue(self.BEHIND)
@@ -270,7 +271,9 @@ class VideoSink(Sink):
             if self._errors:
                 continue  # drain: the run is told at its next write or at close
             try:
-                image = draw_poses(result.frame.image, result.poses, self.keep_score, result.fps)
+                if self._trails is not None:
+                    self._trails.update(result.poses)
+                image = draw_poses(result.frame.image, result.poses, self.style, result.fps, self._trails)
                 if image.shape[1::-1] != self.size:
                     image = letterbox(image, self.size, fill=0)[0]
                 self._writer.write(image)
@@ -292,14 +295,14 @@ class VideoSink(Sink):
 class WindowSink(Sink):
     """The annotated frames in a display window; q or Esc sets ``stop`` (the run ends, keeping its results)."""
 
-    def __init__(self, name: str = "posetrack", keep_score: float = KEYPOINT_THRESHOLD):
-        self.name, self.keep_score = name, keep_score
+    def __init__(self, name: str = "posetrack", style: DrawStyle = DrawStyle()):
+        self.name, self.style = name, style
         open_window(name)
 
     def write(self, result: FrameResult) -> None:
         import cv2
 
-        cv2.imshow(self.name, draw_poses(result.frame.image, result.poses, self.keep_score, result.fps))
+        cv2.imshow(self.name, draw_poses(result.frame.image, result.poses, self.style, result.fps))
         self.stop = cv2.waitKey(1) & 0xFF in (ord("q"), 27)
 
     def close(self) -> None:

@@ -196,9 +196,9 @@ def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: O
     threshold = output.keypoint_threshold
     sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, threshold)]
     if output.show:
-        sinks.append(WindowSink("posetrack", threshold))
+        sinks.append(WindowSink("posetrack", output.style()))
     if output.video:
-        sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, threshold))
+        sinks.append(VideoSink(out_dir / f"{stem}.mp4", reader.size, reader.fps, output.style()))
     if output.coco:
         sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json", stem))
     if output.stream_json:

@@ -298,3 +298,39 @@ def test_without_an_h264_encoder_the_video_is_mp4v_with_one_warning(tmp_path, mo
             writer.write(np.zeros((48, 64, 3), np.uint8))
         assert writer.codec == "mp4v" and cv2.VideoCapture(str(tmp_path / name)).read()[0]
     assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1 and "pip install av" in caplog.text
+
+
+def _one_person(index, x):
+    kp = np.full((1, 17, 2), [x, 80.0], np.float32) + np.linspace(0, 40, 17, dtype=np.float32)[None, :, None] * [0, 1]
+    poses = TrackedPoses(kp, np.full((1, 17), 0.9, np.float32), np.array([[x - 20, 60, x + 20, 140]], np.float32),
+                         np.ones(1, np.float32), POSETRACK17, np.array([7]))
+    return FrameResult(Frame(index, index / 25, np.zeros((160, 200, 3), np.uint8)), Detections.empty(), poses)
+
+
+def test_draw_style_boxes_trails_and_line_width():
+    from posetrack.annotate import DrawStyle, Trails, draw_poses, track_colour
+
+    result = _one_person(0, 100.0)
+    image, poses = result.frame.image, result.poses
+    plain, boxed = draw_poses(image, poses), draw_poses(image, poses, DrawStyle(boxes=True))
+    edge = boxed[100, 80].astype(int)  # on the box's left edge, drawn in the track's colour
+    assert plain[100, 80].max() == 0 and np.argmax(edge) == np.argmax(track_colour(7)) and edge.max() > 150
+    assert (draw_poses(image, poses, DrawStyle(line_width=6)) > 0).sum() > (plain > 0).sum()
+    trails = Trails(3)
+    for i, x in enumerate((40.0, 70.0, 100.0)):
+        trails.update(_one_person(i, x).poses)
+    assert trails.paths() == {7: [(40, 140), (70, 140), (100, 140)]}  # where the person stood, oldest first
+    with_trail = draw_poses(image, poses, DrawStyle(ids=False), trails=trails)
+    assert with_trail[140, 55].any() and not draw_poses(image, poses, DrawStyle(ids=False))[140, 55].any()
+    for _ in range(3):
+        trails.update(_one_person(0, 100.0).poses.take(np.zeros(1, bool)))  # nobody in view for 3 frames
+    assert trails.paths() == {}
+
+
+def test_drawing_flags_reach_the_options():
+    from posetrack.cli.args import options_from_args
+    from posetrack.cli.parser import build_parser
+
+    args = build_parser().parse_args(["run", "v.mp4", "--draw-boxes", "--trail", "25", "--line-width", "3"])
+    style = options_from_args(args).output.style()
+    assert (style.boxes, style.trail, style.line_width, style.ids) == (True, 25, 3, True)

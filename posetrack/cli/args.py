@@ -182,6 +182,12 @@ def add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
                      help="also write OUT/<stem>.coco.json (COCO keypoint results)")
     out.add_argument("--show", action="store_true", default=None,
                      help="display the annotated frames (needs a display; q stops)")
+    out.add_argument("--draw-boxes", action="store_true", default=None,
+                     help="also draw each person's box in the video and the window")
+    out.add_argument("--trail", type=nonnegative, metavar="N",
+                     help="draw each track's path over its last N frames (default: 0, none)")
+    out.add_argument("--line-width", type=positive(int), metavar="PX",
+                     help="skeleton line width in pixels (default: 2 per 360 pixels of the frame's shorter side)")
     out.add_argument("--stream-json", metavar="PATH|-",
                      help="one JSON line per frame (track ids, boxes, keypoints, latency) to PATH or stdout (-), "
                           "flushed as written, for another program to read")
@@ -207,7 +213,8 @@ _FLAGS = (
     ("runtime", "backend", "backend"), ("runtime", "device", "device"), ("runtime", "torch_compile", "torch_compile"),
     ("runtime", "sequential", "sequential"),
     ("output", "keypoint_threshold", "keypoint_threshold"), ("output", "video", "video"), ("output", "coco", "coco"),
-    ("output", "show", "show"), ("output", "stream_json", "stream_json"),
+    ("output", "show", "show"), ("output", "stream_json", "stream_json"), ("output", "draw_boxes", "draw_boxes"),
+    ("output", "trail", "trail"), ("output", "line_width", "line_width"),
     ("runtime", "buffer", "buffer"), ("runtime", "reconnect", "reconnect"),
 )
 
