@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 
+import jsonschema
 import pytest
-from conftest import as_from_a_terminal
+from conftest import as_from_a_terminal, schema
 
 from posetrack.batch import track_videos
 from posetrack.batch.sources import collect
@@ -40,7 +41,11 @@ def long_clips(tmp_path_factory):
 def _ledger(out):
     lines = (out / "ledger.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["kind"] == "ledger"
-    return [json.loads(line) for line in lines[1:]]
+    jsonschema.validate(json.loads(lines[0]), schema("journal"))
+    entries = [json.loads(line) for line in lines[1:]]
+    for entry in entries:
+        jsonschema.validate(entry, schema("ledger"))
+    return entries
 
 
 def _cli(*args):

@@ -334,3 +334,20 @@ def test_drawing_flags_reach_the_options():
     args = build_parser().parse_args(["run", "v.mp4", "--draw-boxes", "--trail", "25", "--line-width", "3"])
     style = options_from_args(args).output.style()
     assert (style.boxes, style.trail, style.line_width, style.ids) == (True, 25, 3, True)
+
+
+def test_every_journal_line_keeps_the_journal_schema(tmp_path):
+    import jsonschema
+    from conftest import schema
+
+    sinks = PoseTrackJsonSink(tmp_path / "a.json", "000000_mpii_a", (200, 160)), CocoKeypointsSink(tmp_path / "a.coco.json")
+    for i in range(3):
+        for sink in sinks:
+            sink.write(_result(i))
+    for sink in sinks:
+        sink._journal.close()  # as a kill leaves them: journals, not outputs
+    for journal in ("a.json.journal", "a.coco.json.journal"):
+        lines = (tmp_path / journal).read_text().splitlines()
+        assert len(lines) > 3
+        for line in lines:
+            jsonschema.validate(json.loads(line), schema("journal"))
