@@ -21,9 +21,23 @@ os.environ["POSETRACK_ENGINES"] = tempfile.mkdtemp(prefix="posetrack-engines-")
 os.environ.pop("POSETRACK_MIRROR", None)
 
 
+SCHEMAS = Path(__file__).parents[1] / "schemas"
+
+
 def schema(name: str) -> dict:
     """The JSON Schema ``schemas/<name>.schema.json`` (what an output promises its readers)."""
-    return json.loads((Path(__file__).parents[1] / "schemas" / f"{name}.schema.json").read_text())
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+
+
+def validate(instance: object, name: str) -> None:
+    """Check ``instance`` against ``schemas/<name>.schema.json``, whose ``$ref``s may name the other schemas by
+    their ``$id``."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    documents = [json.loads(p.read_text()) for p in SCHEMAS.glob("*.schema.json")]
+    registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in documents)
+    jsonschema.Draft202012Validator(schema(name), registry=registry).validate(instance)
 
 
 def _cuda_available() -> bool:

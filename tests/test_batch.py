@@ -9,7 +9,7 @@ import time
 
 import jsonschema
 import pytest
-from conftest import as_from_a_terminal, schema
+from conftest import as_from_a_terminal, schema, validate
 
 from posetrack.batch import track_videos
 from posetrack.batch.sources import collect
@@ -93,6 +93,7 @@ def test_two_workers_equal_each_clip_alone_and_reruns_skip(clips, tmp_path):
     forced = track_videos([videos[0]], tmp_path / "both", OPTIONS, force=True, progress=False)
     assert [e.stem for e in forced.entries] == [videos[0].stem]
     summary_file = json.loads((tmp_path / "both" / "summary.json").read_text())
+    validate(summary_file, "batch-summary")
     assert summary_file["done"] == 1 and summary_file["per_video"][0]["frames"] == 16
 
 
@@ -164,7 +165,9 @@ def test_ctrl_c_of_the_driver_keeps_finished_videos_and_a_valid_ledger(long_clip
     assert finished == done  # no output without its ledger entry, none half-written
     for stem in done:
         json.loads((out / f"{stem}.json").read_text())
-    assert json.loads((out / "summary.json").read_text())["done"] == len(done)
+    summary = json.loads((out / "summary.json").read_text())
+    validate(summary, "batch-summary")
+    assert summary["done"] == len(done)
     rerun = subprocess.run(_cli(short, long_clips, "--out", out, "--workers", "2", "--no-video"),
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr

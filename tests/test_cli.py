@@ -110,21 +110,27 @@ def test_demo_refuses_a_bad_backend_option_before_writing_anything(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_interrupted_bench_keeps_what_it_measured(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGKILL"])
+def test_an_interrupted_bench_keeps_what_it_measured(tmp_path, stop):
     proc = subprocess.Popen([sys.executable, "-m", "posetrack.cli", "bench", "--models", "demo", "--backends", "torch",
                              "--precisions", "fp32", "--batches", "1,2,4,8", "--repeats", "2", "--min-seconds", "0.1",
                              "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=as_from_a_terminal())
     for line in proc.stdout:
         if " batch  1: " in line:  # the first engine row is measured: stop the bench there
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(getattr(signal, stop))
             break
     out, err = proc.communicate(timeout=120)
+    if stop == "SIGKILL":  # no chance to write a report: the rows saved as they were measured are there
+        (js,) = tmp_path.glob("*-partial.json")
+        assert json.loads(js.read_text())["engines"]
+        return
     assert proc.returncode == 130 and "Traceback" not in err, err
     (js,) = tmp_path.glob("*-interrupted.json")
     report = json.loads(js.read_text())
     assert report["interrupted"] and report["engines"] and len(report["engines"]) < 4  # kept, and really cut short
     assert "**Interrupted**" in js.with_suffix(".md").read_text() and f"wrote {js}" in out
+    assert not list(tmp_path.glob("*-partial.json"))  # the report replaces the rows saved on the way
 
 
 @pytest.mark.slow

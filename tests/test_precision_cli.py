@@ -32,6 +32,8 @@ def test_calibrate_writes_manifest_and_ranges(tmp_path):
     r = cli("calibrate", "--model", "detector", *DEMO, "--synthetic", "6", "--method", "percentile",  # not the default
             env={"POSETRACK_CALIB": str(tmp_path)})
     assert r.returncode == 0, r.stderr
+    assert f"posetrack: calibrating detector_demo for INT8 once (6 synthetic frames) into {tmp_path / 'detector-demo'}" \
+        in r.stderr  # said before the work starts
     manifest = json.loads((tmp_path / "detector-demo" / "manifest.json").read_text())
     assert manifest["count"] == 6 and manifest["seed"] == 7 and manifest["default_method"] == "percentile"
     ranges = json.loads((tmp_path / "detector-demo" / "ranges.json").read_text())

@@ -11,6 +11,7 @@ from pathlib import Path
 from posetrack.bench.measure import environment
 from posetrack.bench.suite import Report
 from posetrack.compile.cache import slug
+from posetrack.io.files import atomic_path
 
 
 def host_kind(env: dict) -> str:
@@ -20,15 +21,31 @@ def host_kind(env: dict) -> str:
     return f"cpu-{env['cores']}core"
 
 
-def write_report(report: Report, out_dir: Path, suffix: str = "") -> list[Path]:
-    """``<date>-<host><suffix>.md`` / ``.json`` and the PNG plots; returns the written paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{date.today().isoformat()}-{host_kind(report.environment)}{suffix}"
+def report_stem(report: Report, suffix: str = "") -> str:
+    """``<date>-<host><suffix>``: what a report's files are called."""
+    return f"{date.today().isoformat()}-{host_kind(report.environment)}{suffix}"
+
+
+def report_json(report: Report) -> str:
+    """Every number of ``report`` as JSON."""
     data = asdict(report)
     for device, ceiling in report.ceilings.items():
         data["ceilings"][device]["gflops_per_s"] = ceiling.gflops_per_s
+    return json.dumps(data, indent=1, default=float) + "\n"
+
+
+def save_rows(report: Report, path: Path) -> None:
+    """The rows measured so far, to ``path`` (complete at every moment: written whole, then renamed)."""
+    with atomic_path(path) as draft:
+        draft.write_text(report_json(report))
+
+
+def write_report(report: Report, out_dir: Path, suffix: str = "") -> list[Path]:
+    """``<date>-<host><suffix>.md`` / ``.json`` and the PNG plots; returns the written paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(report, suffix)
     json_path = out_dir / f"{stem}.json"
-    json_path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    json_path.write_text(report_json(report))
     plots = _plots(report, out_dir, stem)
     md_path = out_dir / f"{stem}.md"
     md_path.write_text(_markdown(report, [p.name for p in plots]))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -187,10 +188,11 @@ def backend_device(backend: Backend) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
-def run_benchmarks(options: BenchOptions, progress: bool = True, report: Report | None = None) -> Report:
-    """Measure everything ``options`` asks for (into ``report``, if given: ``BenchSuite.run``); backends or
-    precisions that cannot run here are listed in ``skipped`` with the reason."""
-    return BenchSuite(options, progress).run(report)
+def run_benchmarks(options: BenchOptions, progress: bool = True, report: Report | None = None,
+                   checkpoint: Callable[[Report], None] | None = None) -> Report:
+    """Measure everything ``options`` asks for (into ``report``, if given; ``checkpoint`` as ``BenchSuite``'s);
+    backends or precisions that cannot run here are listed in ``skipped`` with the reason."""
+    return BenchSuite(options, progress, checkpoint).run(report)
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,11 @@ class BenchSuite:
     """One bench run: the sections of ``options``, into one ``Report``. Held-out sets and the FP32 reference
     heatmaps are made once per run and shared by the sections that need them."""
 
-    def __init__(self, options: BenchOptions, progress: bool = True):
-        self.options, self.progress = options, progress
+    def __init__(self, options: BenchOptions, progress: bool = True,
+                 checkpoint: Callable[[Report], None] | None = None):
+        """``checkpoint(report)`` is called after every measured row (to save what was measured so far)."""
+        self.options, self.progress, self.checkpoint = options, progress, checkpoint
+        self._report: Report | None = None
         self._heldout: dict[int, tuple] = {}
         self._agreement: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -233,6 +238,7 @@ class BenchSuite:
         start = time.perf_counter()
         options = self.options
         report = report or Report(options, environment())
+        self._report = report
         try:
             for name in options.models:
                 self._model(name, report)
@@ -240,6 +246,7 @@ class BenchSuite:
                 self._pipeline(report)
             for people in options.tracker_people:
                 report.tracker.append(measure_tracker(people, frames=max(20, 5 * options.repeats)))
+                self._checkpoint()
         except KeyboardInterrupt:
             report.interrupted = True
             raise
@@ -248,8 +255,14 @@ class BenchSuite:
         return report
 
     def _say(self, text: str) -> None:
+        """Checkpoint the report, then print the measured row's line (with ``progress``): a row printed is saved."""
+        self._checkpoint()
         if self.progress:
             print(text, flush=True)
+
+    def _checkpoint(self) -> None:
+        if self.checkpoint is not None and self._report is not None:
+            self.checkpoint(self._report)
 
     def _ceiling(self, report: Report, device: str) -> Ceiling:
         """The ceiling of ``device``, measured the first time a row runs there."""

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from posetrack.assemble import device_for
     from posetrack.bench.measure import environment
-    from posetrack.bench.report import write_report, write_rows_report
+    from posetrack.bench.report import report_stem, save_rows, write_report, write_rows_report
     from posetrack.bench.suite import BenchOptions, Report, run_benchmarks, synth_speeds, tracker_quality
 
     today = date.today().isoformat()
@@ -78,13 +78,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         given["device"] = device_for(args.device or "cpu")
         options = replace(options, **given)
         report = Report(options, environment())
+        suffix = "-quick" if args.quick else ""
+        partial = args.out / f"{report_stem(report, suffix)}-partial.json"  # every row as it is measured: what a
+        args.out.mkdir(parents=True, exist_ok=True)  # kill (even SIGKILL) leaves
         try:
-            run_benchmarks(options, report=report)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was measured, then stop as interrupted
-            for path in write_report(report, args.out, ("-quick" if args.quick else "") + "-interrupted"):
+            run_benchmarks(options, report=report, checkpoint=lambda r: save_rows(r, partial))
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the report of what was measured, then stop as interrupted
+            for path in write_report(report, args.out, suffix + "-interrupted"):
                 print(f"wrote {path} (what was measured before the stop)")
+            partial.unlink(missing_ok=True)
             raise
-        paths = write_report(report, args.out, "-quick" if args.quick else "")
+        paths = write_report(report, args.out, suffix)
+        partial.unlink(missing_ok=True)
     for path in paths:
         print(f"wrote {path}")
     return 0

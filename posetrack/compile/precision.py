@@ -116,6 +116,9 @@ def calibration(model: ExportedModel, count: int | None = None, images: Path | N
                              f"{record.task} --{flag} {record.name} --images DIR_OR_VIDEO` once (images or a video "
                              "like yours)")
     inputs = model.calibration_inputs(count or record.calib_count, images)
+    source = "synthetic frames" if images is None else f"frames of {images}"
+    print(f"posetrack: calibrating {record.name} for INT8 once ({len(inputs)} {source}) into {folder}",
+          file=sys.stderr, flush=True)
     ranges = collect_ranges(model.onnx, inputs, progress=progress, device=device)
     manifest = Manifest(record.calib_folder, model.key, prep, "synthetic" if images is None else str(images),
                         CALIB_SEED if images is None else None, len(inputs), len(ranges["max"]),
