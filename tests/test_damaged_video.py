@@ -100,3 +100,16 @@ def test_run_on_a_damaged_video_writes_every_frame_and_counts_the_damage(tmp_pat
     summary = json.loads((tmp_path / "summary.json").read_text())
     jsonschema.validate(summary, schema("run-summary"))
     assert summary["damaged"] == [20] and summary["frames"] == FRAMES - 1 and summary["broken_at"] is None
+
+
+@pytest.mark.slow
+def test_ffmpeg_s_own_lines_are_hidden_unless_verbose(tmp_path, images):
+    path = damaged_avi(tmp_path, images)
+    runs = {verbose: subprocess.run([sys.executable, "-m", "posetrack.cli", "run", str(path), "--pose-model", "demo",
+                                     "--detector", "demo", "--backend", "torch", "--out", str(tmp_path / "out"),
+                                     "--no-video", *(["--verbose"] if verbose else [])],
+                                    capture_output=True, text=True, timeout=300) for verbose in (False, True)}
+    assert all(r.returncode == 0 for r in runs.values())
+    # the decoder's own complaints about frame 20, through OpenCV's logger ("[OPENCV:FFMPEG:16] ...") or FFmpeg's
+    said = {v: "[OPENCV:FFMPEG:" in r.stdout + r.stderr or "[mjpeg @" in r.stderr for v, r in runs.items()}
+    assert said == {False: False, True: True}

@@ -9,13 +9,19 @@ and SIGHUP end a command with status 128 + the signal (130, 143, 129) after its 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
 from posetrack.errors import Interrupted, PosetrackError
 
+VERBOSE_CODEC_LOGS = ("32", "INFO")  # AV_LOG_INFO, and OpenCV's INFO: what --verbose shows
+
 
 def main(argv: list[str] | None = None) -> int:
+    if "--verbose" in (sys.argv[1:] if argv is None else argv):
+        # OpenCV reads FFmpeg's log level when it is imported, which building the parser does: so before that
+        os.environ["OPENCV_FFMPEG_LOGLEVEL"], os.environ["OPENCV_LOG_LEVEL"] = VERBOSE_CODEC_LOGS
     previous = _stop_on_signals()
     handler = _warnings_to_stderr()
     try:

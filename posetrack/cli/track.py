@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="GPUs each Ray worker reserves, fractions allowed (0.5: two per GPU; default: 0)")
     many.add_argument("--retries", type=int, default=1, help="times a video is retried when its worker dies (1)")
     many.add_argument("--force", action="store_true", help="track every video again, even those already done")
-    many.add_argument("--verbose", action="store_true", help="print what each worker does")
+    many.add_argument("--verbose", action="store_true",
+                      help="print what each worker does, and FFmpeg's and OpenCV's own log lines (hidden by default; "
+                           "OpenCV prints them on stdout)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="render a synthetic clip, track it, and score the result against its ground truth",
@@ -102,6 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.sources and not args.list:
         raise PosetrackError("run: give a video, an image folder, a camera index, or videos to track (--list)")
     options = _options(args)
+    if args.verbose and options.output.stream_json == "-":
+        raise PosetrackError("--verbose with --stream-json -: OpenCV prints its log lines on stdout, which the JSON "
+                             "lines need to themselves; give --stream-json a file")
     if _is_batch(args):
         return _run_batch(args, options)
     from posetrack.assemble import build_pipeline
