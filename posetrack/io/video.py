@@ -128,8 +128,7 @@ class VideoReader:
         return str(self.source)
 
     def _open_capture(self, target: str | int, name: str) -> None:
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG) if isinstance(target, str) and is_stream(target) \
-            else cv2.VideoCapture(target)
+        capture = _capture_of(target)
         if not capture.isOpened():
             raise PosetrackError(f"{name}: cannot be opened as a video")
         self._capture = capture
@@ -235,8 +234,7 @@ class VideoReader:
     def _reopen(self) -> cv2.VideoCapture:
         """The live source opened again (a failed open reads nothing, which counts as the next failed try)."""
         camera = camera_index(self.source)
-        self._capture = (cv2.VideoCapture(camera) if camera is not None
-                         else cv2.VideoCapture(str(self.source), cv2.CAP_FFMPEG))
+        self._capture = _capture_of(camera if camera is not None else str(self.source))
         return self._capture
 
     def _newest(self) -> Iterator[Frame]:
@@ -283,6 +281,13 @@ class VideoReader:
         self._closed.set()
         if self._capture is not None:
             self._capture.release()
+
+
+def _capture_of(target: str | int) -> cv2.VideoCapture:
+    """An OpenCV capture of a camera index, a file, or a stream URL (always through FFmpeg, which reads them all)."""
+    if isinstance(target, str) and is_stream(target):
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
+    return cv2.VideoCapture(target)
 
 
 def _size_problem(image: np.ndarray) -> str:
