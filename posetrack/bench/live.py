@@ -5,6 +5,7 @@ camera's frames dropped, and the frames per second tracked."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from posetrack.assemble import build_pipeline
 from posetrack.bench.paced import PacedMjpegServer
 from posetrack.io.video import VideoReader
 from posetrack.options import Options
+from posetrack.pipeline import Pipeline
 from posetrack.synth import PRESETS, SyntheticVideo
 from posetrack.track_video import track_video
 
@@ -49,9 +51,7 @@ def measure_live(images: list[np.ndarray], source_fps: float, detect_every: int,
                  seconds: float = 8.0, buffer: str = "latest") -> LiveRow:
     """Track a camera that sends ``images`` round and round at ``source_fps`` for ``seconds``, with the demo
     models (built before the camera starts: start-up is not in the latencies), reading it with ``buffer``."""
-    options = Options.demo(precision=precision, detector__every=detect_every, runtime__buffer=buffer,
-                           output__video=False)
-    pipeline = build_pipeline(options)
+    pipeline = live_pipeline(detect_every, precision, buffer)
     stop = threading.Event()
     with PacedMjpegServer(images, source_fps, until=stop) as camera:
         threading.Timer(seconds, stop.set).start()
@@ -64,6 +64,14 @@ def measure_live(images: list[np.ndarray], source_fps: float, detect_every: int,
     return LiveRow(source_fps, detect_every, precision, round(elapsed, 2), sent, summary.frames,
                    100 * summary.dropped / max(sent, 1), summary.frames / elapsed, latency["p50"], latency["p95"],
                    latency["p99"], latency["max"])
+
+
+@functools.cache
+def live_pipeline(detect_every: int, precision: str, buffer: str) -> Pipeline:
+    """The demo models' pipeline for these settings, built once and reused for every camera rate (``run``
+    starts each video afresh)."""
+    return build_pipeline(Options.demo(precision=precision, detector__every=detect_every, runtime__buffer=buffer,
+                                       output__video=False))
 
 
 def live_rows(rates: tuple[float, ...] = (25, 30, 60), every: tuple[int, ...] = (1, 5),
