@@ -241,15 +241,17 @@ def build_pipeline(options: Options) -> Pipeline:
 
 
 def warm_up(pipeline: Pipeline) -> float:
-    """Run every batch shape the pipeline's PyTorch networks will see on a GPU (the pose network's buckets up to
-    ``max_persons`` crops, twice that with flip test, which also covers re-detection's smaller batches; the
-    detector's one frame) now, on this thread, before any stage thread starts: cuDNN autotuning and CUDA graph
-    capture then never happen mid-run, and never concurrently with another stage's CUDA work. Returns the
-    seconds it took (0.0 where nothing runs on a GPU)."""
+    """Run every batch shape the pipeline's PyTorch networks will see on a GPU now, on this thread, before any
+    stage thread starts: cuDNN autotuning and CUDA graph capture then never happen mid-run, and never concurrently
+    with another stage's CUDA work. Here the detector's one frame, and the pose network's buckets up to
+    ``max_persons`` crops (twice that with flip test) where it runs outside a pose step; a pose step (crops,
+    network and decoding in one graph per frame size) is captured when the first frame shows its size
+    (``Pipeline.run``). Returns the seconds it took (0.0 where nothing runs on a GPU)."""
     start = time.perf_counter()
     estimator, detector = pipeline.estimator, pipeline.detector
-    jobs = [(estimator.backend, estimator.config.input_size, pipeline.max_persons * (2 if estimator.config.flip_test
-                                                                                       else 1))]
+    jobs = [] if estimator.step is not None else [
+        (estimator.backend, estimator.config.input_size,
+         pipeline.max_persons * (2 if estimator.config.flip_test else 1))]
     if isinstance(detector, NetworkDetector):
         jobs.append((detector.backend, detector.input_size, 1))
     warmed = False

@@ -29,6 +29,7 @@ Errors and Ctrl-C stop every stage; the frames finished so far have already been
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -306,6 +307,7 @@ class Pipeline:
         self._followed = _Followed()
         self._followed.publish(-1, Proposals.none(), False)  # before the first frame: nobody to follow
         self._thumb = None
+        frames = self._warmed_up(iter(frames))
         start = time.perf_counter()
         try:
             works = (Work(f, seq) for seq, f in enumerate(frames))
@@ -317,6 +319,16 @@ class Pipeline:
                 yield result
         finally:
             self.times.wall = time.perf_counter() - start
+
+    def _warmed_up(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """``frames`` again, after the pose step on a GPU was captured for the first frame's size, from this
+        thread before any stage thread starts (its graphs depend on the frame size, which the source tells only
+        now); the seconds count to ``warmup_s``, not to the run."""
+        first = next(frames, None)
+        if first is None:
+            return frames
+        self.warmup_s += self.estimator.warm_up(first.image.shape[:2], self.max_persons)
+        return itertools.chain([first], frames)
 
     def track(self, source: str | int | Iterable[Frame]) -> Generator[FrameResult, None, None]:
         """``run`` over a video file, image folder, camera index or stream URL (or frames you give)."""

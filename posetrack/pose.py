@@ -6,16 +6,17 @@ flip test, sub-pixel refinement); the network itself is any ``Backend``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from posetrack import heatmaps as hm
-from posetrack.backends import Backend, DeviceBackend, on_gpu
+from posetrack.backends import Backend, DeviceBackend, TorchBackend, on_gpu
 from posetrack.device import crops as device_crops
-from posetrack.device import decode as device_decode
 from posetrack.device.frames import frame_on_device
+from posetrack.device.pose_step import PoseStep
 from posetrack.errors import PosetrackError
 from posetrack.models.records import PoseRecord
 from posetrack.skeleton import COCO17, Skeleton
@@ -102,6 +103,34 @@ class TopDownEstimator:
             raise PosetrackError(f"input size {self.config.input_size.hxw} (height x width) does not match the "
                                  f"network's {expected.hxw}: sizes are Size(width, height); did you swap them?")
         self._flip_perm = self.config.skeleton.flip_permutation()
+        device = self._device_backend()
+        self.step = None if device is None else self._pose_step(device)
+
+    def _pose_step(self, backend: DeviceBackend) -> PoseStep:
+        """The device path's step. Over a PyTorch network with CUDA graphs it is captured whole (crops, network,
+        decode: one graph per person bucket and frame size) around the bare network; over any other device
+        backend it calls ``run_torch``, padded to the backend's buckets where it pads."""
+        cfg = self.config
+        if isinstance(backend, TorchBackend) and backend.graphs is not None:
+            def network(x: torch.Tensor) -> torch.Tensor:
+                return backend.forward(x)[backend.output_names.index(cfg.output_name)]
+        else:
+            def network(x: torch.Tensor) -> torch.Tensor:
+                return backend.run_torch({cfg.input_name: x})[cfg.output_name]
+        torch_backend = backend if isinstance(backend, TorchBackend) else None
+        return PoseStep(network, backend.device, cfg.input_size, cfg.preprocess, cfg.refine,
+                        self._flip_perm if cfg.flip_test else None, cfg.shift_heatmap,
+                        buckets=torch_backend.buckets if torch_backend is not None and torch_backend.pad else None,
+                        graphs=torch_backend is not None and torch_backend.graphs is not None)
+
+    def warm_up(self, frame_size: tuple[int, int], max_persons: int) -> float:
+        """Capture (or autotune) the device path for frames of ``frame_size`` (height, width) and up to
+        ``max_persons`` persons, now; the seconds it took (0.0 where nothing runs on a GPU)."""
+        if self.step is None or self.step.device.type != "cuda":
+            return 0.0
+        start = time.perf_counter()
+        self.step.warm_up(frame_size, max_persons)
+        return time.perf_counter() - start
 
     def estimate(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
         """Poses of the persons in ``boxes``.
@@ -120,9 +149,8 @@ class TopDownEstimator:
         k = cfg.skeleton.num_joints
         if len(boxes) == 0:
             return Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32), boxes, box_scores, cfg.skeleton)
-        device = self._device_backend()
-        if device is not None:
-            return self._estimate_on_device(device, image, boxes, box_scores)
+        if self.step is not None:
+            return self._estimate_on_device(self.step, image, boxes, box_scores)
         if isinstance(image, Frame):
             image = image.image
         batch, to_crop = crop_batch(image, boxes, cfg)
@@ -141,27 +169,14 @@ class TopDownEstimator:
             return self.backend
         return on_gpu(self.backend)
 
-    def _estimate_on_device(self, backend: DeviceBackend, image: np.ndarray | Frame, boxes: np.ndarray,
+    def _estimate_on_device(self, step: PoseStep, image: np.ndarray | Frame, boxes: np.ndarray,
                             box_scores: np.ndarray) -> Poses:
-        """``estimate`` with the frame uploaded once, crops, network, flip merge and decoding on the backend's
-        device; only keypoints and scores come back."""
-        cfg = self.config
-        width, height = cfg.input_size
-        to_crop = crop_transforms(boxes, cfg)
-        device = backend.device
+        """``estimate`` with the frame uploaded once (or taken from the stage that did), and crops, network, flip
+        merge and decoding on the device in one step; only keypoints and scores come back."""
+        device = step.device
         on_device = frame_on_device(image, device) if isinstance(image, Frame) else device_crops.upload(image, device)
-        batch = device_crops.crop_batch(on_device, to_crop, cfg.input_size, cfg.preprocess)
-        n = len(batch)
-        if cfg.flip_test:
-            batch = torch.cat([batch, batch.flip(3)])
-        out = backend.run_torch({cfg.input_name: batch})[cfg.output_name]
-        if cfg.flip_test:
-            perm = torch.as_tensor(self._flip_perm, device=out.device)
-            out = 0.5 * (out[:n] + device_decode.flip_back(out[n:], perm, cfg.shift_heatmap))
-        coords, scores = device_decode.decode(out, cfg.refine)
-        stride = (width / out.shape[3], height / out.shape[2])
-        keypoints = device_decode.to_image(coords, stride, torch.as_tensor(invert_affine(to_crop)))
-        return Poses(keypoints.float().cpu().numpy(), scores.float().cpu().numpy(), boxes, box_scores, cfg.skeleton)
+        found = step(on_device, invert_affine(crop_transforms(boxes, self.config)))
+        return Poses(found[..., :2], found[..., 2], boxes, box_scores, self.config.skeleton)
 
     def heatmaps(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) network input → (N, K, H/4, W/4) heatmaps, in one backend call.

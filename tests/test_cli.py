@@ -109,6 +109,19 @@ def test_demo_refuses_a_bad_backend_option_before_writing_anything(tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
+
+@pytest.mark.slow
+def test_demo_writes_its_run_summary_with_json(tmp_path):
+    import jsonschema
+    from conftest import schema
+
+    r = run("demo", "--frames", "6", "--no-video", "--json", str(tmp_path / "summary.json"), "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    jsonschema.validate(summary, schema("run-summary"))
+    assert summary["frames"] == 6 and summary["fps"] > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGKILL"])
 def test_an_interrupted_bench_keeps_what_it_measured(tmp_path, stop):

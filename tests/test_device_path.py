@@ -100,7 +100,7 @@ def test_a_cpu_pipeline_has_nothing_to_warm_up():
 from posetrack.backends import TorchBackend  # noqa: E402
 from posetrack.backends.select import Machine, parse_device, resolve_backend  # noqa: E402
 from posetrack.errors import PosetrackError  # noqa: E402
-from posetrack.pose import TopDownEstimator  # noqa: E402
+from posetrack.pose import TopDownEstimator, crop_transforms  # noqa: E402
 from posetrack.skeleton import POSETRACK17  # noqa: E402
 
 
@@ -116,6 +116,89 @@ def test_estimator_device_path_equals_the_host_path(tiny_model, frame, flip_test
     # the crops differ by OpenCV's rounding only, so nearly every peak is the same one
     assert np.median(diff) < 0.05 and (diff < 0.5).mean() > 0.9
     np.testing.assert_allclose(device.scores, host.scores, atol=0.02)
+
+
+
+def replaying_capture(made):
+    """A CPU stand-in for CUDA graph capture, with a graph's contract: the outputs are fixed tensors that a replay
+    recomputes in place from whatever the static inputs hold now. ``made`` counts the captures."""
+    def capture(fn, static_in):
+        made.append(tuple(x.shape for x in static_in))
+        static_out = tuple(t.clone() for t in fn(*static_in))
+
+        def replay():
+            for target, fresh in zip(static_out, fn(*static_in)):
+                target.copy_(fresh)
+        return replay, static_out
+    return capture
+
+
+def test_a_graph_cache_captures_once_per_shape_and_replays_new_inputs():
+    from posetrack.device.graphs import GraphCache
+
+    made = []
+    cache = GraphCache(lambda x: (x * 2,), "cpu", capture=replaying_capture(made))
+    first = cache(torch.ones(3))[0].clone()
+    again, = cache(torch.full((3,), 5.0))  # same shape: a replay on the new values, no capture
+    other, = cache(torch.ones(4))
+    assert first.tolist() == [2.0] * 3 and again.tolist() == [10.0] * 3 and other.tolist() == [2.0] * 4
+    assert made == [((3,),), ((4,),)] and cache.shapes == [((3,),), ((4,),)]
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_the_pose_step_as_one_graph_equals_the_host_path(tiny_model, frame, flip_test):
+    """Crops, network and decoding captured together (a CPU stand-in for the graph), a person bucket per graph:
+    the keypoints of the host path, for any number of persons, and one capture per bucket and frame size."""
+    from posetrack.device.graphs import GraphCache
+    from posetrack.device.pose_step import PoseStep
+
+    config = TopDownConfig((96, 128), POSETRACK17, flip_test=flip_test, refine="dark")
+    backend = TorchBackend(tiny_model)
+    host = TopDownEstimator(backend, config=config)
+    step = PoseStep(lambda x: backend.forward(x)[0], "cpu", config.input_size, config.preprocess, config.refine,
+                    POSETRACK17.flip_permutation() if flip_test else None, buckets=(1, 2, 4))
+    made = []
+    step.graphs = GraphCache(step._forward, "cpu", capture=replaying_capture(made))
+    step.warm_up(frame.shape[:2], 4)
+    assert [shapes[1][0] for shapes in made] == [1, 2, 4]  # persons per captured graph
+    rng = np.random.default_rng(3)
+    for n in (3, 1, 6):  # 6: a chunk of 4 and one of 2
+        xy = rng.uniform([0, 0], [520, 200], (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform([60, 120], [120, 160], (n, 2))], 1).astype(np.float32)
+        ref = host.estimate(frame, boxes)
+        from_crop = invert_affine(crop_transforms(boxes, config))
+        found = step(crops.upload(frame, "cpu"), from_crop)
+        diff = np.abs(found[..., :2] - ref.keypoints).max(-1)
+        assert found.shape == (n, 17, 3) and np.median(diff) < 0.05 and (diff < 0.5).mean() > 0.9
+        np.testing.assert_allclose(found[..., 2], ref.scores, atol=0.02)
+    assert len(made) == 3  # the run replayed what warm-up captured
+    step.warm_up((200, 300), 2)  # a stream of another size: graphs of its own
+    assert len(made) == 5 and made[-1][0] == (200, 300, 3)
+
+
+
+def test_the_upload_ring_rewrites_a_buffer_only_after_its_copy_finished(rng):
+    """Three pinned buffers in turn; the fourth frame reuses the first one's, after waiting for the first copy's
+    event, and for no other; a frame of another size gets a buffer of its own."""
+    from posetrack.device.frames import UploadRing
+
+    class Event:
+        def __init__(self):
+            self.waited = 0
+
+        def record(self, stream=None):
+            pass
+
+        def synchronize(self):
+            self.waited += 1
+
+    ring = UploadRing("cpu", slots=3, pinned=lambda shape: torch.empty(shape, dtype=torch.uint8), event=Event)
+    images = [rng.integers(0, 255, (4, 6, 3), dtype=np.uint8) for _ in range(4)]
+    sent = [ring.upload(image) for image in images]
+    assert [event.waited for _, event in sent] == [1, 0, 0, 0]
+    assert sent[3][0].data_ptr() == sent[0][0].data_ptr() and np.array_equal(sent[3][0].numpy(), images[3])
+    bigger, _ = ring.upload(rng.integers(0, 255, (5, 6, 3), dtype=np.uint8))
+    assert bigger.shape == (5, 6, 3) and sent[1][1].waited == 1
 
 
 def test_torch_backend_pads_to_buckets_and_chunks_big_batches(tiny_model, rng):
@@ -138,6 +221,21 @@ def test_torch_backend_bf16_on_cpu_and_refusals(tiny_model, rng):
         TorchBackend(copy.deepcopy(tiny_model), precision="fp16")
     with pytest.raises(PosetrackError, match="CUDA graphs need"):
         TorchBackend(copy.deepcopy(tiny_model), cuda_graphs=True)
+
+
+def test_detector_boxes_are_decoded_in_float32_whatever_the_network_runs_in():
+    """Cell index + offset reaches 256 cells across a 2048-px input, where bfloat16 steps by a whole cell (8 px):
+    the box centres of a bf16 network must still land within a pixel of the fp32 network's."""
+    from posetrack.models.detector import PersonDetector, YoloLayout
+
+    torch.manual_seed(0)
+    net = YoloLayout(PersonDetector(widths=(8, 8, 16, 16, 16), head=16)).eval()
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 64, 2048)).astype(np.float32)
+    ref = TorchBackend(net).run({"input": x})["heatmaps"]
+    low = TorchBackend(net, precision="bf16").run({"input": x})["heatmaps"]
+    far = ref[0, 0] > 1500  # centres in the right quarter of the input
+    assert far.sum() > 50
+    assert np.abs(low[0, :2] - ref[0, :2])[:, far].max() < 1.0
 
 
 M = Machine
@@ -212,7 +310,55 @@ def test_torch_backend_leaves_the_callers_module_as_it_was(tiny_model, rng):
     half = TorchBackend(module, precision="bf16")
     assert half.module is not module and next(half.module.parameters()).dtype == torch.bfloat16
     assert all(p.dtype == torch.float32 and torch.equal(p, b) for p, b in zip(module.parameters(), before))
-    assert TorchBackend(module).module is module
+    assert TorchBackend(module, fold_batchnorm=False).module is module
+
+
+def _with_running_statistics(module, seed=0):
+    """A copy of ``module`` whose BatchNorms hold statistics far from the identity a fresh one has."""
+    import copy
+
+    module = copy.deepcopy(module)
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return module.eval()
+
+
+def test_batchnorm_is_folded_into_the_convolutions(tiny_model, rng):
+    module = _with_running_statistics(tiny_model)
+    x = rng.normal(0, 1, (3, 3, 128, 96)).astype(np.float32)
+    folded = TorchBackend(module)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.module.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())  # the caller's keeps its own
+    ref = TorchBackend(module, fold_batchnorm=False).run({"input": x})["heatmaps"]
+    np.testing.assert_allclose(folded.run({"input": x})["heatmaps"], ref, atol=1e-4 * np.abs(ref).max())
+
+
+def test_a_forward_that_does_not_trace_is_folded_inside_its_children():
+    """Control flow on a value stops an FX trace of the whole module; its children still fold, and the BatchNorm
+    that follows no convolution stays."""
+    from posetrack.backends.torch_backend import batchnorm_folded
+
+    class Branching(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+            self.after = torch.nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            y = self.body(x)
+            return self.after(y) if float(y.mean()) > 0 else -y
+
+    module = _with_running_statistics(Branching())
+    folded = batchnorm_folded(module)
+    assert [type(m).__name__ for m in folded.modules() if isinstance(m, torch.nn.BatchNorm2d)] == ["BatchNorm2d"]
+    x = torch.randn(2, 3, 16, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x), module(x), atol=1e-5, rtol=1e-5)
 
 
 def test_torch_compile_equals_eager(rng):
@@ -261,11 +407,10 @@ def test_warm_up_captures_every_reachable_bucket_before_the_run(tiny_model, rng)
 
     backend = TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True)
     backend.warm_up((3, 128, 96), 20)
-    assert sorted(backend._graphs) == reachable(20)
-    graphs = dict(backend._graphs)
+    assert backend.captured_batches == reachable(20)
     for n in (1, 3, 7, 20):  # the run replays what was captured; it captures nothing itself
         backend.run({"input": rng.normal(0, 1, (n, 3, 128, 96)).astype(np.float32)})
-    assert backend._graphs == graphs
+    assert backend.captured_batches == reachable(20)
 
 
 @pytest.mark.gpu
@@ -291,7 +436,7 @@ def test_a_capture_survives_cuda_work_on_another_thread(tiny_model):
     finally:
         stop.set()
         worker.join()
-    assert sorted(backend._graphs) == list(BUCKETS) and busy
+    assert backend.captured_batches == list(BUCKETS) and busy
 
 
 @pytest.mark.gpu
@@ -303,6 +448,27 @@ def test_device_path_on_cuda_equals_the_host_path(tiny_model, frame):
     host = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model)), config=config).estimate(frame, boxes)
     gpu = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model), device="cuda"), config=config).estimate(frame, boxes)
     assert np.median(np.abs(gpu.keypoints - host.keypoints)) < 0.05
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_the_pose_step_captured_on_cuda_equals_it_eager(tiny_model, frame, flip_test, no_tf32):
+    """Crops, network and decoding in one CUDA graph per person bucket, captured at warm-up: the same keypoints
+    as the same step run eagerly on the same (bucket) shapes, and nothing captured during the run."""
+    import copy
+
+    config = TopDownConfig((96, 128), POSETRACK17, flip_test=flip_test, refine="dark")
+    boxes = np.array([[100, 50, 220, 330], [400, 100, 470, 260], [560, 200, 640, 360]], np.float32)
+    eager = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model), device="cuda", pad_to_buckets=True),
+                             config=config)
+    graphs = TopDownEstimator(TorchBackend(copy.deepcopy(tiny_model), device="cuda", cuda_graphs=True),
+                              config=config)
+    assert graphs.warm_up(frame.shape[:2], 8) > 0 and len(graphs.step.graphs.shapes) == len(reachable(8))
+    for n in (3, 1, 2):
+        ref, out = eager.estimate(frame, boxes[:n]), graphs.estimate(frame, boxes[:n])
+        np.testing.assert_allclose(out.keypoints, ref.keypoints, atol=1e-3)
+        np.testing.assert_allclose(out.scores, ref.scores, atol=1e-4)
+    assert len(graphs.step.graphs.shapes) == len(reachable(8))
 
 
 def test_each_network_stage_runs_inside_its_own_stream(tiny_model):

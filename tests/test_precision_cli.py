@@ -28,6 +28,7 @@ def test_a_real_model_is_never_calibrated_on_synthetic_frames(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_calibrate_writes_manifest_and_ranges(tmp_path):
     r = cli("calibrate", "--model", "detector", *DEMO, "--synthetic", "6", "--method", "percentile",  # not the default
             env={"POSETRACK_CALIB": str(tmp_path)})

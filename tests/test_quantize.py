@@ -171,6 +171,29 @@ def test_fp16_model_keeps_float32_io_and_tracks_fp32(tiny_onnx, calib_inputs):
     assert np.abs(out - ref).max() < 1e-2 * np.abs(ref).max()
 
 
+def test_fp16_keeps_box_decoding_in_float32():
+    """A detector head's decoding, (cell index + offset) x stride across 256 cells: float16 steps by a quarter
+    cell there (1 px); the converted model must decode in float32 and run only its trunk in float16. (ONNX
+    Runtime's CPU computes float16 element-wise ops in float32, so the op types show it, not the values.)"""
+    cells = 256
+    conv = helper.make_node("Conv", ["input", "w"], ["offsets"])
+    nodes = [conv, helper.make_node("Relu", ["offsets"], ["relu"]),
+             helper.make_node("Gather", ["relu", "channel"], ["offset"], axis=1),
+             helper.make_node("Add", ["index", "offset"], ["cell"]),
+             helper.make_node("Mul", ["cell", "stride"], ["heatmaps"])]
+    inits = [numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w"),
+             numpy_helper.from_array(np.array(0, np.int64), "channel"),
+             numpy_helper.from_array(np.arange(cells, dtype=np.float32).reshape(1, 1, cells), "index"),
+             numpy_helper.from_array(np.array(8.0, np.float32), "stride")]
+    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 1, cells])],
+                              [helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(0).uniform(0, 1, (1, 1, 1, cells)).astype(np.float32)
+    half = convert_fp16(model)
+    assert compute_types(half, frozenset({"Conv", "Relu", "Add"})) == {"float16": 2, "float": 1}
+    assert np.abs(_run(half, x) - _run(model, x)).max() < 0.05  # pixels: the conversion kept the values
+
+
 def test_calibration_tensors_cover_every_conv_input(tiny_onnx):
     model = onnx.load(str(tiny_onnx.path))
     names = set(calibration_tensors(model))

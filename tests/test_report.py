@@ -1,6 +1,8 @@
 """Benchmark primitives: measurements come from real runs, FLOP counts match the published ones."""
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +115,31 @@ def test_peak_margin():
     a[0, 0, 0, 0], a[0, 0, 1, 1] = 1.0, 0.25
     a[0, 1, 2, 2], a[0, 1, 0, 1] = 0.5, 0.5
     assert peak_margin(a) == pytest.approx((0.75 + 0.0) / 2)
+
+
+def test_gpu_check_results_are_one_clean_line_per_aim(tmp_path):
+    """benchmarks/gpu/results.py reads what check.sh wrote (bench rows among log lines, run summaries, utilisation
+    samples with the steady-state marks) and says for each aim what was measured and whether it held; a missing
+    measurement is null with the reason, never a number."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_results", Path(__file__).parents[1] / "benchmarks/gpu/results.py")
+    results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results)
+    row = {"section": "network", "precision": "fp16", "cuda_graphs": True, "compiled": False, "batchnorm_folded": True,
+           "batch": 32, "crops_per_s": 12345.6}
+    unfolded = {**row, "batchnorm_folded": False, "crops_per_s": 99999.0}
+    (tmp_path / "bench.jsonl").write_text("== bench: python bench.py\n" + json.dumps(unfolded) + "\n" + json.dumps(row))
+    run = {"fps": 180.0, "frames": 600, "warmup_s": 4.2, "backend": "torch:cuda:0 fp16",
+           "stage_fps": {"decode": 250.0, "detect": 500.0, "pose": 400.0, "track": 200.0}}
+    (tmp_path / "run1080.json").write_text(json.dumps(run))
+    (tmp_path / "util.csv").write_text("\n".join(["0", "5", "90", "80", "85", "20", "0"]))
+    (tmp_path / "steady.txt").write_text("2\n5\n")
+    lines = {line["metric"]: line for line in results.results(tmp_path)}
+    json.dumps(list(lines.values()), allow_nan=False)
+    assert lines["w32_256x192_fp16_b32_cuda_graphs_crops_per_s"]["value"] == 12345.6
+    assert lines["w32_256x192_fp16_b32_cuda_graphs_crops_per_s"]["held"] is True
+    assert lines["run_1080p_16_people_fps"]["value"] == 180.0 and lines["run_1080p_16_people_fps"]["held"] is False
+    assert lines["gpu_busy_steady_pct"]["value"] == 85.0  # the median of samples 2..4, warm-up and tail left out
+    assert lines["demo_cuda_fps"]["value"] is None and "demo.json" in lines["demo_cuda_fps"]["why"]
+    assert lines["run_1080p_stage_ms"]["value"] == {"decode": 4.0, "detect": 2.0, "pose": 2.5, "track": 5.0}

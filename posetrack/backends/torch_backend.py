@@ -10,15 +10,18 @@ whatever the precision (the cast happens inside).
 from __future__ import annotations
 
 import copy
-import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
+from torch import fx, nn
+from torch.fx.proxy import TraceError
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from posetrack.backends.base import check_inputs
 from posetrack.device.buckets import BUCKETS, bucket, chunks, reachable
+from posetrack.device.graphs import GraphCache
 from posetrack.errors import PosetrackError
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -40,12 +43,15 @@ class TorchBackend:
         compile: ``torch.compile`` the module (Inductor, static shapes): each new batch shape compiles once, which
             takes seconds to minutes, so it pays off for long runs with bucketed batches (CUDA graphs then capture
             the compiled kernels).
+        fold_batchnorm: fold every BatchNorm that follows a convolution into its weights (``batchnorm_folded``):
+            HRNet-W32 has 292 of them, each a kernel launch and a pass over memory.
     """
 
     def __init__(self, module: nn.Module, input_names: Sequence[str] = ("input",),
                  output_names: Sequence[str] = ("heatmaps",), device: str | torch.device = "cpu",
                  precision: str = "fp32", channels_last: bool = False, cuda_graphs: bool = False,
-                 pad_to_buckets: bool = False, buckets: Sequence[int] = BUCKETS, compile: bool = False):
+                 pad_to_buckets: bool = False, buckets: Sequence[int] = BUCKETS, compile: bool = False,
+                 fold_batchnorm: bool = True):
         self.device = torch.device(device)
         if precision not in DTYPES:
             raise PosetrackError(f"--precision {precision}: the torch backend runs {', '.join(DTYPES)}")
@@ -56,7 +62,8 @@ class TorchBackend:
             raise PosetrackError("CUDA graphs need a CUDA device")
         self.dtype = DTYPES[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = _placed(module, self.device, self.dtype).eval()
+        self.module = _placed(batchnorm_folded(module) if fold_batchnorm else module, self.device,
+                              self.dtype).eval()
         if channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if cuda:
@@ -66,9 +73,7 @@ class TorchBackend:
         self.output_names = tuple(output_names)
         self.cuda_graphs, self.pad = cuda_graphs, pad_to_buckets or cuda_graphs
         self.buckets = tuple(sorted(buckets))
-        self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]] = {}
-        self._capture_lock = threading.Lock()  # one capture at a time, even if two stage threads share the backend
-        self._capture_stream: torch.cuda.Stream | None = None  # this backend's own, made on its first capture
+        self.graphs = GraphCache(self.forward, self.device) if cuda_graphs else None
         self.name = f"torch:{self.device}" + (f" {precision}" if precision != "fp32" else "") + (
             " cuda-graphs" if cuda_graphs else "") + (" compiled" if compile else "")
 
@@ -91,55 +96,69 @@ class TorchBackend:
     def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Device tensors in, float32 device tensors out; batches beyond the largest bucket run in chunks."""
         if len(self.input_names) != 1:  # graphs and chunking are for the one-input image networks
-            return dict(zip(self.output_names, self._eager(*(inputs[n] for n in self.input_names))))
+            return dict(zip(self.output_names, self.forward(*(inputs[n] for n in self.input_names))))
         x = inputs[self.input_names[0]]
-        parts = [self._one(x[s]) for s in chunks(len(x), self.buckets[-1])] or [self._eager(x)]
+        parts = [self._one(x[s]) for s in chunks(len(x), self.buckets[-1])] or [self.forward(x)]
         return {n: torch.cat([p[i] for p in parts]) for i, n in enumerate(self.output_names)}
 
     def _one(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         n = len(x)
         if not self.pad:
-            return self._eager(x)
+            return self.forward(x)
         size = bucket(n, self.buckets)
         if size > n:
             x = torch.cat([x, x.new_zeros((size - n, *x.shape[1:]))])
-        out = self._replay(x) if self.cuda_graphs else self._eager(x)
-        return tuple(o[:n] for o in out)
+        if self.graphs is not None:
+            return tuple(o[:n].clone() for o in self.graphs(x))  # the graph's outputs are overwritten next replay
+        return tuple(o[:n] for o in self.forward(x))
 
-    def _eager(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    @property
+    def captured_batches(self) -> list[int]:
+        """The batch sizes whose CUDA graphs are captured, smallest first."""
+        return sorted(shapes[0][0] for shapes in self.graphs.shapes) if self.graphs is not None else []
+
+    def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The network on device tensors as they are: no padding, no graph, float32 outputs (capturable)."""
         with torch.inference_mode():
             out = self.network(*(a.to(self.dtype).contiguous(memory_format=self.memory_format) for a in args))
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return tuple(o.float() for o in outs)
 
-    def _replay(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        size = len(x)
-        if size not in self._graphs:
-            with self._capture_lock:
-                if size not in self._graphs:
-                    self._graphs[size] = self._capture(x)
-        graph, static_in, static_out = self._graphs[size]
-        static_in.copy_(x)
-        graph.replay()
-        return tuple(o.clone() for o in static_out)
 
-    def _capture(self, x: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, tuple[torch.Tensor, ...]]:
-        """One graph for ``x``'s shape, on this backend's own stream. ``thread_local`` capture: CUDA work that
-        another thread issues meanwhile (an upload or a replay in the detect stage) does not invalidate it, as it
-        would in the default global mode; ``warm_up`` captures before the threads start anyway."""
-        static_in = x.clone()
-        if self._capture_stream is None:
-            self._capture_stream = torch.cuda.Stream(self.device)
-        side = self._capture_stream
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):  # warm-up (cuDNN autotuning, lazy init) off the capture
-            for _ in range(3):
-                self._eager(static_in)
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
-            static_out = self._eager(static_in)
-        return graph, static_in, static_out
+def batchnorm_folded(module: nn.Module) -> nn.Module:
+    """An inference copy of ``module`` (eval mode) whose BatchNorms that only ever see one convolution's output
+    are folded into that convolution's weights and bias (running statistics: the same function in eval mode).
+    The data flow is read from an FX trace, so a BatchNorm is folded only where it truly follows the convolution;
+    a module that does not trace as a whole (control flow on a tensor's value in its ``forward``) has its
+    children folded one by one. Only ever for inference: the copy has no BatchNorm left to train."""
+    folded = copy.deepcopy(module).eval()
+    return _fold(folded)
+
+
+def _fold(module: nn.Module) -> nn.Module:
+    if not any(isinstance(m, nn.BatchNorm2d) for m in module.modules()):
+        return module
+    try:
+        traced = fx.symbolic_trace(module)
+    except (TraceError, TypeError, RuntimeError):  # FX cannot trace this forward: fold inside its children
+        for name, child in module.named_children():
+            setattr(module, name, _fold(child))
+        return module
+    modules = dict(traced.named_modules())
+    calls = Counter(node.target for node in traced.graph.nodes if node.op == "call_module")
+    for node in list(traced.graph.nodes):
+        source = node.args[0] if node.op == "call_module" and node.args else None
+        if (isinstance(modules.get(node.target), nn.BatchNorm2d) and isinstance(source, fx.Node)
+                and source.op == "call_module" and isinstance(modules[source.target], nn.Conv2d)
+                and len(source.users) == 1 and calls[source.target] == 1):  # a shared convolution stays as it is
+            parent, _, name = str(source.target).rpartition(".")
+            setattr(traced.get_submodule(parent), name, fuse_conv_bn_eval(modules[source.target], modules[node.target]))
+            node.replace_all_uses_with(source)
+            traced.graph.erase_node(node)
+    traced.graph.lint()
+    traced.delete_all_unused_submodules()
+    traced.recompile()
+    return traced
 
 
 def _placed(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:

@@ -162,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clip = render_clip(args.out / "gt", args.preset, args.frames, args.seed)
     print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
     scored = track_and_score(clip, pipeline, args.out / "pred", options.output)
-    print("\n".join(scored.summary.lines()))
+    _print_summary(scored.summary, args)
     print(scored.report.table())
     line = scored.line()
     if args.compare:

@@ -14,18 +14,20 @@ from posetrack.compile.onnx_graph import QDQ_OPS, drop_unused_initializers
 
 FP16_QDQ_OPSET = 19  # QuantizeLinear / DequantizeLinear take float16 scales from opset 19
 
-# Ops run in float16; anything else (box decoding, casts, comparisons) stays float32 behind Cast nodes. Q/DQ take
-# float16 data and scales (a QuantizeLinear's int8 output is not a float, so it is left alone).
-FP16_OPS = frozenset({"Conv", "Relu", "Add", "Resize", "MaxPool", "Concat", "Sigmoid", "Mul", "BatchNormalization",
-                      *QDQ_OPS})
+# Ops with weights always run in float16; Q/DQ take float16 data and scales (a QuantizeLinear's int8 output is not
+# a float, so it is left alone). Element-wise ops run in float16 when every input they compute from is float16
+# (the trunk); fed by anything else they stay float32 (a detector's box decoding, cell index + offset times the
+# stride: float16 steps by a whole pixel above 1024). Other ops (gathers, casts, comparisons) stay float32.
+FP16_WEIGHTED = frozenset({"Conv", "BatchNormalization", *QDQ_OPS})
+FP16_FOLLOWING = frozenset({"Relu", "Add", "Resize", "MaxPool", "Concat", "Sigmoid", "Mul"})
 # Inputs that must stay float32 whatever the node's precision (Resize's roi and scales).
 _FP32_INPUTS = {"Resize": (1, 2)}
 
 
 def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` computing ``FP16_OPS`` in float16 with float16 weights; graph inputs and outputs stay
-    float32 (Casts at the boundaries), so callers and TensorRT bindings do not change. A Q/DQ model gets float16
-    scales and is raised to opset ``FP16_QDQ_OPSET``."""
+    """A copy of ``model`` computing its trunk in float16 (``FP16_WEIGHTED``, ``FP16_FOLLOWING``) with float16
+    weights; graph inputs and outputs stay float32 (Casts at the boundaries), so callers and TensorRT bindings do
+    not change. A Q/DQ model gets float16 scales and is raised to opset ``FP16_QDQ_OPSET``."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     if any(n.op_type in QDQ_OPS for n in model.graph.node) and _opset(model) < FP16_QDQ_OPSET:
         model = onnx.version_converter.convert_version(model, FP16_QDQ_OPSET)
@@ -35,7 +37,7 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
               if v.type.tensor_type.elem_type == TensorProto.FLOAT}
     floats |= {t.name for t in graph.initializer if t.data_type == TensorProto.FLOAT}
     inits = {t.name: t for t in graph.initializer}
-    half = {n.output[0] for n in graph.node if n.op_type in FP16_OPS}  # tensors produced in float16
+    half = _half_outputs(graph, floats, set(inits))  # tensors produced in float16
     casts: dict[tuple[str, int], str] = {}  # (tensor, to type) → cast output
     nodes: list[onnx.NodeProto] = []
     new_inits: list[TensorProto] = []
@@ -53,7 +55,7 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         return casts[name, to]
 
     for node in list(graph.node):
-        node_half = node.op_type in FP16_OPS
+        node_half = node.output[0] in half
         keep32 = _FP32_INPUTS.get(node.op_type, ())
         for i, name in enumerate(node.input):
             if name not in floats or not name:
@@ -75,6 +77,20 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     del graph.value_info[:]  # stale element types; ONNX Runtime infers them again
     drop_unused_initializers(graph)
     return model
+
+
+def _half_outputs(graph: onnx.GraphProto, floats: set[str], constants: set[str]) -> set[str]:
+    """The first outputs of the nodes that compute in float16 (see ``FP16_WEIGHTED`` / ``FP16_FOLLOWING``), in
+    the graph's topological order so that an element-wise op knows its inputs' types."""
+    half: set[str] = set()
+    for node in graph.node:
+        keep32 = _FP32_INPUTS.get(node.op_type, ())
+        computed = [name for i, name in enumerate(node.input)
+                    if name in floats and name not in constants and i not in keep32]
+        if node.op_type in FP16_WEIGHTED or (node.op_type in FP16_FOLLOWING and computed
+                                             and all(name in half for name in computed)):
+            half.add(node.output[0])
+    return half
 
 
 def _opset(model: onnx.ModelProto) -> int:

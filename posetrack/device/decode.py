@@ -4,6 +4,8 @@ scores need to leave the device."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from posetrack.heatmaps import newton_step
@@ -33,11 +35,16 @@ def quarter_offset(heatmaps: torch.Tensor, coords: torch.Tensor) -> torch.Tensor
     return 0.25 * torch.sign(torch.stack([dx, dy], -1)) * inside.unsqueeze(-1)
 
 
-def _gaussian_kernel(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+@functools.lru_cache(maxsize=32)
+def blur_matrices(height: int, width: int, sigma: float, dtype: torch.dtype, device: torch.device
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The separable Gaussian blur of (height, width) heatmaps as two banded matrices (height, height) and
+    (width, width), made once per shape and device: a decode then copies nothing from the host."""
     radius = int(4.0 * sigma + 0.5)  # scipy's gaussian_filter1d with truncate=4
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    return (k / k.sum()).to(dtype=dtype, device=device)
+    g = torch.exp(-0.5 * (x / sigma) ** 2)
+    g = (g / g.sum()).to(dtype=dtype, device=device)
+    return _blur_matrix(height, g), _blur_matrix(width, g)
 
 
 def _blur_matrix(size: int, g: torch.Tensor) -> torch.Tensor:
@@ -54,10 +61,10 @@ def dark_offset(heatmaps: torch.Tensor, coords: torch.Tensor, blur_sigma: float 
     maps = heatmaps
     if blur_sigma > 0:
         peak = maps.amax((2, 3), keepdim=True)
-        g = _gaussian_kernel(blur_sigma, maps.dtype, maps.device)
+        rows, cols = blur_matrices(h, w, blur_sigma, maps.dtype, maps.device)
         # The separable blur as two banded matrix products (zeros outside, as mode="constant"): a convolution
         # would be autotuned by cuDNN for every new person count mid-run; a matmul has nothing to tune.
-        maps = _blur_matrix(h, g) @ maps @ _blur_matrix(w, g).T
+        maps = rows @ maps @ cols.T
         maps = maps * (peak / maps.amax((2, 3), keepdim=True).clamp_min(1e-12))
     logh = maps.clamp_min(1e-10).log()
     x, y = coords[..., 0], coords[..., 1]
@@ -91,8 +98,9 @@ def flip_back(heatmaps: torch.Tensor, flip_permutation: torch.Tensor, shift: boo
 
 
 def to_image(coords: torch.Tensor, stride: tuple[float, float], from_crop: torch.Tensor) -> torch.Tensor:
-    """Heatmap coordinates (N, K, 2) → image pixels: times the heatmap stride, then the (N, 2, 3) crop → image map."""
-    pts = coords.double() * torch.tensor(stride, dtype=torch.float64, device=coords.device)
+    """Heatmap coordinates (N, K, 2) → image pixels (N, K, 2) float64: times the heatmap stride (x, y crop pixels
+    per heatmap pixel), then the (N, 2, 3) crop → image map."""
+    pts = torch.stack([coords[..., 0].double() * stride[0], coords[..., 1].double() * stride[1]], -1)
     m = from_crop.to(device=coords.device, dtype=torch.float64)
     return pts @ m[:, :, :2].transpose(1, 2) + m[:, None, :, 2]
 

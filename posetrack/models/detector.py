@@ -73,12 +73,14 @@ class YoloLayout(nn.Module):
         self.detector = detector
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        heat, size, offset = self.detector(x)
+        # The box arithmetic runs in float32 whatever the network's precision: cell index + offset reaches 240
+        # cells at 1920 px, where bfloat16 steps by 1 cell (8 px) and float16 by 1/8 cell (1 px).
+        heat, size, offset = (t.float() for t in self.detector(x))
         _, _, h, w = heat.shape
         scores = torch.sigmoid(heat)
         peaks = (scores == F.max_pool2d(scores, 3, 1, 1)).to(scores.dtype)  # keep local maxima only
-        ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1).expand(1, h, w)
-        xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, w).expand(1, h, w)
+        ys = torch.arange(h, dtype=torch.float32, device=x.device).view(1, h, 1).expand(1, h, w)
+        xs = torch.arange(w, dtype=torch.float32, device=x.device).view(1, 1, w).expand(1, h, w)
         cx = (xs + offset[:, 0]) * STRIDE
         cy = (ys + offset[:, 1]) * STRIDE
         wh = torch.exp(size.clamp(max=8.0))
