@@ -113,9 +113,10 @@ def pose_record(options: PoseOptions) -> PoseRecord:
 
 
 def export_pose(record: PoseRecord, module: torch.nn.Module | None = None,
-                find_people: Detector | None = None) -> ExportedModel:
+                people: Options | None = None) -> ExportedModel:
     """The pose model's FP32 ONNX export (made on first use, cached) and its calibration recipe (person crops,
-    found in a user's images by ``find_people``, default the run's default detector)."""
+    found in a user's images by the detector of ``people``, default the run's default detector; built only when
+    images are read, so a bad images folder fails before any detector is prepared)."""
     module = module if module is not None else create_model(record)
     config = TopDownConfig.from_record(record)
 
@@ -125,8 +126,13 @@ def export_pose(record: PoseRecord, module: torch.nn.Module | None = None,
     def inputs(count: int, images: Path | None) -> np.ndarray:
         if images is None:
             return pose_inputs(crop, count)
-        finder = find_people or build_detector(Options(), ALL_CORES)
-        return pose_inputs(crop, count, images=images, find_people=lambda image: finder.detect(Frame(0, 0.0, image)).boxes)
+        finder: list[Detector] = []  # the detector, made for the first image (after the folder was read)
+
+        def find_people(image: np.ndarray) -> np.ndarray:
+            if not finder:
+                finder.append(build_detector(people or Options(), ALL_CORES))
+            return finder[0].detect(Frame(0, 0.0, image)).boxes
+        return pose_inputs(crop, count, images=images, find_people=find_people)
 
     return ExportedModel(record, module, inputs)
 
@@ -214,7 +220,7 @@ def build_detector(options: Options, threads: CpuThreads = ALL_CORES) -> Detecto
 def exported(model: str, options: Options) -> ExportedModel:
     """The export of the options' ``"pose"`` or ``"detector"`` model (``posetrack export / calibrate / build``)."""
     if model == "pose":
-        return export_pose(pose_record(options.pose), find_people=build_detector(options))
+        return export_pose(pose_record(options.pose), people=options)
     return export_detector(detector_record(options.detector))
 
 

@@ -52,8 +52,9 @@ def test_build_writes_the_tensorrt_qdq_model_then_says_what_is_missing():
     path = line.split(": ", 1)[1]
     assert check_tensorrt_qdq(onnx.load(path)) == []  # the TensorRT flavour, validated
     if r.returncode != 0:  # this machine: no TensorRT / GPU → one clear line, no traceback
-        assert r.returncode == 2 and r.stderr.count("\n") == 1
-        assert "TensorRT" in r.stderr or "CUDA GPU" in r.stderr
+        errors = [line for line in r.stderr.splitlines() if "preparing pose_demo" not in line]  # a first export says so
+        assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr
+        assert "TensorRT" in errors[0] or "CUDA GPU" in errors[0]
 
 
 @pytest.mark.slow
