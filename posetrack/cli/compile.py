@@ -77,8 +77,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from posetrack.assemble import device_for, export_model
 
+    device = device_for(args.device or "cpu")  # a bad --device is refused before any model is fetched
     model = _model(args)
-    result = export_model(model, device_for(args.device or "cpu"))
+    result = export_model(model, device)
     if result is None:
         print(f"{model.record.name} is an ONNX network already: {model.onnx}")
         path = model.onnx
@@ -96,8 +97,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from posetrack.assemble import calibrate_model, device_for
 
-    calib, folder = calibrate_model(_model(args), args.synthetic, args.images, args.method,
-                                    device_for(args.device or "cpu"))
+    device = device_for(args.device or "cpu")  # a bad --device is refused before any model is fetched
+    calib, folder = calibrate_model(_model(args), args.synthetic, args.images, args.method, device)
     m = calib.manifest
     seed = f", seed {m.seed}" if m.seed is not None else ""
     print(f"calibrated {m.model} on {m.count} inputs ({m.source}{seed}): {m.tensors} activations, "
