@@ -36,7 +36,8 @@ steady_marks() {  # the util.csv line counts when the 1080p run's frame 60 and f
 }
 { nvidia-smi || echo "no nvidia-smi"; $PY -c "import torch, sys; print(sys.version); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.is_available())"; } >"$OUT/env.txt" 2>&1
 step install 60 env.txt $PY -m pip install --no-index --no-deps --no-build-isolation -e .
-step gpu-tests 75 tests.log $PY -m pytest -q -m gpu -p no:cacheprovider --timeout 30 tests
+# only the modules holding GPU tests: others import test oracles the GPU machine lacks (jsonschema, motmetrics)
+step gpu-tests 75 tests.log $PY -m pytest -q -rs -m gpu -p no:cacheprovider --timeout 30 --continue-on-collection-errors $(grep -l "mark.gpu" tests/test_*.py)
 step bench 60 bench.jsonl $PY benchmarks/gpu/bench.py --config w32 --input 256x192 --batch 32 --repeats 30
 step demo 60 tests.log $PY -m posetrack.cli demo --device "$DEVICE" --no-video --out "$WORK/demo-run" --json "$OUT/demo.json"
 # 1080p, 16 people, HRNet-W32 256x192 (random weights: speed, not accuracy), fp16 on the GPU
