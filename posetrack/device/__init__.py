@@ -1,7 +1,10 @@
 """The device-resident data path, in torch: the same code on CPU tensors (tested against the OpenCV/NumPy path)
 and on CUDA tensors, so that on a GPU a frame goes up once and only keypoints come back.
 
-``crops`` (all persons of a frame, one batched affine resample, normalised), ``decode`` (heatmaps → image
-keypoints: argmax + quarter pixel or DARK, flip-test merge, inverse transform), ``buckets`` (batch sizes padded to
-a CUDA-graph bucket, batches larger than an engine profile cut into chunks).
+``frames`` (a frame uploaded once through pinned buffers; the detector's letterbox), ``crops`` (all persons of a
+frame, one batched affine resample, normalised), ``decode`` (heatmaps → image keypoints: argmax + quarter pixel
+or DARK, flip-test merge, inverse transform), ``pose_step`` (crops → network → keypoints as one function of fixed
+shapes), ``graphs`` (CUDA graphs of such a function, one per shape), ``buckets`` (batch sizes padded to a
+CUDA-graph bucket, batches larger than an engine profile cut into chunks), ``streams`` (a CUDA stream per network
+stage).
 """
