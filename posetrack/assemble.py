@@ -9,6 +9,7 @@ FP16 / INT8 files come from the compile chain (``compile.precision``), made on f
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -126,13 +127,9 @@ def export_pose(record: PoseRecord, module: torch.nn.Module | None = None,
     def inputs(count: int, images: Path | None) -> np.ndarray:
         if images is None:
             return pose_inputs(crop, count)
-        finder: list[Detector] = []  # the detector, made for the first image (after the folder was read)
-
-        def find_people(image: np.ndarray) -> np.ndarray:
-            if not finder:
-                finder.append(build_detector(people or Options(), ALL_CORES))
-            return finder[0].detect(Frame(0, 0.0, image)).boxes
-        return pose_inputs(crop, count, images=images, find_people=find_people)
+        finder = functools.cache(lambda: build_detector(people or Options(), ALL_CORES))  # made for the first image
+        return pose_inputs(crop, count, images=images,
+                           find_people=lambda image: finder().detect(Frame(0, 0.0, image)).boxes)
 
     return ExportedModel(record, module, inputs)
 

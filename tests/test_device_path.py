@@ -195,10 +195,10 @@ def test_the_upload_ring_rewrites_a_buffer_only_after_its_copy_finished(rng):
     ring = UploadRing("cpu", slots=3, pinned=lambda shape: torch.empty(shape, dtype=torch.uint8), event=Event)
     images = [rng.integers(0, 255, (4, 6, 3), dtype=np.uint8) for _ in range(4)]
     sent = [ring.upload(image) for image in images]
-    assert [event.waited for _, event in sent] == [1, 0, 0, 0]
-    assert sent[3][0].data_ptr() == sent[0][0].data_ptr() and np.array_equal(sent[3][0].numpy(), images[3])
-    bigger, _ = ring.upload(rng.integers(0, 255, (5, 6, 3), dtype=np.uint8))
-    assert bigger.shape == (5, 6, 3) and sent[1][1].waited == 1
+    assert [handoff.event.waited for handoff in sent] == [1, 0, 0, 0]
+    assert sent[3].value.data_ptr() == sent[0].value.data_ptr() and np.array_equal(sent[3].value.numpy(), images[3])
+    bigger = ring.upload(rng.integers(0, 255, (5, 6, 3), dtype=np.uint8)).value
+    assert bigger.shape == (5, 6, 3) and sent[1].event.waited == 1
 
 
 def test_torch_backend_pads_to_buckets_and_chunks_big_batches(tiny_model, rng):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from posetrack.device.buckets import chunks
+from posetrack.device.buckets import chunks, pinned_view
 from posetrack.errors import PosetrackError
 
 if TYPE_CHECKING:  # torch (CUDA) is imported where a backend is made, not when this module loads
@@ -151,14 +151,6 @@ class TrtBackend:
         return {n: t.numpy().copy() for n, t in staged.items()}  # the staging buffers are reused next call
 
     def _pinned(self, key: str, shape, dtype):
-        """A pinned host buffer of ``shape``: a view of one allocated once for the profile's largest batch, so that
-        batches of changing size reuse it (pinning memory is slow, and a fresh pinned buffer per size would pile
-        up). The caller synchronises the stream before the buffer is written again (``run``)."""
-        import torch
-
-        shape = tuple(shape)
-        full = (max(self.max_batch, shape[0]), *shape[1:])
-        buf = self._staging.get(key)
-        if buf is None or tuple(buf.shape[1:]) != shape[1:] or buf.dtype != dtype or len(buf) < shape[0]:
-            buf = self._staging[key] = torch.empty(full, dtype=dtype, pin_memory=True)
-        return buf[: shape[0]]
+        """A pinned staging buffer of ``shape`` sized once for the profile's largest batch (``pinned_view``); ``run``
+        synchronises the stream before it is written again."""
+        return pinned_view(self._staging, key, shape, dtype, self.max_batch)

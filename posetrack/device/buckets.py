@@ -4,7 +4,11 @@ cut into chunks, so that no frame, however crowded, fails mid-video."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the bucket arithmetic stays importable without torch (as the TensorRT backend's module is)
+    import torch
 
 BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -30,3 +34,18 @@ def chunks(n: int, largest: int) -> Iterator[slice]:
         raise ValueError("largest must be at least 1")
     for start in range(0, n, largest):
         yield slice(start, min(n, start + largest))
+
+
+def pinned_view(buffers: MutableMapping[str, torch.Tensor], key: str, shape: Sequence[int], dtype: torch.dtype,
+                rows: int) -> torch.Tensor:
+    """A pinned host buffer of ``shape`` (asynchronous copies need pinned memory): a view of ``buffers[key]``,
+    allocated once for ``rows`` (the largest batch) or more, so that batches of changing size reuse it (pinning
+    memory is slow, and a fresh pinned buffer per size would pile up). The caller makes sure the copy that last
+    used it has finished before writing it again."""
+    import torch
+
+    shape = tuple(shape)
+    buf = buffers.get(key)
+    if buf is None or tuple(buf.shape[1:]) != shape[1:] or buf.dtype != dtype or len(buf) < shape[0]:
+        buf = buffers[key] = torch.empty((max(rows, shape[0]), *shape[1:]), dtype=dtype, pin_memory=True)
+    return buf[: shape[0]]

@@ -51,7 +51,7 @@ def frame_on_device(frame: Frame, device: torch.device) -> torch.Tensor:
 def _upload(frame: Frame, device: torch.device) -> torch.Tensor | Handoff:
     if device.type != "cuda":
         return upload(frame.image, device)
-    return Handoff(*_ring(device).upload(frame.image))
+    return _ring(device).upload(frame.image)
 
 
 class UploadRing:
@@ -75,8 +75,8 @@ class UploadRing:
         self._next = 0
         self._lock = threading.Lock()
 
-    def upload(self, image: np.ndarray) -> tuple[torch.Tensor, Any]:
-        """(H, W, 3) uint8 → the same on the device and the event recorded after its copy."""
+    def upload(self, image: np.ndarray) -> Handoff:
+        """(H, W, 3) uint8 → the same on the device, handed off with the event recorded after its copy."""
         with self._lock:
             index, self._next = self._next, (self._next + 1) % len(self._slots)
             slot = self._slots[index]
@@ -84,11 +84,10 @@ class UploadRing:
                 slot[1].synchronize()  # the copy that last read this buffer has finished
             buffer = slot[0] if slot is not None and tuple(slot[0].shape) == image.shape else self._pinned(image.shape)
             buffer.numpy()[...] = image
-            on_device = buffer.to(self.device, non_blocking=True)
-            done = self._event()
-            done.record(torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None)
-            self._slots[index] = (buffer, done)
-            return on_device, done
+            stream = torch.cuda.current_stream(self.device) if self.device.type == "cuda" else None
+            sent = Handoff.made_on(buffer.to(self.device, non_blocking=True), stream, self._event())
+            self._slots[index] = (buffer, sent.event)
+            return sent
 
 
 _RINGS: dict[torch.device, UploadRing] = {}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from posetrack.device import crops, decode
-from posetrack.device.buckets import bucket, chunks, reachable
+from posetrack.device.buckets import bucket, chunks, pinned_view, reachable
 from posetrack.device.graphs import GraphCache
 from posetrack.transforms import Preprocess
 
@@ -92,15 +92,11 @@ class PoseStep:
         return host.numpy().copy()
 
     def _staged(self, role: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """A host buffer of ``shape`` (pinned on CUDA, so the copies are asynchronous), allocated once at the
-        largest bucket and viewed smaller; a plain tensor on a CPU."""
+        """A host buffer of ``shape``: pinned on CUDA (``pinned_view``, sized once for the largest bucket), a plain
+        tensor on a CPU."""
         if self._event is None:
             return torch.empty(shape, dtype=dtype)
-        full = (max(shape[0], self.buckets[-1] if self.buckets else 0), *shape[1:])
-        buf = self._pinned.get(role)
-        if buf is None or buf.shape[1:] != full[1:] or len(buf) < shape[0]:
-            buf = self._pinned[role] = torch.empty(full, dtype=dtype, pin_memory=True)
-        return buf[: shape[0]]
+        return pinned_view(self._pinned, role, shape, dtype, self.buckets[-1] if self.buckets else 0)
 
     def _forward(self, frame: torch.Tensor, from_crop: torch.Tensor) -> tuple[torch.Tensor]:
         """(H, W, 3) uint8 frame and (B, 2, 3) float64 crop → image maps on the device → ((B, K, 3) float32,)."""
