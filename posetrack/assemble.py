@@ -10,8 +10,9 @@ FP16 / INT8 files come from the compile chain (``compile.precision``), made on f
 from __future__ import annotations
 
 import functools
+import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,16 @@ from posetrack.compile.quantize import ORT_CPU, TENSORRT
 from posetrack.detect import Detector, NetworkDetector, PrecomputedDetections, prepare_frame
 from posetrack.device.streams import stage_streams
 from posetrack.errors import PosetrackError
-from posetrack.models import create_model, detector_model, model_file, pose_model
+from posetrack.models import choice_line, create_model, detector_model, fetch_all, model_file, pose_model
+from posetrack.models.preprocess import parse_preprocess
 from posetrack.models.records import DetectorRecord, PoseRecord
-from posetrack.models.registry import checkpoint_pose, onnx_detector
-from posetrack.models.sidecar import parse_preprocess
 from posetrack.options import DetectorOptions, Options, PoseOptions
 from posetrack.pipeline import Pipeline
 from posetrack.pose import TopDownConfig, TopDownEstimator, crop_batch
 from posetrack.track import PoseTracker
 from posetrack.types import Frame
+
+log = logging.getLogger("posetrack")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def make_backend(kind: str, module: torch.nn.Module | None, model: ExportedModel
                              f"({choice.reason}): add --backend torch")
     if choice.kind == "trt":
         from posetrack.compile.tensorrt import tensorrt_backend, tensorrt_onnx
-        return tensorrt_backend(tensorrt_onnx(model, precision), model.name, precision, device=choice.device)
+        return tensorrt_backend(tensorrt_onnx(model, precision), model.name, precision, device=choice.device,
+                                input_size=model.record.input_size)
     gpu = choice.device.startswith("cuda")
     return OrtBackend(precision_onnx(model, precision, TENSORRT if gpu else ORT_CPU), device_providers(choice.device),
                       threads.count, threads.spin)
@@ -101,16 +104,7 @@ def choose(kind: str, precision: str, device: str | None, torch_ok: bool = True)
 
 def pose_record(options: PoseOptions) -> PoseRecord:
     """The record ``options.model`` names (a checkpoint file: with the options' config, input size and joints)."""
-    if Path(options.model).suffix.lower() in (".pth", ".pt"):
-        path = Path(options.model)
-        if not path.is_file():
-            raise PosetrackError(f"{path}: pose weights not found")
-        return checkpoint_pose(path, options.input_size, options.layout, options.config)
-    record = pose_model(options.model)
-    if options.input_size is not None and options.input_size != record.input_size:
-        raise PosetrackError(f"--pose-input {options.input_size.hxw}: {record.name} takes "
-                             f"{record.input_size.hxw} (height x width)")
-    return record
+    return pose_model(options.model, options.input_size, options.layout, options.config)
 
 
 def export_pose(record: PoseRecord, module: torch.nn.Module | None = None,
@@ -149,26 +143,11 @@ def build_estimator(options: Options, threads: CpuThreads = ALL_CORES) -> TopDow
 
 
 def detector_record(options: DetectorOptions) -> DetectorRecord:
-    """The record ``options.model`` names (an ONNX file: with the options' preprocessing), at ``options.imgsz``."""
+    """The record ``options.model`` names, with the options' preprocessing, input size and person class (an ONNX
+    file: read by what it is, ``models.user_files``)."""
     preprocess = parse_preprocess(_json_or_name(options.preprocess), "--detector-preprocess") if options.preprocess \
         else None
-    if Path(options.model).suffix.lower() == ".onnx":
-        path = Path(options.model)
-        if not path.is_file():
-            raise PosetrackError(f"{path}: detector ONNX not found")
-        record = onnx_detector(path, preprocess)
-    else:
-        record = detector_model(options.model)
-        if preprocess is not None:
-            record = replace(record, preprocess=preprocess)
-    if options.imgsz is not None and options.imgsz != record.input_size:
-        if record.weights is None:
-            raise PosetrackError(f"--imgsz {options.imgsz.hxw}: {record.name} is an export of fixed input "
-                                 f"{record.input_size.hxw} (height x width)")
-        if options.imgsz.width % 32 or options.imgsz.height % 32:
-            raise PosetrackError(f"--imgsz {options.imgsz.hxw}: the sides must be multiples of 32")
-        record = replace(record, input_size=options.imgsz)
-    return record
+    return detector_model(options.model, preprocess, options.imgsz, options.person_class)
 
 
 def _json_or_name(text: str) -> object:
@@ -208,6 +187,8 @@ def build_detector(options: Options, threads: CpuThreads = ALL_CORES) -> Detecto
     if opts.detections is not None:
         return PrecomputedDetections(opts.detections)
     record = detector_record(opts)
+    if record.why:  # a user's file: say once what it was taken to be, and why
+        log.info("%s", choice_line(record, opts.conf, opts.iou))
     module = create_model(record) if record.weights is not None else None
     backend = make_backend(options.runtime.backend, module, export_detector(record, module), opts.precision, threads,
                            options.runtime.device)
@@ -228,6 +209,10 @@ def build_pipeline(options: Options) -> Pipeline:
     """Detector, estimator and tracker of ``options``, wired as a pipeline (stages overlapped unless
     ``options.runtime.sequential``)."""
     runtime = options.runtime
+    needed: list[PoseRecord | DetectorRecord] = [pose_record(options.pose)]
+    if options.detector.detections is None:
+        needed.append(detector_record(options.detector))
+    fetch_all(needed)  # every model file the run needs, before any is built: one line names all that cannot come
     detector_threads, pose_threads = stage_threads(runtime.sequential, runtime.cores)
     if runtime.cores is not None:
         torch.set_num_threads(runtime.cores)  # the torch backend's share
@@ -307,5 +292,8 @@ def build_engine(model: ExportedModel, path: Path, precision: str, max_batch: in
     it was built for. Needs TensorRT and a CUDA GPU."""
     from posetrack.compile.tensorrt import ensure_engine
 
-    plan, spec = ensure_engine(path, model.name, precision, max_batch, device=device_for(device))
-    return plan, f"{spec.gpu.name}, TensorRT {spec.tensorrt_version}, batch 1..{max_batch}"
+    plan, spec = ensure_engine(path, model.name, precision, max_batch, device=device_for(device),
+                               input_size=model.record.input_size)
+    p = spec.profile
+    batches = f"batch {p.min[0]}..{p.max[0]}" if p.dynamic else f"batch {p.min[0]} (a static export)"
+    return plan, f"{spec.gpu.name}, TensorRT {spec.tensorrt_version}, {batches}"

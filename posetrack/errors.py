@@ -1,5 +1,10 @@
 """User-facing errors: the CLI prints these as one line, without a traceback."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class PosetrackError(Exception):
     """A problem with the user's input (file, option, model) that the message fully explains."""
@@ -16,3 +21,10 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int, kept: str = ""):
         super().__init__(signum)
         self.signum, self.kept = signum, kept
+
+
+def did_you_mean(typed: str, choices: Iterable[str], cutoff: float = 0.6, n: int = 1) -> str:
+    """``"; did you mean X?"`` for the choice closest to ``typed`` (up to ``n`` of them: ``"X or Y"``), else ``""``:
+    the tail of a one-line error about a mistyped name."""
+    close = difflib.get_close_matches(typed, list(choices), n=n, cutoff=cutoff)
+    return f"; did you mean {' or '.join(close)}?" if close else ""

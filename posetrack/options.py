@@ -54,7 +54,8 @@ class DetectorOptions:
         detections: precomputed boxes (COCO detection results, ``image_id`` = frame index) instead of a network.
         conf / iou: score floor and NMS overlap (None: the model's).
         imgsz: network input (None: the model's; a fixed-size export takes its own only).
-        preprocess: a user's ONNX: preprocessing name or JSON (None: its sidecar, else Ultralytics').
+        preprocess: a user's ONNX: preprocessing name or JSON (None: its sidecar, else what its layout implies).
+        person_class: the class index of "person" (None: the model's; 0 for a user's COCO export).
         precision: ``fp32``, ``fp16``, ``bf16`` or ``int8``.
         every: run the detector on every K-th frame (keyframes) and follow people by their poses in between.
     """
@@ -65,11 +66,13 @@ class DetectorOptions:
     iou: float | None = None
     imgsz: Size | None = None
     preprocess: str | None = None
+    person_class: int | None = None
     precision: str = "fp32"
     every: int = 1
 
     def __post_init__(self) -> None:
         _check(self, precision=self.precision in PRECISIONS, every=self.every >= 1,
+               person_class=self.person_class is None or self.person_class >= 0,
                conf=self.conf is None or 0 <= self.conf <= 1, iou=self.iou is None or 0 < self.iou <= 1)
 
 
@@ -165,7 +168,8 @@ class RuntimeOptions:
 
 
 _RULES = {"precision": f"one of {', '.join(PRECISIONS)}", "backend": f"one of {', '.join(BACKENDS)}",
-          "every": "at least 1", "conf": "between 0 and 1", "iou": "above 0, at most 1", "max_persons": "at least 1",
+          "every": "at least 1",
+          "person_class": "0 or more", "conf": "between 0 and 1", "iou": "above 0, at most 1", "max_persons": "at least 1",
           "recover_score": "between 0 and 1, or None", "layout": "coco17 or posetrack17",
           "keypoint_threshold": "between 0 and 1", "queue_size": "at least 1", "cores": "at least 1",
           "buffer": "latest or all", "reconnect": "0 or more", "trail": "0 or more", "line_width": "at least 1"}

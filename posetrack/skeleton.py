@@ -89,16 +89,12 @@ def joint_slots(source: Skeleton, target: Skeleton) -> np.ndarray:
     where = {name: i for i, name in enumerate(source.joints)}
     return np.array([where.get(name, -1) for name in target.joints], np.int64)
 
-# head_top lies beyond the eyes on the line from the neck through the eye midpoint, by this
-# fraction of the neck-to-eyes distance (about the crown of an upright adult head).
-_HEAD_TOP_EXTENSION = 0.6
-
-
 def coco_to_posetrack(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert COCO-17 predictions to the PoseTrack-17 layout.
-
-    ``head_bottom`` is the shoulder midpoint; ``head_top`` extrapolates the neck→eye-midpoint line
-    past the eyes. Each derived joint scores the minimum of the joints it comes from.
+    """Convert COCO-17 predictions to the PoseTrack-17 layout, by the published rule of PoseWarper's
+    ``coco2posetrack`` (Bertasius et al., NeurIPS 2019), which the PoseTrack trackers built on it share:
+    ``head_bottom`` (the neck) is the shoulder midpoint, and ``head_top`` mirrors it through the nose
+    (nose - (neck - nose)). Each derived joint scores the least of the joints it comes from. poseval scores these two
+    joints in its "Head" AP.
 
     Args:
         keypoints: (N, 17, 2) float32, x/y in image pixels, COCO order.
@@ -109,9 +105,9 @@ def coco_to_posetrack(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.nda
     kp = keypoints.astype(np.float32, copy=True)
     sc = scores.astype(np.float32, copy=True)
     neck = 0.5 * (keypoints[:, 5] + keypoints[:, 6])
-    eyes = 0.5 * (keypoints[:, 1] + keypoints[:, 2])
+    nose = keypoints[:, 0]
     kp[:, 1] = neck
-    kp[:, 2] = eyes + _HEAD_TOP_EXTENSION * (eyes - neck)
+    kp[:, 2] = 2 * nose - neck
     sc[:, 1] = np.minimum(scores[:, 5], scores[:, 6])
-    sc[:, 2] = np.minimum(sc[:, 1], np.minimum(scores[:, 1], scores[:, 2]))
+    sc[:, 2] = np.minimum(sc[:, 1], scores[:, 0])
     return kp, sc

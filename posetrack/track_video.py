@@ -22,9 +22,11 @@ from tqdm import tqdm
 from posetrack.errors import Interrupted
 from posetrack.io.posetrack_json import sequence_name_for
 from posetrack.io.video import VideoReader, is_camera, is_stream
-from posetrack.options import OutputOptions
+from posetrack.models import DEMO_DETECTOR, DEMO_POSE
+from posetrack.options import Options, OutputOptions
 from posetrack.pipeline import Pipeline, StageTimes
 from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
+from posetrack.synth.files import is_synthetic_clip
 
 
 @dataclass
@@ -204,6 +206,21 @@ def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: O
     if output.stream_json:
         sinks.append(JsonLinesSink(output.stream_json))
     return sinks
+
+
+def demo_models_warning(options: Options, sources: Sequence[object]) -> str | None:
+    """A warning when a shipped demo model (trained on the synthetic world only) runs on anything but this project's
+    own synthetic clips: on real footage it puts confident skeletons on lampposts and tripods."""
+    demo = [what for what, model, names in (("pose model", options.pose.model, (DEMO_POSE.name, *DEMO_POSE.aliases)),
+                                            ("detector", options.detector.model,
+                                             (DEMO_DETECTOR.name, *DEMO_DETECTOR.aliases)))
+            if model in names and not (what == "detector" and options.detector.detections is not None)]
+    if not demo or all(is_synthetic_clip(s) for s in sources):
+        return None
+    return (f"the demo {' and '.join(demo)} know only this project's synthetic people: on real footage expect "
+            "skeletons on things that are no people; for real video use the default real models (fetched once: "
+            "`posetrack models fetch hrnet_w32_posetrack18_256x192 rtmdet_nano_person`), an HRNet checkpoint "
+            "(--pose-model FILE) or your detector's ONNX export (--detector FILE)")
 
 
 def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,

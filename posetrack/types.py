@@ -29,6 +29,31 @@ class Size(NamedTuple):
     def hxw(self) -> str:
         return f"{self.height}x{self.width}"
 
+    @property
+    def wxh(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+def parse_hxw(text: str) -> Size | None:
+    """A network input written height x width (``256x192``, as in checkpoint names), or one number for a square
+    (``640``, as Ultralytics' ``imgsz``); None if the text is neither (the caller says where and why)."""
+    text = text.strip().lower()
+    pair = _two_ints(f"{text}x{text}" if text.isdigit() else text)
+    return Size(pair[1], pair[0]) if pair else None
+
+
+def parse_wxh(text: str) -> Size | None:
+    """A frame size written width x height (``640x360``, as video sizes are written); None if it is not one."""
+    pair = _two_ints(text.strip().lower())
+    return Size(*pair) if pair else None
+
+
+def _two_ints(text: str) -> tuple[int, int] | None:
+    parts = text.split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
 
 T = TypeVar("T")
 

@@ -3,6 +3,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,6 +24,49 @@ os.environ.pop("POSETRACK_MIRROR", None)
 
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
+# Real footage, ground truth and models beside the project (../shared/real; its README gives every format). Never
+# copied into the project: tests that read it skip where it is absent (a user's clone).
+REAL = Path(os.environ.get("POSETRACK_REAL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "real")
+
+
+def real_data() -> Path:
+    """The real-data folder, or the calling test skipped where it is absent."""
+    if not (REAL / "README.md").is_file():
+        pytest.skip(f"no real data at {REAL}")
+    return REAL
+
+
+def posetrack_cli(*args: object, timeout: float = 300, env: dict | None = None, cwd: Path | None = None,
+                  **kwargs) -> subprocess.CompletedProcess:
+    """``posetrack ARGS`` run as a user runs it (a process of its own, text output captured)."""
+    return subprocess.run([sys.executable, "-m", "posetrack.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=cwd, **kwargs)
+
+
+@pytest.fixture
+def cli():
+    """The command-line runner (``posetrack_cli``)."""
+    return posetrack_cli
+
+
+@pytest.fixture(scope="session")
+def clip_factory(tmp_path_factory):
+    """``make(preset, frames, size=(320, 192), seed=1) → (video, truth JSON)``: synthetic clips rendered once per
+    session and shared by every test that asks for the same one (named as ``synth.files.clip_name`` names them)."""
+    from posetrack.synth import preset as preset_config
+    from posetrack.synth.files import clip_name, write_clip
+
+    made: dict[tuple, tuple[Path, Path]] = {}
+
+    def make(preset: str = "easy", frames: int = 8, size: tuple[int, int] = (320, 192), seed: int = 1):
+        key = (preset, frames, tuple(size), seed)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(f"clip-{preset}-{frames}")
+            made[key] = write_clip(preset_config(preset, frames=frames, size=size), seed, folder,
+                                   clip_name(preset, seed))
+        return made[key]
+
+    return make
 
 
 def schema(name: str) -> dict:

@@ -75,6 +75,25 @@ def test_collect_ranges_on_a_model(tiny_onnx, rng):
         assert lo <= plo <= phi <= hi
 
 
+def test_a_static_batch_1_export_is_fed_one_input_at_a_time_and_quantizes(tiny_onnx, rng, tmp_path):
+    """Most exported detectors fix the batch at 1; calibration batches of 16 would be refused by ONNX Runtime. The
+    ranges equal the dynamic export's, and the INT8 model made from them runs (opset raised for per-channel Q/DQ)."""
+    import onnxruntime as ort
+
+    from posetrack.compile.quantize import ORT_CPU, quantize_qdq
+
+    model = onnx.load(str(tiny_onnx.path))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    static = tmp_path / "static.onnx"
+    onnx.save(model, static)
+    x = rng.standard_normal((5, 3, 128, 96)).astype(np.float32)
+    ranges = collect_ranges(static, x, batch=16, progress=False)
+    assert ranges["max"] == collect_ranges(tiny_onnx.path, x, batch=16, progress=False)["max"]
+    int8 = quantize_qdq(onnx.load(str(static)), ranges["max"], ORT_CPU)
+    session = ort.InferenceSession(int8.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"input": x[:1]})[0].shape[0] == 1
+
+
 @dataclass(frozen=True)
 class TinyRecord:
     """A model record (``models.records.ModelRecord``) for the tiny test network."""

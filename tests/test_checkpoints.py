@@ -1,5 +1,8 @@
 """Official and MMPose checkpoint formats load strictly and identically; bad files get one clear error."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -114,3 +117,13 @@ def test_refuses_custom_classes(tmp_path, tiny_model):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         load_checkpoint(_fresh(), tmp_path / "nope.pth")
+
+
+def test_checkpoints_load_on_a_numpy_without_numpy_core_private_module():
+    """numpy before 1.26.1 has no ``numpy._core`` (pyproject admits 1.24 and 1.25): the loader falls back to
+    ``numpy.core``. Here ``numpy._core.multiarray`` is made unimportable in a fresh process."""
+    code = ("import sys, numpy; sys.modules['numpy._core.multiarray'] = None; "
+            "import posetrack.models.checkpoints as c; print(c._MULTIARRAY.__name__)")
+    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "numpy.core.multiarray"

@@ -244,3 +244,36 @@ def test_train_pose_with_its_defaults_runs(tmp_path):
     r = run("train", "pose", "--out", str(tmp_path / "run"), "--steps", "1", "--batch", "4")
     assert r.returncode == 0, r.stderr
     assert "best OKS AP" in r.stdout and (tmp_path / "run" / "best.pth").exists()
+
+
+def test_the_demo_models_on_real_footage_get_one_warning(tmp_path, clip_factory, capsys):
+    """Anything but this project's own synthetic clips (here: one copied under another name) gets one warning line
+    saying what the demo models know and how to get a real model; the synthetic clip itself gets none."""
+    import shutil
+
+    video, _ = clip_factory("easy", 2)
+    real = tmp_path / "street.mp4"
+    shutil.copy(video, real)
+    warned = here(capsys, "run", str(real), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
+                  str(tmp_path / "a"))
+    lines = [line for line in warned.stderr.splitlines() if line.startswith("posetrack: warning:")]
+    assert warned.returncode == 0 and len(lines) == 1
+    assert "only this project's synthetic people" in lines[0] and "posetrack models fetch" in lines[0]
+    quiet = here(capsys, "run", str(video), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
+                 str(tmp_path / "b"))
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr
+
+
+def test_models_info_of_a_users_file_says_what_it_is_taken_for(tmp_path, capsys):
+    from test_detect import PEOPLE, baked_onnx, post_nms
+
+    path = baked_onnx(tmp_path / "mine.onnx", post_nms(PEOPLE))
+    info = here(capsys, "models", "info", str(path))
+    assert info.returncode == 0, info.stderr
+    assert "(your file)" in info.stdout and "shipped" not in info.stdout
+    assert "post-nms layout (read from its output [1, 3, 6]" in info.stdout
+    assert f"--detector {path}" in info.stdout  # the calibration command names the file, so it works as printed
+    assert "mean [0, 0, 0], std [255, 255, 255]" in info.stdout  # no float32 noise
+    pose = here(capsys, "models", "info", "hrnet_w32_posetrack18_256x192")
+    assert "with flip test" in pose.stdout and "--flip-test" in pose.stdout
+    assert "with flip test" in here(capsys, "models").stdout

@@ -11,6 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from posetrack.assemble import build_detector
 from posetrack.detect import GroundTruthDetections, PrecomputedDetections, decode, infer_layout, nms
 from posetrack.errors import PosetrackError
+from posetrack.models.preprocess import RTMDET, ULTRALYTICS, YOLOX
 from posetrack.options import Options
 from posetrack.transforms import letterbox
 from posetrack.types import Frame
@@ -180,3 +181,92 @@ def test_ground_truth_boxes():
     source = GroundTruthDetections([np.array([[1, 2, 3, 4]], np.float32)])
     assert source.detect(Frame(0, 0.0, np.zeros((8, 8, 3), np.uint8))).scores.tolist() == [1.0]
     assert len(source.detect(Frame(5, 0.0, np.zeros((8, 8, 3), np.uint8)))) == 0
+
+
+# ---- a user's ONNX file, read by what it is -------------------------------------------------------------------
+
+
+def yolox_raw(rows, side=320, decoded=False):
+    """(1, A, 5 + C) with A the grid cells of strides 8/16/32 at ``side``: raw YOLOX (offsets in cells, log sizes),
+    or, ``decoded``, the same rows as YOLOv6-style decoded centres in pixels (one anchor per cell too)."""
+    cells = [(side // s) ** 2 for s in (8, 16, 32)]
+    out = np.zeros((sum(cells), 5 + CLASSES), np.float32)
+    grid = np.concatenate([np.stack(np.meshgrid(np.arange(side // s), np.arange(side // s)), -1).reshape(-1, 2)
+                           for s in (8, 16, 32)]).astype(np.float32)
+    stride = np.concatenate([np.full(c, s) for c, s in zip(cells, (8, 16, 32))]).astype(np.float32)
+    out[:, :2] = (grid + 0.5) * stride[:, None] if decoded else 0.5  # a blank frame's rows: centred in their cells
+    out[:, 2:4] = stride[:, None] if decoded else 0.0
+    for x1, y1, x2, y2, s, c in rows:
+        i = int((y1 + y2) / 2 // 32) * (side // 32) + int((x1 + x2) / 2 // 32) + cells[0] + cells[1]
+        cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+        out[i, :4] = (cx, cy, w, h) if decoded else (cx / 32 - grid[i, 0], cy / 32 - grid[i, 1], np.log(w / 32),
+                                                     np.log(h / 32))
+        out[i, 4], out[i, 5 + c] = 1.0, s
+    return [out[None]]
+
+
+def detector_of(path, **options):
+    return build_detector(Options.demo().replaced(detector=str(path), runtime__backend="ort", **options))
+
+
+def test_a_raw_yolox_head_is_recognised_from_its_output_and_preprocessed_as_yolox(tmp_path):
+    detector = detector_of(baked_onnx(tmp_path / "yolox.onnx", yolox_raw(PEOPLE)))
+    assert detector.record.layout == "yolox-raw" and detector.record.preprocess == YOLOX
+    assert "one anchor per cell of strides 8/16/32 at 320x320" in dict(detector.record.why)["layout"]
+    found = detector.detect(Frame(0, 0.0, np.zeros((320, 320, 3), np.uint8)))
+    np.testing.assert_allclose(found.boxes, [p[:4] for p in PEOPLE[:2]], atol=0.5)
+    # the same shape with decoded centres in pixels (YOLOv6) is not taken for a raw head
+    decoded = detector_of(baked_onnx(tmp_path / "decoded.onnx", yolox_raw(PEOPLE, decoded=True)))
+    assert decoded.record.layout == "yolov5" and decoded.record.preprocess == ULTRALYTICS
+    found = decoded.detect(Frame(0, 0.0, np.zeros((320, 320, 3), np.uint8)))
+    np.testing.assert_allclose(found.boxes, [p[:4] for p in PEOPLE[:2]], atol=0.5)
+
+
+def test_an_mmdeploy_export_without_its_pipeline_json_is_asked_about_not_guessed(tmp_path):
+    path = baked_onnx(tmp_path / "end2end.onnx", mmdeploy(PEOPLE))
+    with pytest.raises(PosetrackError, match=r"without its pipeline\.json.*--detector-preprocess rtmdet .* or yolox"):
+        detector_of(path)
+    assert detector_of(path, detector__preprocess="yolox").record.preprocess == YOLOX
+    (tmp_path / "pipeline.json").write_text(json.dumps({"pipeline": {"tasks": [{"module": "Transform", "transforms": [
+        {"type": "Resize", "size": [320, 320]}, {"type": "Normalize", "mean": [103.53, 116.28, 123.675],
+                                                  "std": [57.375, 57.12, 58.395], "to_rgb": False},
+        {"type": "Pad", "pad_val": {"img": [114, 114, 114]}}]}]}}))
+    record = detector_of(path).record
+    assert record.preprocess == RTMDET and "pipeline.json" in dict(record.why)["preprocess"]
+
+
+def test_the_person_class_can_be_chosen(tmp_path):
+    path = baked_onnx(tmp_path / "multi.onnx", post_nms(PEOPLE))  # class 2 is a car here, or a person elsewhere
+    frame = Frame(0, 0.0, np.zeros((320, 320, 3), np.uint8))
+    assert len(detector_of(path).detect(frame)) == 2
+    only = detector_of(path, detector__person_class=2).detect(frame)
+    np.testing.assert_allclose(only.boxes, [PEOPLE[2][:4]], atol=0.5)
+    (tmp_path / "multi.json").write_text(json.dumps({"class": 2}))
+    assert detector_of(path).record.person_class == 2
+
+
+@pytest.mark.parametrize("sidecar, message", [
+    ({"preprocess": "yolox", "layuot": "yolox-raw"}, r"multi\.json: unknown key 'layuot'; did you mean layout\?"),
+    ({"layout": "yolox_raw"}, r"multi\.json: layout 'yolox_raw'; did you mean yolox-raw\?"),
+    ({"preprocess": "rtmdett"}, r"multi\.json: preprocessing 'rtmdett'; did you mean rtmdet\?"),
+    ({"preprocess": {"channels": "bgr", "men": [0, 0, 0]}}, r"unknown preprocessing key 'men'; did you mean mean\?"),
+    ({"class": -1}, r"class -1 is not a class index"),
+])
+def test_sidecar_mistakes_are_one_line_with_the_closest_word(tmp_path, sidecar, message):
+    path = baked_onnx(tmp_path / "multi.onnx", post_nms(PEOPLE))
+    (tmp_path / "multi.json").write_text(json.dumps(sidecar))
+    with pytest.raises(PosetrackError, match=message) as caught:
+        detector_of(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_sidecar_mistake_on_the_command_line_is_the_last_and_only_error_line(tmp_path, cli, clip_factory):
+    video, _ = clip_factory("easy", 2)
+    path = baked_onnx(tmp_path / "det.onnx", post_nms(PEOPLE))
+    (tmp_path / "det.json").write_text(json.dumps({"layout": "post_nms"}))
+    r = cli("run", video, "--detector", path, "--pose-model", "demo", "--no-video", "--out", tmp_path / "out")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert [line for line in lines if "error" in line] == [lines[-1]]
+    assert lines[-1].startswith("posetrack: error: ") and "did you mean post-nms?" in lines[-1]
+    assert "Traceback" not in r.stderr

@@ -526,7 +526,7 @@ def test_each_network_stage_runs_inside_its_own_stream(tiny_model):
 def test_detector_input_on_the_device_equals_prepare_frame(frame, name):
     from posetrack.detect import prepare_frame
     from posetrack.device.frames import letterbox_input
-    from posetrack.models.registry import DETECTOR_PREPROCESS
+    from posetrack.models.preprocess import DETECTOR_PREPROCESS
 
     preprocess = DETECTOR_PREPROCESS[name]
     for size in ((448, 256), (320, 320)):

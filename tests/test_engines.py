@@ -3,6 +3,7 @@ engine; plus GPU tests that run only where CUDA and TensorRT exist."""
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +15,7 @@ from posetrack.backends.trt_backend import (
     IoTensor,
     bind_and_enqueue,
     binding_plan,
+    engine_max_batch,
     output_shapes,
 )
 from posetrack.compile.tensorrt import (
@@ -28,6 +30,7 @@ from posetrack.compile.tensorrt import (
 from posetrack.errors import PosetrackError
 
 H100 = Gpu("NVIDIA H100 80GB HBM3", (9, 0))
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 
 
 def _spec(**change) -> EngineSpec:
@@ -44,12 +47,42 @@ def test_profile_for_a_dynamic_batch(tiny_onnx):
     assert ShapeProfile.for_batch("x", (3, 4, 4), max_batch=4).opt == (4, 3, 4, 4)
 
 
-def test_fixed_batch_onnx_is_refused(tiny_onnx, tmp_path):
+def test_a_static_export_is_profiled_as_it_is(tiny_onnx, tmp_path):
+    """MMPose's SDK detectors and most YOLOX / Ultralytics exports fix the batch at 1: the engine takes that shape
+    (no profile of 1..32, which TensorRT would refuse for it), and its file says batch 1."""
     model = onnx.load(str(tiny_onnx.path))
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
     onnx.save(model, tmp_path / "fixed.onnx")
-    with pytest.raises(EngineError, match="dynamic batch"):
-        onnx_profile(tmp_path / "fixed.onnx")
+    p = onnx_profile(tmp_path / "fixed.onnx", max_batch=32)
+    assert p.min == p.opt == p.max == (1, 3, 128, 96) and not p.dynamic
+    assert onnx_profile(tiny_onnx.path).dynamic
+    assert _spec(profile=p).filename.startswith("pose_demo_128x96-int8-b1-1-")
+
+
+def test_a_dynamic_size_takes_the_records_input_size(tiny_onnx, tmp_path):
+    model = onnx.load(str(tiny_onnx.path))
+    for d in model.graph.input[0].type.tensor_type.shape.dim[2:]:
+        d.dim_param = "side"
+    onnx.save(model, tmp_path / "any-size.onnx")
+    with pytest.raises(EngineError, match="dynamic height and width"):
+        onnx_profile(tmp_path / "any-size.onnx")
+    p = onnx_profile(tmp_path / "any-size.onnx", max_batch=4, input_size=(192, 256))
+    assert p.min == (1, 3, 256, 192) and p.max == (4, 3, 256, 192)
+
+
+def test_the_real_static_yolox_export_gets_its_own_shape():
+    yolox = REAL / "models" / "yolox_nano_coco.onnx"
+    if not yolox.is_file():
+        pytest.skip("../shared/real is absent")
+    p = onnx_profile(yolox)
+    assert (p.input_name, p.min, p.max) == ("images", (1, 3, 416, 416), (1, 3, 416, 416))
+
+
+def test_a_static_engine_takes_its_own_batch(fake):
+    engine, _ = fake
+    assert engine_max_batch(engine, binding_plan(engine)) == 8  # dynamic: the profile's largest
+    engine.tensors["input"] = ("INPUT", "FLOAT", (1, 3, 8, 6))
+    assert engine_max_batch(engine, binding_plan(engine)) == 1  # static: its own, no profile asked
 
 
 def test_engine_names_and_keys_change_with_everything_the_plan_depends_on():
@@ -114,6 +147,10 @@ class FakeEngine:
     def execute_async_v3(self, stream):
         self.calls.append(("execute", stream))
         return True
+
+    def get_tensor_profile_shape(self, name, profile):
+        shape = self.tensors[name][2][1:]
+        return (1, *shape), (self.max_batch, *shape), (self.max_batch, *shape)
 
 
 @pytest.fixture

@@ -138,10 +138,52 @@ def test_a_file_without_a_published_checksum_is_pinned_on_first_download(server,
     remote = Remote("p.onnx", f"{server.url}/p.onnx")
     path = fetch(remote, "p", progress=False)
     assert (home / "models" / "p.onnx.sha256").read_text().strip() == sha(b"first version")
+    assert sorted(p.name for p in (home / "models").iterdir()) == ["p.onnx", "p.onnx.sha256"]  # no lock left
     path.unlink()
     server.content["p.onnx"] = b"changed upstream"
     with pytest.raises(PosetrackError, match="the source changed the file"):
         fetch(remote, "p", progress=False)
+
+
+def test_a_bad_download_is_never_pinned_so_the_good_one_is_taken_after_it(server, home, tmp_path):
+    """A mirror serving garbage (an error page, a truncated zip) once: nothing is pinned, no lock file is left, and
+    the next fetch from the same mirror takes the good file and pins that."""
+    from test_detect import PEOPLE, baked_onnx, mmdeploy
+
+    from posetrack.models import DetectorRecord, model_file
+    from posetrack.types import Size
+
+    good = zipped({"sdk/end2end.onnx": baked_onnx(tmp_path / "e.onnx", mmdeploy(PEOPLE)).read_bytes()})
+    record = DetectorRecord("mirrored", Size(320, 320), onnx=Remote("sdk.zip", f"{server.url}/sdk.zip",
+                                                                    member="end2end.onnx"), layout="mmdeploy")
+    for garbage, why in ((b"<html>502 Bad Gateway</html>", "not a readable zip"),
+                         (zipped({"sdk/end2end.onnx": b"not a network"}), "ONNX Runtime cannot load it")):
+        server.content["sdk.zip"] = garbage
+        with pytest.raises(PosetrackError, match=why):
+            model_file(record, progress=False)
+        assert sorted(p.name for p in (home / "models").iterdir()) == []  # no pin, no lock, no part, no folder
+    server.content["sdk.zip"] = good
+    path = model_file(record, progress=False)
+    assert path.is_file() and (home / "models" / "sdk.zip.sha256").read_text().strip() == sha(good)
+    assert not list((home / "models").glob("*.lock"))
+
+
+def test_every_model_a_run_needs_is_named_in_one_offline_line(home, monkeypatch):
+    from posetrack.models import DEMO_POSE, PoseRecord, fetch_all
+    from posetrack.models.records import DetectorRecord
+    from posetrack.skeleton import COCO17
+    from posetrack.types import Size
+
+    pose = PoseRecord("far_pose", "demo", Size(96, 128), COCO17, Remote("p-1a2b3c4d.pth", "https://example.invalid/p"))
+    det = DetectorRecord("far_det", Size(320, 320), onnx=Remote("d.zip", "https://example.invalid/d.zip",
+                                                                   member="end2end.onnx"), layout="mmdeploy")
+    monkeypatch.setenv("POSETRACK_OFFLINE", "1")
+    with pytest.raises(PosetrackError) as caught:
+        fetch_all([DEMO_POSE, pose, det], progress=False)  # the shipped one needs no network
+    message = str(caught.value)
+    assert "\n" not in message and "cannot download far_pose, far_det (POSETRACK_OFFLINE is set)" in message
+    assert "--pose-model demo --detector demo" in message and "posetrack models fetch far_pose far_det" in message
+    assert "POSETRACK_MIRROR" in message and "p-1a2b3c4d.pth, d.zip" in message
 
 
 def test_mirror_offline_and_unreachable_are_one_line_each(server, home, monkeypatch):
@@ -223,8 +265,8 @@ def registered(server, home):
     from test_detect import PEOPLE, baked_onnx, mmdeploy
 
     from posetrack.models import register_model, unregister_model
+    from posetrack.models.preprocess import RTMDET
     from posetrack.models.records import DetectorRecord, PoseRecord
-    from posetrack.models.registry import RTMDET
     from posetrack.skeleton import COCO17
     from posetrack.types import Size
 

@@ -80,6 +80,25 @@ def test_coco_sink_puts_a_posetrack_model_s_joints_in_coco_slots_and_leaves_the_
     assert row["score"] == pytest.approx(float(poses.scores[0, shared].mean()))
 
 
+def test_a_coco_model_s_head_joints_follow_posewarpers_rule():
+    """PoseTrack JSON from a COCO-17 model: head_bottom is the shoulder midpoint, head_top mirrors it through the
+    nose (PoseWarper's coco2posetrack); each scores the least of its sources; every other joint keeps its slot."""
+    from posetrack.skeleton import coco_to_posetrack
+
+    kp = np.zeros((1, 17, 2), np.float32)
+    kp[0, 0] = (50, 40)  # nose
+    kp[0, 1], kp[0, 2] = (45, 35), (55, 35)  # eyes: not used
+    kp[0, 5], kp[0, 6] = (30, 80), (70, 84)  # shoulders: neck at (50, 82)
+    kp[0, 7:] = np.arange(20).reshape(10, 2) + 100
+    scores = np.linspace(0.1, 0.9, 17, dtype=np.float32)[None]
+    out, out_scores = coco_to_posetrack(kp, scores)
+    np.testing.assert_allclose(out[0, 1], (50, 82))
+    np.testing.assert_allclose(out[0, 2], (50, -2))  # 40 - (82 - 40)
+    assert out_scores[0, 1] == pytest.approx(min(scores[0, 5], scores[0, 6]))
+    assert out_scores[0, 2] == pytest.approx(min(scores[0, 0], scores[0, 5], scores[0, 6]))
+    np.testing.assert_array_equal(out[0, [0, 3, 4, *range(5, 17)]], kp[0, [0, 3, 4, *range(5, 17)]])
+
+
 def test_coco_image_ids_of_two_videos_never_meet(tmp_path):
     ids = {video_image_id(stem, i) for stem in ("walk", "run") for i in range(1000)}
     assert len(ids) == 2000 and max(ids) < 2 ** 53

@@ -53,6 +53,15 @@ def binding_plan(engine) -> list[IoTensor]:
     return plan
 
 
+def engine_max_batch(engine, plan: list[IoTensor]) -> int:
+    """The largest batch the engine takes: a static export's own batch (its input shape is fixed, and it has no
+    profile to ask), else its optimisation profile's largest."""
+    first = next(t for t in plan if t.is_input)
+    if first.shape and first.shape[0] > 0:
+        return int(first.shape[0])
+    return int(engine.get_tensor_profile_shape(first.name, 0)[2][0])
+
+
 def output_shapes(context, plan: list[IoTensor], input_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
     """Set every input shape on ``context`` and read back the output shapes.
 
@@ -102,8 +111,7 @@ class TrtBackend:
         self.output_names = tuple(t.name for t in self.plan if not t.is_input)
         self._outputs: dict[str, torch.Tensor] = {}
         self._staging: dict[str, torch.Tensor] = {}  # pinned host buffers by role and tensor name
-        first = self.input_names[0]
-        self.max_batch = int(engine.get_tensor_profile_shape(first, 0)[2][0])  # the profile's largest batch
+        self.max_batch = engine_max_batch(engine, self.plan)
 
     def run_torch(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Device tensors in, device tensors out; ordered on this backend's stream (the caller's stream waits on

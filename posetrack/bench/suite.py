@@ -51,8 +51,7 @@ from posetrack.compile.quantize import FLAVOURS, quantize_qdq
 from posetrack.demo import render_clip, track_and_score
 from posetrack.detect import NetworkDetector
 from posetrack.errors import PosetrackError
-from posetrack.models import DEMO_DETECTOR, DEMO_POSE, PoseRecord, create_model
-from posetrack.models.registry import random_pose
+from posetrack.models import DEMO_DETECTOR, DEMO_POSE, PoseRecord, create_model, random_pose
 from posetrack.options import PRECISIONS, Options
 from posetrack.pose import TopDownConfig, TopDownEstimator, crop_batch
 from posetrack.synth import PRESETS

@@ -56,7 +56,11 @@ def _stop_on_signals() -> dict:
 
 
 class _Line(logging.Formatter):
+    """``posetrack: warning: ...`` for warnings and errors, ``posetrack: ...`` for what a run says it chose."""
+
     def format(self, record: logging.LogRecord) -> str:
+        if record.levelno <= logging.INFO:
+            return f"posetrack: {record.getMessage()}"
         return f"posetrack: {record.levelname.lower()}: {record.getMessage()}"
 
 
@@ -65,7 +69,7 @@ def _warnings_to_stderr() -> logging.Handler:
     handler.setFormatter(_Line())
     logger = logging.getLogger("posetrack")
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO)
     return handler
 
 

@@ -129,12 +129,15 @@ def add_pose_model_args(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 def add_detector_args(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     p.add_argument("--detector", metavar="NAME|FILE",
                    help="person detector: a name from `posetrack models`, or an ONNX export (YOLOv8/11, YOLOv5/v7, "
-                        "MMDeploy RTMDet/YOLOX, post-NMS: the layout is read from its outputs) "
+                        "raw YOLOX, MMDeploy RTMDet/YOLOX, post-NMS: the layout is read from its outputs) "
                         "(default: rtmdet_nano_person, fetched once)")
     p.add_argument("--detector-preprocess", metavar="NAME|JSON",
                    help="for an ONNX file: ultralytics (RGB/255, centred letterbox), yolox (raw BGR), rtmdet (BGR, "
                         "mean/std), imagenet, or a JSON object (default: a sidecar FILE.json or pipeline.json beside "
-                        "it, else ultralytics)")
+                        "it, else what its output layout's family uses; what the file is taken to be is said at "
+                        "start-up)")
+    p.add_argument("--detector-class", type=nonnegative, metavar="N",
+                   help="the class index of person in the detector's output (default: 0, person in COCO exports)")
     p.add_argument("--conf", type=share, metavar="SCORE", help="detector score floor (default: the model's)")
     p.add_argument("--iou", type=share, metavar="IOU", help="detector NMS overlap (default: the model's)")
     p.add_argument("--imgsz", type=input_hxw, metavar="HxW|N",
@@ -206,7 +209,8 @@ _FLAGS = (
     ("pose", "model", "pose_model"), ("pose", "config", "pose_config"), ("pose", "input_size", "pose_input"),
     ("pose", "layout", "pose_layout"), ("pose", "precision", "precision"), ("pose", "flip_test", "flip_test"),
     ("pose", "max_persons", "max_persons"),
-    ("detector", "model", "detector"), ("detector", "preprocess", "detector_preprocess"), ("detector", "conf", "conf"),
+    ("detector", "model", "detector"), ("detector", "preprocess", "detector_preprocess"),
+    ("detector", "person_class", "detector_class"), ("detector", "conf", "conf"),
     ("detector", "iou", "iou"), ("detector", "imgsz", "imgsz"), ("detector", "detections", "detections"),
     ("detector", "precision", "precision"), ("detector", "precision", "detector_precision"),
     ("detector", "every", "detect_every"),

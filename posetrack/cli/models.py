@@ -52,12 +52,14 @@ def _size(record) -> str:
 
 
 def _where(record) -> str:
-    from posetrack.models import is_fetched
+    from posetrack.models import is_fetched, model_argument
     from posetrack.models.hub import Remote
 
     source = record.source
+    if source is None:
+        return "random"
     if not isinstance(source, Remote):
-        return "shipped" if source is not None else "random"
+        return "shipped" if model_argument(record) == record.name else "your file"
     return "cached" if is_fetched(record) else "not cached"
 
 
@@ -69,37 +71,55 @@ def _table(task: str | None) -> str:
         r = get_model(name)
         rows.append((name, r.task, r.input_size.hxw, _size(r), _where(r), r.reported))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in rows)
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in rows)
+    return table + "\n" + FLIP_NOTE
+
+
+FLIP_NOTE = ("MMPose measured every pose figure above with flip test: `posetrack run --flip-test` runs it (twice the "
+             "pose network's work); without it expect a little less.")
 
 
 def _info(name: str) -> None:
-    from posetrack.models import PoseRecord, get_model
+    from posetrack.models import PoseRecord, calibrate_command, get_model
     from posetrack.models.hub import Remote
     from posetrack.models.records import weights_path
 
     r = get_model(name)
     source = r.source
     p = r.preprocess
-    lines = [f"{r.name} ({r.task})", f"  input        {r.input_size.hxw} (height x width)"]
+    why = dict(getattr(r, "why", ()))
+    lines = [f"{r.name} ({r.task})", f"  input        {r.input_size.hxw} (height x width){_because(why, 'input_size')}"]
     if isinstance(r, PoseRecord):
         lines += [f"  architecture HRNet config {r.config}, {r.skeleton.num_joints} heatmaps",
                   f"  joints       {r.skeleton.name} ({', '.join(r.skeleton.joints[:5])}, ...)",
-                  f"  crops        box x {r.padding} padding, decoding {r.refine}"]
+                  f"  crops        box x {r.padding} padding, decoding {r.refine}",
+                  "  flip test    off unless --flip-test (MMPose's figures were measured with it)"]
     else:
-        lines += [f"  output       {r.layout} layout, person class {r.person_class}, conf {r.conf_threshold}, "
-                  f"NMS IoU {r.iou_threshold}",
-                  f"  letterbox    {p.placement}, fill {p.fill}"]
-    lines += [f"  pixels       {p.channels.upper()}, mean {list(p.mean)}, std {list(p.std)}"]
+        batch = f", batch {r.batch} (static export)" if r.batch is not None else ""
+        lines += [f"  output       {r.layout} layout{_because(why, 'layout')}",
+                  f"  person       class {r.person_class}{_because(why, 'person_class')}, conf {r.conf_threshold:g}, "
+                  f"NMS IoU {r.iou_threshold:g}{batch}",
+                  f"  letterbox    {p.placement}, fill {p.fill}{_because(why, 'preprocess')}"]
+    lines += [f"  pixels       {p.channels.upper()}, mean {_numbers(p.mean)}, std {_numbers(p.std)}"]
     if isinstance(source, Remote):
         checksum = source.sha256 or "none published (pinned on first download)"
         lines += [f"  file         {source.file}", f"  url          {source.url}", f"  sha256       {checksum}"]
         if source.member:
             lines += [f"  model file   {source.member} (sha256 {source.member_sha256 or 'pinned on first unpack'})"]
     lines += [f"  local        {weights_path(source) or 'random weights'} ({_where(r)})",
-              f"  page         {r.page}", f"  reported     {r.reported}",
+              f"  page         {r.page}", f"  reported     {r.reported or '-'}",
               f"  INT8         calibrated on {'synthetic frames' if r.synthetic_calibration else 'your frames: '}"
-              f"{'' if r.synthetic_calibration else f'posetrack calibrate --model {r.task} ... --images DIR'}"]
+              f"{'' if r.synthetic_calibration else calibrate_command(r)}"]
     print("\n".join(lines))
+
+
+def _because(why: dict, field: str) -> str:
+    return f" ({why[field]})" if field in why else ""
+
+
+def _numbers(values) -> str:
+    """Statistics as people write them: ``[123.675, 116.28, 103.53]``, not float32 noise."""
+    return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
 
 
 def _fetch(name: str) -> None:

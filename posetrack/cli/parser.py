@@ -8,11 +8,11 @@ the parser imports no network library, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from typing import Any, NoReturn
 
 from posetrack.cli import bench, compile, data, models, track, train
+from posetrack.errors import did_you_mean
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -36,7 +36,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "invalid choice" in message and "argument COMMAND" in message:
             typed = message.split("'")[1] if "'" in message else ""
-            message = f"no command {typed!r}" + _closest(typed, self._commands(), cutoff=0.6)
+            message = f"no command {typed!r}" + did_you_mean(typed, self._commands())
         self.exit(2, f"{self.prog}: error: {message}\n")
 
     def unknown(self, extra: list[str]) -> NoReturn:
@@ -48,7 +48,7 @@ class Parser(argparse.ArgumentParser):
         if renamed in options:
             hint = f"; it is {renamed} now"
         else:
-            hint = _closest(named, options) if flags else ""
+            hint = did_you_mean(named, options, cutoff=0.7) if flags else ""
         what = "option" if flags else "argument"
         self.exit(2, f"{self.format_usage()}{self.prog}: error: unrecognized {what} {named}{hint}\n")
 
@@ -71,11 +71,6 @@ class Parser(argparse.ArgumentParser):
 
 RENAMED = {"--weights": "--pose-model", "--pose-weights": "--pose-model"}
 """Options of earlier versions → their names now (what a user's old command line is told)."""
-
-
-def _closest(typed: str, choices: list[str], cutoff: float = 0.7) -> str:
-    close = difflib.get_close_matches(typed, choices, n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def version() -> str:

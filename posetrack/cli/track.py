@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from posetrack.cli.args import add_run_args, options_from_args, positive
 from posetrack.errors import PosetrackError
+
+log = logging.getLogger("posetrack")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -107,6 +110,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.verbose and options.output.stream_json == "-":
         raise PosetrackError("--verbose with --stream-json -: OpenCV prints its log lines on stdout, which the JSON "
                              "lines need to themselves; give --stream-json a file")
+    from posetrack.track_video import demo_models_warning
+
+    warning = demo_models_warning(options, args.sources)
+    if warning:
+        log.warning("%s", warning)
     if _is_batch(args):
         return _run_batch(args, options)
     from posetrack.assemble import build_pipeline

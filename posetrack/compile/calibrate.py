@@ -199,8 +199,9 @@ def entropy_threshold(abs_hist: np.ndarray, amax: float, levels: int = 128, stri
 
 def collect_ranges(onnx_path: Path, inputs: np.ndarray, batch: int = 16, progress: bool = True,
                    threads: int | None = None, device: str = "cpu") -> dict[str, dict[str, Range]]:
-    """Run ``inputs`` ((N, 3, H, W) float32) through ``onnx_path`` twice (min/max, then histograms) in batches,
-    in ONNX Runtime on ``device`` (``device_providers``), and return method → tensor → (min, max) for every
+    """Run ``inputs`` ((N, 3, H, W) float32) through ``onnx_path`` twice (min/max, then histograms) in batches of
+    ``batch`` (of the network's own fixed batch where it has one: a static export takes nothing else), in ONNX
+    Runtime on ``device`` (``device_providers``), and return method → tensor → (min, max) for every
     ``calibration_tensors`` activation."""
     model = onnx.load(str(onnx_path))
     names = calibration_tensors(model)
@@ -212,11 +213,22 @@ def collect_ranges(onnx_path: Path, inputs: np.ndarray, batch: int = 16, progres
     runner = OrtBackend(model.SerializeToString(), device_providers(device), threads)
     stats = ActivationStats(names)
     input_name = runner.input_names[0]
-    starts = range(0, len(inputs), batch)
+    fixed = fixed_batch(model)
+    batch = fixed or batch
+    usable = len(inputs) - len(inputs) % fixed if fixed else len(inputs)  # a static batch takes whole batches only
+    if usable == 0:
+        raise CalibrationError(f"{onnx_path}: takes batches of {fixed}, but only {len(inputs)} calibration inputs")
+    starts = range(0, usable, batch)
     for step, observe in (("ranges", stats.observe_range), ("histograms", stats.observe_histogram)):
         for start in tqdm(starts, desc=f"calibrating ({step})", unit="batch", disable=not progress, leave=False):
             observe(runner.run({input_name: inputs[start:start + batch]}))
     return stats.ranges()
+
+
+def fixed_batch(model: onnx.ModelProto) -> int | None:
+    """The fixed batch of the model's first input (a static export's), or None when it is dynamic."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return dims[0].dim_value if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None
 
 
 # ----------------------------------------------------------------------------------------- input sets

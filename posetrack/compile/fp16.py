@@ -7,10 +7,9 @@ from collections import defaultdict
 
 import numpy as np
 import onnx
-import onnx.version_converter
 from onnx import TensorProto, helper, numpy_helper
 
-from posetrack.compile.onnx_graph import QDQ_OPS, drop_unused_initializers
+from posetrack.compile.onnx_graph import QDQ_OPS, drop_unused_initializers, with_opset
 
 FP16_QDQ_OPSET = 19  # QuantizeLinear / DequantizeLinear take float16 scales from opset 19
 
@@ -29,8 +28,8 @@ def convert_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     weights; graph inputs and outputs stay float32 (Casts at the boundaries), so callers and TensorRT bindings do
     not change. A Q/DQ model gets float16 scales and is raised to opset ``FP16_QDQ_OPSET``."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
-    if any(n.op_type in QDQ_OPS for n in model.graph.node) and _opset(model) < FP16_QDQ_OPSET:
-        model = onnx.version_converter.convert_version(model, FP16_QDQ_OPSET)
+    if any(n.op_type in QDQ_OPS for n in model.graph.node):
+        model = with_opset(model, FP16_QDQ_OPSET)
     model = onnx.shape_inference.infer_shapes(model)
     graph = model.graph
     floats = {v.name for v in [*graph.input, *graph.value_info, *graph.output]
@@ -91,10 +90,6 @@ def _half_outputs(graph: onnx.GraphProto, floats: set[str], constants: set[str])
                                              and all(name in half for name in computed)):
             half.add(node.output[0])
     return half
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
 def compute_types(model: onnx.ModelProto, ops: frozenset[str] = frozenset({"Conv", "Add", "Relu", "Resize"})

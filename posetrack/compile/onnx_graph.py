@@ -1,11 +1,12 @@
-"""What the ONNX rewrites share: producer / consumer maps of a graph, the Q/DQ op names, dropping initializers
-nothing reads."""
+"""What the ONNX rewrites share: producer / consumer maps of a graph, the Q/DQ op names, the opset (and raising it),
+dropping initializers nothing reads."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 import onnx
+import onnx.version_converter
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
@@ -30,3 +31,14 @@ def drop_unused_initializers(graph: onnx.GraphProto) -> None:
     keep = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
+
+
+def opset(model: onnx.ModelProto) -> int:
+    """The model's default-domain opset."""
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def with_opset(model: onnx.ModelProto, least: int) -> onnx.ModelProto:
+    """``model`` raised to opset ``least`` where it is older (a detector exported at opset 11 cannot hold per-channel
+    Q/DQ, which needs 13); tensor names stay, so calibration ranges still apply."""
+    return onnx.version_converter.convert_version(model, least) if opset(model) < least else model

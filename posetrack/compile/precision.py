@@ -24,7 +24,8 @@ from posetrack.compile.export import ExportResult, export_onnx
 from posetrack.compile.fp16 import convert_fp16
 from posetrack.compile.quantize import ORT_CPU, QdqFlavour, quantize_qdq
 from posetrack.errors import PosetrackError
-from posetrack.models.records import ModelRecord
+from posetrack.models import calibrate_command
+from posetrack.models.records import DetectorRecord, ModelRecord, PoseRecord
 
 CalibrationInputs = Callable[[int, Path | None], np.ndarray]
 
@@ -110,11 +111,9 @@ def calibration(model: ExportedModel, count: int | None = None, images: Path | N
     if not recalibrate and (folder / "manifest.json").is_file():
         return load_calibration(folder, model.key, prep)
     if images is None and not record.synthetic_calibration:
-        flag = "pose-model" if record.task == "pose" else "detector"
         raise PosetrackError(f"{record.name}: INT8 needs a calibration on real frames (synthetic ones would set the "
-                             f"ranges for another world) and none was made yet: run `posetrack calibrate --model "
-                             f"{record.task} --{flag} {record.name} --images DIR_OR_VIDEO` once (images or a video "
-                             "like yours)")
+                             f"ranges for another world) and none was made yet: run `{_calibrate(record)}` "
+                             "once (images or a video like yours)")
     inputs = model.calibration_inputs(count or record.calib_count, images)
     source = "synthetic frames" if images is None else f"frames of {images}"
     print(f"posetrack: calibrating {record.name} for INT8 once ({len(inputs)} {source}) into {folder}",
@@ -126,6 +125,12 @@ def calibration(model: ExportedModel, count: int | None = None, images: Path | N
     result = Calibration(manifest, ranges)
     result.save(folder)
     return result
+
+
+def _calibrate(record: ModelRecord) -> str:
+    if isinstance(record, (PoseRecord, DetectorRecord)):
+        return calibrate_command(record)
+    return f"posetrack calibrate --model {record.task} ... --images DIR_OR_VIDEO"
 
 
 def precision_onnx(model: ExportedModel, precision: str, flavour: QdqFlavour = ORT_CPU) -> Path:

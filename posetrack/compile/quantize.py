@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-import onnx.version_converter
 from onnx import TensorProto, helper, numpy_helper
 
 from posetrack.compile.fp16 import convert_fp16
-from posetrack.compile.onnx_graph import GraphIndex, drop_unused_initializers
+from posetrack.compile.onnx_graph import GraphIndex, drop_unused_initializers, with_opset
 
 Range = tuple[float, float]
 
@@ -95,17 +94,20 @@ class _Graph(GraphIndex):
         return True
 
 
+QDQ_OPSET = 13  # DequantizeLinear's per-channel ``axis``
+
+
 def quantize_qdq(model: onnx.ModelProto, ranges: Mapping[str, Range], flavour: QdqFlavour = ORT_CPU) -> onnx.ModelProto:
     """A Q/DQ INT8 copy of an FP32 ``model`` (BatchNorm already folded into the Convs, as the exports are).
 
     Args:
-        model: FP32 ONNX model (opset ≥ 13).
+        model: FP32 ONNX model (raised to opset ``QDQ_OPSET`` where it is older: per-channel Q/DQ needs it).
         ranges: activation tensor name → (min, max) from calibration (``calibration_tensors`` names).
         flavour: ``TENSORRT`` or ``ORT_CPU``.
     Raises:
         KeyError: a tensor that needs a range has none (the calibration belongs to another graph).
     """
-    model = onnx.ModelProto.FromString(model.SerializeToString())
+    model = with_opset(onnx.ModelProto.FromString(model.SerializeToString()), QDQ_OPSET)
     g = _Graph(model.graph)
     if flavour.quantize_all:
         chosen = {t for t in calibration_tensors(model) if _producer_ok(g, t) and g.takes_quantized(t)}

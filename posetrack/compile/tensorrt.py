@@ -3,7 +3,8 @@
 Precision comes from the ONNX file (FP32 export, FP16 conversion, INT8 Q/DQ in the TensorRT flavour), never from
 builder flags: TensorRT 11 builds every network strongly typed and removed the FP16/INT8 flags, and on 10.x the
 STRONGLY_TYPED creation flag gives the same behaviour. The build follows TensorRT's samples step by step:
-parse → optimisation profile for the dynamic batch → workspace limit and timing cache → serialize.
+parse → optimisation profile for a dynamic batch (none for a static export: its shape is the engine's) →
+workspace limit and timing cache → serialize.
 
 Everything decided without a GPU lives in plain dataclasses (``ShapeProfile``, ``EngineSpec``: names, cache keys,
 metadata, staleness) and is tested on the CPU; the TensorRT calls are the thin rest.
@@ -22,6 +23,8 @@ from posetrack.compile.precision import ExportedModel, precision_onnx
 from posetrack.compile.qdq_rules import check_tensorrt_qdq
 from posetrack.compile.quantize import TENSORRT
 from posetrack.errors import PosetrackError
+from posetrack.models.onnx_files import read_signature
+from posetrack.types import Size
 
 DEFAULT_MAX_BATCH = 32
 OPT_BATCH = 16  # the pose stage's usual batch: 8-16 people per frame, twice that with flip test
@@ -34,7 +37,8 @@ class EngineError(PosetrackError):
 
 @dataclass(frozen=True)
 class ShapeProfile:
-    """A TensorRT optimisation profile for one input with a dynamic batch: (min, opt, max) shapes."""
+    """A TensorRT optimisation profile for one input: (min, opt, max) shapes; all three equal for a static export
+    (``fixed``), which TensorRT builds as it is."""
 
     input_name: str
     min: tuple[int, ...]
@@ -50,20 +54,43 @@ class ShapeProfile:
         opt = min(opt_batch or OPT_BATCH, max_batch)
         return cls(input_name, (1, *item_shape), (opt, *item_shape), (max_batch, *item_shape))
 
+    @classmethod
+    def fixed(cls, input_name: str, shape: tuple[int, ...]) -> ShapeProfile:
+        """The one shape of a static export (MMDeploy's SDK detectors, most YOLOX and Ultralytics exports)."""
+        return cls(input_name, shape, shape, shape)
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the engine takes more than one shape (then the build adds this profile)."""
+        return self.min != self.max
+
     def admits(self, shape: tuple[int, ...]) -> bool:
         """``shape`` lies inside the profile (element-wise between min and max)."""
         return len(shape) == len(self.min) and all(lo <= s <= hi for lo, s, hi in zip(self.min, shape, self.max))
 
 
-def onnx_profile(path: Path, max_batch: int = DEFAULT_MAX_BATCH, opt_batch: int | None = None) -> ShapeProfile:
-    """The profile for an ONNX file whose single input is (batch, C, H, W) with a symbolic batch."""
-    inputs = onnx.load(str(path), load_external_data=False).graph.input
-    if len(inputs) != 1:
-        raise EngineError(f"{path}: expected one input, found {len(inputs)}")
-    dims = inputs[0].type.tensor_type.shape.dim
-    if not dims or dims[0].dim_value or any(d.dim_value <= 0 for d in dims[1:]):
-        raise EngineError(f"{path}: input {inputs[0].name} must be (dynamic batch, fixed C, H, W)")
-    return ShapeProfile.for_batch(inputs[0].name, tuple(d.dim_value for d in dims[1:]), max_batch, opt_batch)
+def onnx_profile(path: Path, max_batch: int = DEFAULT_MAX_BATCH, opt_batch: int | None = None,
+                 input_size: tuple[int, int] | None = None) -> ShapeProfile:
+    """The profile for an ONNX file with one (batch, C, H, W) input: a fixed batch as it is (a static export: the
+    detector then runs one frame at a time), a dynamic one over 1 … ``max_batch``. A dynamic height and width take
+    ``input_size`` (width, height: the model record's).
+
+    Raises:
+        EngineError: not one 4-D input, or a dynamic size without ``input_size``.
+    """
+    try:
+        sig = read_signature(path)
+    except PosetrackError as exc:
+        raise EngineError(str(exc)) from None
+    if sig.channels is None:
+        raise EngineError(f"{path}: input {sig.input_name} has a dynamic channel count")
+    size = sig.input_size or (Size(*input_size) if input_size is not None else None)
+    if size is None:
+        raise EngineError(f"{path}: input {sig.input_name} has a dynamic height and width and no input size was given")
+    item = (sig.channels, size.height, size.width)
+    if sig.batch is not None:
+        return ShapeProfile.fixed(sig.input_name, (sig.batch, *item))
+    return ShapeProfile.for_batch(sig.input_name, item, max_batch, opt_batch)
 
 
 @dataclass(frozen=True)
@@ -132,8 +159,9 @@ def stale_reason(plan: Path, spec: EngineSpec) -> str | None:
 
 
 def engine_spec(onnx_path: Path, model: str, precision: str, gpu: Gpu, tensorrt_version: str,
-                max_batch: int = DEFAULT_MAX_BATCH) -> EngineSpec:
-    return EngineSpec(model, file_digest(onnx_path), precision, onnx_profile(onnx_path, max_batch), gpu,
+                max_batch: int = DEFAULT_MAX_BATCH, input_size: tuple[int, int] | None = None) -> EngineSpec:
+    return EngineSpec(model, file_digest(onnx_path), precision, onnx_profile(onnx_path, max_batch,
+                                                                             input_size=input_size), gpu,
                       tensorrt_version)
 
 
@@ -178,11 +206,12 @@ def build_engine(onnx_path: Path, spec: EngineSpec, plan_path: Path, timing_cach
         raise EngineError(f"{onnx_path}: TensorRT's ONNX parser rejects it: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace)
-    profile = builder.create_optimization_profile()
     p = spec.profile
-    profile.set_shape(p.input_name, p.min, p.opt, p.max)
-    if config.add_optimization_profile(profile) < 0:
-        raise EngineError(f"{onnx_path}: invalid optimisation profile {p}")
+    if p.dynamic:  # a static network's shape is its own; a profile is for dynamic inputs only
+        profile = builder.create_optimization_profile()
+        profile.set_shape(p.input_name, p.min, p.opt, p.max)
+        if config.add_optimization_profile(profile) < 0:
+            raise EngineError(f"{onnx_path}: invalid optimisation profile {p}")
     old = timing_cache.read_bytes() if timing_cache is not None and timing_cache.is_file() else b""
     cache = config.create_timing_cache(old)
     config.set_timing_cache(cache, ignore_mismatch=False)
@@ -198,13 +227,15 @@ def build_engine(onnx_path: Path, spec: EngineSpec, plan_path: Path, timing_cach
 
 
 def ensure_engine(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH,
-                  rebuild: bool = True, device: str = "cuda:0") -> tuple[Path, EngineSpec]:
-    """The cached plan for this model, precision, batch range, GPU (``device``) and TensorRT version; built on that
-    device when missing, rebuilt when stale (or refused with the reason when ``rebuild`` is False)."""
+                  rebuild: bool = True, device: str = "cuda:0", input_size: tuple[int, int] | None = None
+                  ) -> tuple[Path, EngineSpec]:
+    """The cached plan for this model, precision, batch range (a static export: its own batch), GPU (``device``) and
+    TensorRT version; built on that device when missing, rebuilt when stale (or refused with the reason when
+    ``rebuild`` is False). ``input_size`` (width, height) serves an export with a dynamic height and width."""
     import torch
 
     trt = _trt()
-    spec = engine_spec(onnx_path, model, precision, current_gpu(device), trt.__version__, max_batch)
+    spec = engine_spec(onnx_path, model, precision, current_gpu(device), trt.__version__, max_batch, input_size)
     plan = engine_dir() / spec.filename
     reason = stale_reason(plan, spec)
     if reason is not None:
@@ -232,13 +263,13 @@ def tensorrt_onnx(model: ExportedModel, precision: str) -> Path:
 
 
 def tensorrt_backend(onnx_path: Path, model: str, precision: str, max_batch: int = DEFAULT_MAX_BATCH,
-                     device: str = "cuda:0"):
+                     device: str = "cuda:0", input_size: tuple[int, int] | None = None):
     """A ``TrtBackend`` on ``device`` over the cached (or freshly built) engine of ``onnx_path``."""
     import torch
 
     from posetrack.backends.trt_backend import TrtBackend
 
-    plan, spec = ensure_engine(onnx_path, model, precision, max_batch, device=device)
+    plan, spec = ensure_engine(onnx_path, model, precision, max_batch, device=device, input_size=input_size)
     trt = _trt()
     with torch.cuda.device(torch.device(device)):
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))

@@ -1,15 +1,8 @@
 """Detector outputs in every common export layout → person boxes in network-input pixels.
 
-| layout        | outputs                        | what they hold                                                   |
-|---------------|--------------------------------|------------------------------------------------------------------|
-| `ultralytics` | one `[N, 4 + C, A]`            | cx, cy, w, h, then C class scores (YOLOv8/11)                    |
-| `yolov5`      | one `[N, A, 5 + C]`            | cx, cy, w, h, objectness, C class scores (YOLOv5/v7)             |
-| `post-nms`    | one `[N, K, 6]`, K ≤ 1000      | x1, y1, x2, y2, score, class (NMS done)                          |
-| `mmdeploy`    | `dets [N, K, 5]`, `labels [N, K]` | x1, y1, x2, y2, score; class (NMS done: RTMDet, YOLOX end2end) |
-| `yolox-raw`   | one `[N, A, 5 + C]`            | grid offsets, log sizes, objectness, classes over strides 8/16/32 |
-
-``infer_layout`` tells them apart by the shapes of the outputs (all but ``yolox-raw``, whose shapes are YOLOv5's:
-a record or sidecar names it). Every layout ends in the same rule: the person class, a score floor, greedy NMS.
+The layouts and how they are recognised from the outputs are ``models.layouts``'s (a user's file is read by what it
+is when its record is made); here they are decoded. Every layout ends in the same rule: the person class, a score
+floor, greedy NMS.
 """
 
 from __future__ import annotations
@@ -19,38 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from posetrack.errors import PosetrackError
-
-COCO_CLASSES = 80
-MAX_POST_NMS = 1000  # a [N, K, 6] output with more rows than this is YOLOv5's single-class layout, not post-NMS
-YOLOX_STRIDES = (8, 16, 32)
+from posetrack.models.layouts import YOLOX_STRIDES, infer_layout
 
 Boxes = tuple[np.ndarray, np.ndarray]  # (M, 4) float32 x1, y1, x2, y2 input pixels; (M,) float32 scores
-
-
-def infer_layout(outputs: Sequence[np.ndarray]) -> str:
-    """The layout of a network's outputs (see the module table).
-
-    Raises:
-        PosetrackError: shapes none of the layouts has, named in the message.
-    """
-    shapes = [tuple(o.shape) for o in outputs]
-    if len(outputs) == 2:
-        ranks = sorted((o.ndim, i) for i, o in enumerate(outputs))
-        if [r for r, _ in ranks] == [2, 3] and outputs[ranks[1][1]].shape[-1] == 5:
-            return "mmdeploy"
-    if len(outputs) == 1 and outputs[0].ndim == 3:
-        _, a, b = outputs[0].shape
-        if 5 <= a < b:
-            return "ultralytics"
-        if b == 6 and a <= MAX_POST_NMS:
-            return "post-nms"
-        if b == 4 + COCO_CLASSES:  # YOLOv5 has 5 + 80 columns; 4 + 80 is a YOLOv8 output the wrong way round
-            raise PosetrackError(f"the detector's output {shapes[0]} looks transposed: YOLOv8/11 exports are "
-                                 f"[N, 4+C, A] ([N, 84, A] for COCO); re-export it without transposing the output")
-        if b >= 6:
-            return "yolov5"
-    raise PosetrackError(f"cannot read the detector's outputs, shapes {shapes}: expected [N, 4+C, A] (YOLOv8/11), "
-                         "[N, A, 5+C] (YOLOv5/v7), [N, K, 6] (post-NMS) or dets [N, K, 5] + labels [N, K] (MMDeploy)")
 
 
 def decode(outputs: Sequence[np.ndarray], layout: str, conf: float, iou: float, person_class: int = 0,
@@ -58,7 +22,7 @@ def decode(outputs: Sequence[np.ndarray], layout: str, conf: float, iou: float, 
     """Per image of the batch: the person boxes scoring at least ``conf``, after NMS at ``iou``, best first.
     ``input_size`` (width, height) is needed by ``yolox-raw`` only (its grids)."""
     if layout == "auto":
-        layout = infer_layout(outputs)
+        layout = infer_layout(outputs, input_size)
     if layout == "ultralytics":
         per_image = [_class_scores(out[:4].T, out[4:].T) for out in outputs[0]]
     elif layout == "yolov5":

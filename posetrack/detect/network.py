@@ -82,7 +82,7 @@ class NetworkDetector:
                 x, scale, pad = self.prepare(image)
                 outputs = list(self.backend.run({self.backend.input_names[0]: x}).values())
         if self.layout == "auto":
-            self.layout = infer_layout(outputs)  # once: the layout of a network does not change
+            self.layout = infer_layout(outputs, self.input_size)  # once: the layout of a network does not change
         (boxes, scores), = decode(outputs, self.layout, self.conf, self.iou, self.record.person_class,
                                   self.max_detections, self.input_size)
         boxes = (boxes - np.tile(pad, 2)) / scale

@@ -37,10 +37,20 @@ _PREFIX_MAP = (
 _IGNORED = {"data_preprocessor.mean", "data_preprocessor.std"}
 _SHOW = 5  # keys named per category in an error
 
+
+def _multiarray() -> Any:
+    """numpy's multiarray module: ``numpy._core.multiarray`` (numpy >= 1.26.1, its name since numpy 2), else
+    ``numpy.core.multiarray`` (numpy 1.24 and 1.25, which pyproject admits)."""
+    try:
+        return importlib.import_module("numpy._core.multiarray")
+    except ImportError:
+        return importlib.import_module("numpy.core.multiarray")
+
+
 # MMPose 1.x keeps dataset metadata (numpy arrays such as the OKS sigmas) in ``meta``. These globals
 # rebuild plain numpy arrays and scalars and nothing else, so they are safe to allow; each is listed
 # under its numpy 2 and numpy 1 module path, since the path stored depends on the numpy that saved it.
-_MULTIARRAY = importlib.import_module("numpy._core.multiarray")  # numpy >= 2 (numpy.core is its numpy 1 name)
+_MULTIARRAY = _multiarray()
 _NUMPY_GLOBALS: list[Any] = [np.ndarray, np.dtype] + [
     (getattr(_MULTIARRAY, name), f"{module}.multiarray.{name}")
     for name in ("_reconstruct", "scalar") for module in ("numpy._core", "numpy.core")

@@ -18,12 +18,12 @@ from typing import ClassVar, Literal, Protocol
 import torch
 
 from posetrack.models.hub import Remote, local_path
+from posetrack.models.layouts import LAYOUTS
 from posetrack.skeleton import Skeleton
 from posetrack.transforms import IMAGENET, Preprocess
 from posetrack.types import Size
 
 Weights = Path | Remote | None  # a local file, a file to fetch, or nothing (random weights / not a torch model)
-LAYOUTS = ("auto", "ultralytics", "yolov5", "mmdeploy", "post-nms", "yolox-raw")
 
 
 class ModelRecord(Protocol):
@@ -147,8 +147,8 @@ class PoseRecord:
 @dataclass(frozen=True)
 class DetectorRecord:
     """A person detector: the shipped architecture with its weights, or an exported ONNX network of any common
-    layout (``LAYOUTS``: Ultralytics YOLOv8/11, YOLOv5/v7, MMDeploy end2end, post-NMS; ``auto`` reads it from the
-    network's outputs).
+    layout (``models.layouts``: Ultralytics YOLOv8/11, YOLOv5/v7, raw YOLOX, MMDeploy end2end, post-NMS; ``auto``
+    reads it from the network's outputs when it first runs).
 
     Attributes:
         name: registry name; file stems start with it.
@@ -159,6 +159,9 @@ class DetectorRecord:
         layout: its output layout, or ``"auto"``.
         person_class: the class index of "person".
         conf_threshold / iou_threshold: score floor and NMS overlap.
+        batch: the fixed batch of an ONNX network exported with one (None: any batch).
+        why: for a user's file, how each setting above was chosen (``(field, reason)`` pairs: "read from its output
+            [1, 3549, 85]", "its sidecar", ...), what ``models.user_files.choice_line`` says at start-up.
         calib_name / calib_count: folder under ``calib/`` and calibration set size (frames).
         export_atol: parity bar of its ONNX export (outputs are pixel coordinates).
         synthetic_calibration / page / reported / aliases: as ``PoseRecord``'s.
@@ -174,6 +177,8 @@ class DetectorRecord:
     person_class: int = 0
     conf_threshold: float = 0.3
     iou_threshold: float = 0.5
+    batch: int | None = None
+    why: tuple[tuple[str, str], ...] = ()
     output_name: str = "output"
     calib_name: str | None = None
     calib_count: int = 256

@@ -5,11 +5,13 @@ The sidecar::
 
     {"preprocess": "rtmdet" | "yolox" | "ultralytics" | "imagenet" | {"channels": "bgr", "mean": [...],
                    "std": [...], "placement": "top-left", "fill": 114},
-     "layout": "auto" | "ultralytics" | "yolov5" | "mmdeploy" | "post-nms" | "yolox-raw",
-     "input_size": "320x320" (height x width), "conf": 0.3}
+     "layout": "auto" | "ultralytics" | "yolov5" | "yolox-raw" | "post-nms" | "mmdeploy",
+     "input_size": "320x320" (height x width), "conf": 0.3, "class": 0}
 
-every key optional. ``pipeline.json``'s Preprocess task is read for the resize (keep-ratio to a size), the pad
-(value; MMDetection pads right and bottom) and the normalisation (mean, std, ``to_rgb``).
+every key optional (what is missing is read from the file itself, ``models.user_files``). An unknown key, layout
+or preprocessing is one line naming the file and the closest known word. ``pipeline.json``'s Preprocess task is
+read for the resize (keep-ratio to a size), the pad (value; MMDetection pads right and bottom) and the
+normalisation (mean, std, ``to_rgb``).
 """
 
 from __future__ import annotations
@@ -19,19 +21,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from posetrack.errors import PosetrackError
+from posetrack.errors import PosetrackError, did_you_mean
+from posetrack.models.layouts import LAYOUTS
+from posetrack.models.preprocess import parse_preprocess
 from posetrack.transforms import Preprocess
-from posetrack.types import Size
+from posetrack.types import Size, parse_hxw
+
+SIDECAR_KEYS = ("preprocess", "layout", "input_size", "conf", "class")
 
 
 @dataclass(frozen=True)
 class Sidecar:
-    """What was found beside an ONNX file (None: not said)."""
+    """What was found beside an ONNX file (None: not said), and which file said it (``source``: a phrase)."""
 
     preprocess: Preprocess | None = None
     layout: str | None = None
     input_size: Size | None = None
     conf: float | None = None
+    person_class: int | None = None
+    source: str = ""
 
 
 def read_sidecar(onnx_path: Path) -> Sidecar:
@@ -56,42 +64,30 @@ def _load(path: Path) -> Any:
         raise PosetrackError(f"{path}: not a readable JSON file ({exc})") from None
 
 
-def parse_preprocess(value: object, where: str) -> Preprocess:
-    """A preprocessing given by name (``models.registry.DETECTOR_PREPROCESS``) or as a dict of its fields."""
-    from posetrack.models.registry import DETECTOR_PREPROCESS
-
-    if isinstance(value, str):
-        if value not in DETECTOR_PREPROCESS:
-            raise PosetrackError(f"{where}: preprocessing {value!r}; use {', '.join(DETECTOR_PREPROCESS)} or a JSON "
-                                 "object with channels, mean, std, placement, fill")
-        return DETECTOR_PREPROCESS[value]
-    if not isinstance(value, dict):
-        raise PosetrackError(f"{where}: preprocessing must be a name or an object, got {type(value).__name__}")
-    unknown = set(value) - {"channels", "mean", "std", "placement", "fill"}
-    if unknown:
-        raise PosetrackError(f"{where}: unknown preprocessing keys {sorted(unknown)}")
-    try:
-        fields: dict[str, Any] = {k: tuple(float(x) for x in v) if k in ("mean", "std") else v for k, v in value.items()}
-        return Preprocess(**fields)
-    except (TypeError, ValueError) as exc:
-        raise PosetrackError(f"{where}: {exc}") from None
-
-
 def _posetrack_sidecar(path: Path, doc: Any) -> Sidecar:
     if not isinstance(doc, dict):
-        raise PosetrackError(f"{path}: expected a JSON object (preprocess, layout, input_size, conf)")
+        raise PosetrackError(f"{path}: expected a JSON object ({', '.join(SIDECAR_KEYS)})")
+    for key in doc:
+        if key not in SIDECAR_KEYS:
+            raise PosetrackError(f"{path}: unknown key {key!r}{did_you_mean(key, SIDECAR_KEYS)}; known: "
+                                 f"{', '.join(SIDECAR_KEYS)}")
+    layout = doc.get("layout")
+    if layout is not None and layout not in LAYOUTS:
+        raise PosetrackError(f"{path}: layout {layout!r}{did_you_mean(str(layout), LAYOUTS)}; use one of "
+                             f"{', '.join(LAYOUTS)}")
     size = None
     if "input_size" in doc:
-        try:
-            h, w = (int(v) for v in str(doc["input_size"]).lower().split("x"))
-            size = Size(w, h)
-        except ValueError:
-            raise PosetrackError(f"{path}: input_size {doc['input_size']!r} is not HEIGHTxWIDTH") from None
+        size = parse_hxw(str(doc["input_size"]))
+        if size is None:
+            raise PosetrackError(f"{path}: input_size {doc['input_size']!r} is not HEIGHTxWIDTH (such as 416x416)")
     conf = doc.get("conf")
     if conf is not None and not (isinstance(conf, (int, float)) and 0 <= conf <= 1):
         raise PosetrackError(f"{path}: conf {conf!r} is not a score between 0 and 1")
+    person = doc.get("class")
+    if person is not None and not (isinstance(person, int) and person >= 0):
+        raise PosetrackError(f"{path}: class {person!r} is not a class index (0 or more)")
     return Sidecar(parse_preprocess(doc["preprocess"], str(path)) if "preprocess" in doc else None,
-                   doc.get("layout"), size, conf)
+                   layout, size, conf, person, f"its sidecar {path.name}")
 
 
 def mmdeploy_pipeline(path: Path, doc: Any) -> Sidecar:
@@ -119,4 +115,5 @@ def mmdeploy_pipeline(path: Path, doc: Any) -> Sidecar:
             mean = tuple(float(v) for v in t["mean"])  # type: ignore[assignment]
             std = tuple(float(v) for v in t["std"])  # type: ignore[assignment]
             channels = "rgb" if t.get("to_rgb") else "bgr"  # MMCV's statistics are in the network's channel order
-    return Sidecar(Preprocess(channels, mean, std, "top-left", fill), "mmdeploy", size)  # type: ignore[arg-type]
+    return Sidecar(Preprocess(channels, mean, std, "top-left", fill), "mmdeploy", size,  # type: ignore[arg-type]
+                   source=f"its MMDeploy {path.name}")

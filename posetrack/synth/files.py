@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,16 @@ def clip_name(preset: str | None, seed: int) -> str:
     """A poseval-valid sequence name: one digit for the preset (9 = custom), five for the seed."""
     digit = list(PRESETS).index(preset) + 1 if preset in PRESETS else 9
     return f"{digit}{seed % 100_000:05d}_mpii_test"
+
+
+def is_synthetic_clip(source: object) -> bool:
+    """Whether ``source`` is a clip this project rendered (``write_clip``): a video named as ``clip_name`` names
+    them, with its ground truth ``<name>.json`` beside it."""
+    if not isinstance(source, (str, Path)):
+        return False
+    path = Path(source)
+    return (path.is_file() and re.fullmatch(r"\d{6}_mpii_test", path.stem) is not None
+            and path.with_suffix(".json").is_file())
 
 
 def truth_to_posetrack(truth: FrameTruth) -> PoseTrackFrame:
