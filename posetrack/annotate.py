@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import colorsys
 from collections import deque
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD
+from posetrack.options import DrawStyle
 from posetrack.types import Poses, TrackedPoses
 
 _GOLDEN = 0.618033988749895
@@ -20,26 +19,6 @@ def track_colour(track_id: int) -> tuple[int, int, int]:
     """A vivid BGR colour per id; neighbouring ids get far-apart hues (golden-ratio steps)."""
     r, g, b = colorsys.hsv_to_rgb((track_id * _GOLDEN) % 1.0, 0.85, 1.0)
     return int(b * 255), int(g * 255), int(r * 255)
-
-
-@dataclass(frozen=True)
-class DrawStyle:
-    """What an annotated frame shows (``posetrack run --draw-boxes --trail N --line-width PX``).
-
-    Attributes:
-        keypoint_threshold: joints scoring below it are not drawn.
-        boxes: each person's box, in its track's colour.
-        ids: each track's id above its box.
-        trail: frames of each track's path (the middle of its box's bottom edge, where it stands) drawn behind it;
-            0: none.
-        line_width: skeleton lines in pixels (None: 2 per 360 pixels of the frame's shorter side).
-    """
-
-    keypoint_threshold: float = KEYPOINT_THRESHOLD
-    boxes: bool = False
-    ids: bool = True
-    trail: int = 0
-    line_width: int | None = None
 
 
 class Trails:

@@ -6,17 +6,9 @@ reads frame t+2 (ONNX Runtime, OpenCV and PyTorch release the GIL). One worker p
 order; bounded queues keep memory flat however long the video. ``sequential=True`` runs the same stage functions
 one after another, for comparison.
 
-Keyframes (``detect_every=K``). The detector runs on every K-th frame. In between, each person seen in the last
-frame is looked for at a box made from their pose (``PoseTracker.proposals``: the extent of their confident joints
-grown by 1.25, as MMDeploy's pose-to-box step does, moved by their own and the camera's motion); all such boxes of a
-frame go through the pose network in one batch, a pose found there is kept when its mean keypoint score reaches
-``recover_score``, and it continues its track only (it never starts one). The detector runs at once, off schedule,
-when a followed person was lost, when a followed pose turns uncertain (mean keypoint score below
-``redetect_below``) or at a scene cut; new people appear at the next keyframe. K = 1 detects every frame.
-
-On a keyframe, a person tracked in the previous frame whom the detector missed is looked for at their flow-moved box
-once the frame is associated (``_recover``: inside the image and on nobody already posed, kept at ``recover_score``),
-in the track stage; its network time counts as the pose stage's.
+``Pipeline`` wires the stages; what they decide is others': when the detector runs and how people are followed in
+between is the keyframe policy's (``track.follow``), identities the tracker's, where the frames come from and how
+many may wait between stages the source's (``io.sources.open_source``).
 
 How it stays overlapped: the pose stage of a frame between keyframes needs the tracks of the frame before (their
 proposals), so it waits for the track stage to finish that frame, but nothing else waits: the decoder and the
@@ -31,32 +23,38 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
-from posetrack.track import PoseTracker, Proposals
-from posetrack.track.oks import box_iou
-from posetrack.types import Detections, Frame, FrameResult, Poses, TrackedPoses, concat_poses
-
-if TYPE_CHECKING:  # annotations only: the options record reads this module's defaults, and --help must not load torch
-    from posetrack.detect import Detector
-    from posetrack.pose import TopDownEstimator
+from posetrack.io.sources import open_source
+from posetrack.options import QUEUE_SIZE, KeyframeOptions, RuntimeOptions
+from posetrack.track import PoseTracker
+from posetrack.track.follow import Follower
+from posetrack.track.tracker import Prediction
+from posetrack.types import Detections, Frame, FrameResult, Poses
 
 log = logging.getLogger("posetrack")
 
 STAGES = ("decode", "detect", "pose", "track")
 JOIN_SECONDS = 30.0  # how long a stopping run waits for a stage inside a long call before saying so
-MAX_PERSONS = 50  # poses per frame at most (the highest-scoring boxes): a bound on one frame's pose batch
-QUEUE_SIZE = 4  # frames in flight between two stages: enough to keep every stage busy
-RECOVER_SCORE = 0.5  # mean keypoint score that keeps a re-detected person (chosen on the validation clips)
+
+
+class Detector(Protocol):
+    def detect(self, frame: Frame) -> Detections: ...
+
+
+class Estimator(Protocol):
+    def estimate(self, image: Any, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses: ...
+    def warm_up(self, frame_size: tuple[int, int], max_persons: int) -> float: ...
 
 
 @dataclass
@@ -80,6 +78,23 @@ class StageTimes:
         out["total"] = self.frames / self.wall if self.wall > 0 else 0.0
         return out
 
+    def shared(self, owner: str, caller: str, lock: threading.Lock, call: Callable[[], Any],
+               context: AbstractContextManager | None = None) -> Any:
+        """``call()`` of a network two stages share, under its ``lock`` (and ``context``: its stage's CUDA stream).
+        Its time is the busy time of the stage that owns the network (``owner``), whichever stage ran it; the time
+        ``caller`` waited for the lock is no stage's work. So a stage's busy time is the work done for it, and the
+        end-to-end FPS never exceeds the slowest stage's rate."""
+        t0 = time.perf_counter()
+        with lock, context or nullcontext():
+            t1 = time.perf_counter()
+            out = call()
+            t2 = time.perf_counter()
+        self.add(caller, -(t1 - t0))
+        if caller != owner:
+            self.add(caller, -(t2 - t1))
+            self.add(owner, t2 - t1)
+        return out
+
 
 @dataclass
 class Work:
@@ -87,9 +102,10 @@ class Work:
 
     frame: Frame
     seq: int  # its place among the frames of this run (frame indices may jump where a live source dropped some)
-    detections: Detections | None = None  # None: not a keyframe (the detector did not run)
+    detections: Detections | None = None  # the detector's boxes (None: it did not run on this frame)
     poses: Poses | None = None
     proposed: np.ndarray | None = None  # (N,) bool: which poses were found at proposed boxes
+    prediction: Prediction | None = None  # the tracks moved into this frame (the track stage, ahead of the poses)
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ class _Ahead:
 _DONE = object()
 
 
-def run_stages(source: Iterable[Any], stages: list[Stage], times: StageTimes, queue_size: int = 4,
+def run_stages(source: Iterable[Any], stages: list[Stage], times: StageTimes, queue_size: int = QUEUE_SIZE,
                sequential: bool = False) -> Iterator[Any]:
     """The outputs of ``stages`` applied in order to every item of ``source``, in order; overlapped (one worker
     thread per stage and one reading ``source``, bounded queues between them) unless ``sequential``."""
@@ -223,225 +239,112 @@ def _overlapped(source: Iterable[Any], stages: list[Stage], times: StageTimes, q
         raise errors[0]
 
 
-class _Followed:
-    """The track stage's word to the pose stage: the proposals (and whether to detect off schedule) for the next
-    frame, published after each frame's association; the pose stage of frame t waits for those of frame t - 1."""
+def strongest(found: Detections, count: int) -> Detections:
+    """The ``count`` highest-scoring boxes of ``found`` (a bound on one frame's pose batch)."""
+    if len(found) <= count:
+        return found
+    keep = np.argsort(-found.scores, kind="stable")[:count]
+    return Detections(found.boxes[keep], found.scores[keep])
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._seq = -1
-        self.proposals = Proposals.none()
-        self._redetect = False
 
-    def publish(self, seq: int, proposals: Proposals, redetect: bool) -> None:
-        with self._cond:
-            self._seq, self.proposals, self._redetect = seq, proposals, redetect
-            self._cond.notify_all()
-
-    def after(self, seq: int) -> tuple[Proposals, bool]:
-        """The proposals published after the run's frame ``seq`` (waits until they are)."""
-        with self._cond:
-            while self._seq < seq:
-                self._cond.wait(0.05)
-            return self.proposals, self._redetect
+def warmed_up(frames: Iterator[Frame], estimator: Estimator, max_persons: int) -> tuple[Iterator[Frame], float]:
+    """``frames`` again, after the pose step on a GPU was captured for the first frame's size, from this thread
+    before any stage thread starts (its graphs depend on the frame size, which the source tells only now), and the
+    seconds that took (not the run's)."""
+    first = next(frames, None)
+    if first is None:
+        return frames, 0.0
+    return itertools.chain([first], frames), estimator.warm_up(first.image.shape[:2], max_persons)
 
 
 @dataclass
 class Pipeline:
-    """The stages, wired.
-
-    Args:
-        detector: person boxes per frame. estimator: top-down poses of those boxes (one batch per frame).
-        tracker: identities. max_persons: keep at most this many highest-scoring boxes per frame.
-        queue_size: frames in flight between two stages. sequential: run stages one after another.
-        detect_every: run the detector on every K-th frame (keyframes; see the module docstring).
-        recover_score: poses found at proposed boxes are kept when their mean keypoint score reaches this; None:
-            no proposals (the detector alone finds people; only with ``detect_every`` 1).
-        redetect_below: detect off schedule when a followed person's mean keypoint score drops below this.
-        label: what runs the networks and why, for the run summary. warmup_s: seconds the GPU warm-up took when
-            the pipeline was built (0 on a CPU).
-        stage_context: the device work of a stage runs inside ``stage_context(stage)``: on a GPU, each network
-            stage's own CUDA stream (``device.streams``), so that the detector's and the pose network's kernels can
-            overlap; None on a CPU.
-    """
+    """The stages, wired: ``run(frames)`` / ``track(source)`` yield a ``FrameResult`` per frame, in order. Parts:
+    detector, estimator (top-down poses, a batch a frame), tracker; ``keyframes`` (``track.follow``'s settings);
+    ``runtime`` (sequential, queue size, how ``track`` opens a source); on a GPU ``stage_context`` (a CUDA stream
+    per network stage, ``device.streams``) and ``warmup_s`` (not in the FPS); ``label``: for the summary."""
 
     detector: Detector
-    estimator: TopDownEstimator
+    estimator: Estimator
     tracker: PoseTracker
-    max_persons: int = MAX_PERSONS
-    queue_size: int = QUEUE_SIZE
-    sequential: bool = False
-    detect_every: int = 1
-    recover_score: float | None = RECOVER_SCORE
-    redetect_below: float = 0.5
+    keyframes: KeyframeOptions = field(default_factory=KeyframeOptions)
+    max_persons: int = 50
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     label: str = ""
     stage_context: Callable[[str], AbstractContextManager] | None = None
     times: StageTimes = field(default_factory=StageTimes)
-    warmup_s: float = 0.0  # spent before the first frame capturing and autotuning (``assemble.warm_up``), not timed
+    warmup_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.detect_every < 1:
-            raise ValueError(f"detect_every {self.detect_every}: must be at least 1")
-        if self.detect_every > 1 and self.recover_score is None:
-            raise ValueError("detect_every > 1 follows people by their poses: it needs recover_score")
-        self._followed = _Followed()
-        self._thumb: np.ndarray | None = None
-        self._estimator_lock = threading.Lock()  # the pose and track stages share the pose network (``_recover``)
-        self._detector_lock = threading.Lock()  # the detect and pose stages share the detector (off schedule)
+        self.follower = Follower(self.keyframes)
+        self._locks = {"detect": threading.Lock(), "pose": threading.Lock()}  # networks two stages share
 
-    @property
-    def follows(self) -> bool:
-        """Whether people are followed between keyframes by their poses (then the pose stage waits for the track
-        stage)."""
-        return self.detect_every > 1
-
-    def stages(self) -> list[Stage]:
-        return [Stage("detect", self._detect), Stage("pose", self._pose, announce=True),
-                Stage("track", self._track, ahead=self._predict)]
-
-    def run(self, frames: Iterable[Frame]) -> Generator[FrameResult, None, None]:
-        """Process ``frames`` (one video: the tracker starts afresh); yields results in frame order as they
-        complete."""
+    def run(self, frames: Iterable[Frame], queue_size: int | None = None) -> Generator[FrameResult, None, None]:
+        """Process ``frames`` (one video: the tracker starts afresh); yields results in frame order."""
         self.times = StageTimes()
         self.tracker.reset()
-        self._followed = _Followed()
-        self._followed.publish(-1, Proposals.none(), False)  # before the first frame: nobody to follow
-        self._thumb = None
-        frames = self._warmed_up(iter(frames))
+        self.follower.reset()
+        frames, seconds = warmed_up(iter(frames), self.estimator, self.max_persons)
+        self.warmup_s += seconds
+        stages = [Stage("detect", self._detect), Stage("pose", self._pose, announce=True),
+                  Stage("track", self._track, ahead=self._predict)]
         start = time.perf_counter()
         try:
             works = (Work(f, seq) for seq, f in enumerate(frames))
-            for result in run_stages(works, self.stages(), self.times, self.queue_size, self.sequential):
+            for result in run_stages(works, stages, self.times, queue_size or self.runtime.queue_size or QUEUE_SIZE,
+                                     self.runtime.sequential):
                 self.times.frames += 1
                 self.times.wall = time.perf_counter() - start
-                result.fps = self.times.fps()["total"]
-                result.latency = time.monotonic() - result.frame.captured
+                result.fps, result.latency = self.times.fps()["total"], time.monotonic() - result.frame.captured
                 yield result
         finally:
             self.times.wall = time.perf_counter() - start
 
-    def _warmed_up(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        """``frames`` again, after the pose step on a GPU was captured for the first frame's size, from this
-        thread before any stage thread starts (its graphs depend on the frame size, which the source tells only
-        now); the seconds count to ``warmup_s``, not to the run."""
-        first = next(frames, None)
-        if first is None:
-            return frames
-        self.warmup_s += self.estimator.warm_up(first.image.shape[:2], self.max_persons)
-        return itertools.chain([first], frames)
-
-    def track(self, source: str | int | Iterable[Frame]) -> Generator[FrameResult, None, None]:
-        """``run`` over a video file, image folder, camera index or stream URL (or frames you give)."""
-        if isinstance(source, (str, int)) or hasattr(source, "__fspath__"):
-            from posetrack.io.video import VideoReader
-
-            reader = VideoReader(source)  # type: ignore[arg-type]
-            try:
-                yield from self.run(reader)
-            finally:
-                reader.close()
-        else:
+    def track(self, source: str | int | Path | Iterable[Frame]) -> Generator[FrameResult, None, None]:
+        """``run`` over a video file, image folder, camera index or stream URL (opened as ``io.sources`` opens it
+        for the runtime's buffering and reconnection), or over frames you give."""
+        if not isinstance(source, (str, int, os.PathLike)):
             yield from self.run(source)
+            return
+        with open_source(source, self.runtime) as frames:
+            yield from self.run(frames, frames.queue_size)
 
-    # -- stages -------------------------------------------------------------------------------
+    def _network(self, owner: str, caller: str, call: Callable[[], Any]) -> Any:  # timed as the owner's
+        context = self.stage_context(owner) if self.stage_context is not None else None
+        return self.times.shared(owner, caller, self._locks[owner], call, context)
 
-    def _on(self, stage: str) -> AbstractContextManager:
-        return self.stage_context(stage) if self.stage_context is not None else nullcontext()
-
-    def _shared(self, lock: threading.Lock, network: str, caller: str, call: Callable[[], Any]) -> Any:
-        """``call()``, a network two stages share, under its ``lock``. Its time is the busy time of the stage that
-        owns the network (``network``), whichever stage ran it; the time ``caller`` waited for the lock is no
-        stage's work. So a stage's busy time is the work done for it, and the end-to-end FPS never exceeds the
-        slowest stage's rate."""
-        t0 = time.perf_counter()
-        with lock, self._on(network):
-            t1 = time.perf_counter()
-            out = call()
-            t2 = time.perf_counter()
-        self.times.add(caller, -(t1 - t0))
-        if caller != network:
-            self.times.add(caller, -(t2 - t1))
-            self.times.add(network, t2 - t1)
-        return out
-
-    def _run_detector(self, frame: Frame, caller: str = "detect") -> Detections:
-        found = self._shared(self._detector_lock, "detect", caller, lambda: self.detector.detect(frame))
+    def _run_detector(self, frame: Frame, caller: str) -> Detections:
         self.times.detected += 1
-        if len(found) > self.max_persons:
-            keep = np.argsort(-found.scores, kind="stable")[: self.max_persons]
-            found = Detections(found.boxes[keep], found.scores[keep])
-        return found
+        return strongest(self._network("detect", caller, lambda: self.detector.detect(frame)), self.max_persons)
+
+    def _estimate(self, frame: Frame, boxes: np.ndarray, caller: str, scores: np.ndarray | None = None) -> Poses:
+        return self._network("pose", caller, lambda: self.estimator.estimate(frame, boxes, scores))
 
     def _detect(self, work: Work) -> Work:
-        if work.seq % self.detect_every == 0:
-            work.detections = self._run_detector(work.frame)
+        if self.follower.scheduled(work.seq):
+            work.detections = self._run_detector(work.frame, "detect")
         return work
 
     def _pose(self, work: Work) -> Work:
-        frame = work.frame
-        proposals, redetect = (self._followed.after(work.seq - 1) if self.follows and work.detections is None
-                               else (Proposals.none(), False))
-        cut = self.detect_every > 1 and self._scene_cut(frame)
-        if work.detections is None and (redetect or cut or len(proposals) == 0):
-            work.detections = self._run_detector(frame, caller="pose")  # off schedule, on this thread
-        if work.detections is not None:  # a keyframe: the detector's boxes (``_track`` adds the people it missed)
-            boxes, scores = work.detections.boxes, work.detections.scores
-        else:
-            h, w = frame.image.shape[:2]
-            boxes, scores = np.clip(proposals.boxes, 0, [w, h, w, h]), proposals.scores
-        poses = self._estimate(frame, boxes, scores, caller="pose")
-        work.poses = poses if work.detections is not None else self._confident(poses)
+        plan = self.follower.plan(work.seq, work.frame.image, work.detections is not None)
+        if plan.detect is not None and work.detections is None:
+            work.detections = self._run_detector(work.frame, "pose")  # off schedule, on this thread
+        boxes = work.detections if work.detections is not None else plan.look  # the detector's, or the followed's
+        poses = self._estimate(work.frame, boxes.boxes, "pose", boxes.scores)
+        work.poses = poses if work.detections is not None else poses.take(self.follower.confident(poses))
         work.proposed = np.full(len(work.poses), work.detections is None)
         return work
 
-    def _estimate(self, frame: Frame, boxes: np.ndarray, scores: np.ndarray, caller: str) -> Poses:
-        return self._shared(self._estimator_lock, "pose", caller, lambda: self.estimator.estimate(frame, boxes, scores))
-
-    def _confident(self, poses: Poses) -> Poses:
-        """The poses found at proposed boxes whose mean keypoint score reaches ``recover_score``."""
-        assert self.recover_score is not None
-        return poses.take(poses.scores.mean(1) >= self.recover_score)
-
     def _predict(self, work: Work) -> None:
-        self.tracker.predict(work.frame.image)
+        work.prediction = self.tracker.predict(work.frame.image)
 
     def _track(self, work: Work) -> FrameResult:
         assert work.poses is not None and work.proposed is not None
         keyframe = work.detections is not None
-        tracked = self.tracker.update(work.poses, work.frame.image, can_start=~work.proposed)
-        if keyframe and self.recover_score is not None:
-            tracked = self._recover(work.frame, tracked)
-        if self.follows:
-            seen = self._followed.proposals.ids  # the people followed into this frame
-            lost = not keyframe and len(np.setdiff1d(seen, tracked.track_ids)) > 0
-            followed = work.proposed[self.tracker.kept]
-            weak = bool(followed.any()) and float(tracked.scores[followed].mean(1).min()) < self.redetect_below
-            self._followed.publish(work.seq, self.tracker.proposals(), lost or weak)
+        recover = self.follower.recoverer(work.frame.image, lambda boxes: self._estimate(
+            work.frame, boxes, "track", np.zeros(len(boxes), np.float32))) if keyframe else None
+        update = self.tracker.update(work.poses, work.frame.image, prediction=work.prediction,
+                                     can_start=~work.proposed, recover=recover)
+        self.follower.publish(work.seq, update, work.proposed, keyframe)
         found = work.detections if work.detections is not None else Detections.empty()
-        return FrameResult(work.frame, found, tracked, keyframe=keyframe)
-
-    def _recover(self, frame: Frame, tracked: TrackedPoses) -> TrackedPoses:
-        """On a keyframe: poses for the people the detector missed, found at their flow-moved boxes (inside the
-        image, not on a person already posed), kept when confident enough, continuing their tracks."""
-        assert self.recover_score is not None
-        ids, boxes = self.tracker.missing()
-        h, w = frame.image.shape[:2]
-        look = (boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= w) & (boxes[:, 3] <= h)
-        if len(tracked) and len(boxes):
-            look &= box_iou(boxes, tracked.boxes).max(1) < 0.5
-        if not look.any():
-            return tracked
-        found = self._estimate(frame, boxes[look], np.zeros(int(look.sum()), np.float32), caller="track")
-        keep = found.scores.mean(1) >= self.recover_score
-        if not keep.any():
-            return tracked
-        return concat_poses(tracked, self.tracker.reclaim(ids[look][keep], found.take(keep)))
-
-    def _scene_cut(self, frame: Frame) -> bool:
-        """A cut between this frame and the last (mean absolute difference of 32x18 thumbnails above 50 grey
-        levels: a new shot, where following people by their poses has nothing to follow)."""
-        thumb = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
-        previous, self._thumb = self._thumb, thumb.astype(np.int16)
-        return previous is not None and float(np.abs(self._thumb - previous).mean()) > 50
-
-
+        return FrameResult(work.frame, found, update.tracked, keyframe=keyframe)

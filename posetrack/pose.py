@@ -1,25 +1,30 @@
-"""Top-down pose estimation: person boxes → crops → one batched network call → keypoints in the image.
+"""Where poses come from: top-down pose estimation (person boxes → crops → one batched network call → keypoints in
+the image), or a file of poses another model made.
 
-``TopDownEstimator`` owns the model-side conventions (input size, normalisation, joint layout,
-flip test, sub-pixel refinement); the network itself is any ``Backend``.
+``TopDownEstimator`` owns the model-side conventions (input size, normalisation, joint layout, flip test,
+sub-pixel refinement); the network itself is any ``Backend``. ``GivenPoses`` reads COCO keypoint results.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from posetrack import heatmaps as hm
-from posetrack.backends import Backend, DeviceBackend, TorchBackend, on_gpu
+from posetrack.backends import Backend, DeviceBackend, TorchBackend
+from posetrack.backends.base import device_path
 from posetrack.device import crops as device_crops
+from posetrack.device import is_cuda
 from posetrack.device.frames import frame_on_device
 from posetrack.device.pose_step import PoseStep
 from posetrack.errors import PosetrackError
+from posetrack.io.files import read_json
 from posetrack.models.records import PoseRecord
-from posetrack.skeleton import COCO17, Skeleton
+from posetrack.skeleton import COCO17, SKELETONS, Skeleton
 from posetrack.transforms import (
     IMAGENET,
     Preprocess,
@@ -27,9 +32,10 @@ from posetrack.transforms import (
     boxes_to_center_size,
     crop_matrices,
     invert_affine,
+    pose_boxes,
     warp_crops,
 )
-from posetrack.types import Frame, Poses, Size
+from posetrack.types import Detections, Frame, Poses, Size
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class TopDownEstimator:
             raise PosetrackError(f"input size {self.config.input_size.hxw} (height x width) does not match the "
                                  f"network's {expected.hxw}: sizes are Size(width, height); did you swap them?")
         self._flip_perm = self.config.skeleton.flip_permutation()
-        device = self._device_backend()
+        device = device_path(self.backend, self.config.device_path)
         self.step = None if device is None else self._pose_step(device)
 
     def _pose_step(self, backend: DeviceBackend) -> PoseStep:
@@ -126,7 +132,7 @@ class TopDownEstimator:
     def warm_up(self, frame_size: tuple[int, int], max_persons: int) -> float:
         """Capture (or autotune) the device path for frames of ``frame_size`` (height, width) and up to
         ``max_persons`` persons, now; the seconds it took (0.0 where nothing runs on a GPU)."""
-        if self.step is None or self.step.device.type != "cuda":
+        if self.step is None or not is_cuda(self.step.device):
             return 0.0
         start = time.perf_counter()
         self.step.warm_up(frame_size, max_persons)
@@ -161,14 +167,6 @@ class TopDownEstimator:
         keypoints = apply_affine(coords * stride, invert_affine(to_crop))
         return Poses(keypoints, scores, boxes, box_scores, cfg.skeleton)
 
-    def _device_backend(self) -> DeviceBackend | None:
-        """The backend as a ``DeviceBackend`` when the device path applies (``TopDownConfig.device_path``)."""
-        if self.config.device_path is False:
-            return None
-        if self.config.device_path and isinstance(self.backend, DeviceBackend):
-            return self.backend
-        return on_gpu(self.backend)
-
     def _estimate_on_device(self, step: PoseStep, image: np.ndarray | Frame, boxes: np.ndarray,
                             box_scores: np.ndarray) -> Poses:
         """``estimate`` with the frame uploaded once (or taken from the stage that did), and crops, network, flip
@@ -200,3 +198,70 @@ def network_input_size(backend: Backend) -> Size | None:
     if shape is None or len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape[2:]):
         return None
     return Size(int(shape[3]), int(shape[2]))
+
+
+class GivenPoses:
+    """Poses another model made, from COCO keypoint results (``[{"image_id", "keypoints": [x, y, score, ...],
+    "score", "bbox"?}]``, ``image_id`` the 0-based frame index): ``posetrack run VIDEO --poses FILE``. It is both the
+    run's detector (the poses' boxes) and its estimator (the poses at those boxes), so the tracker works on them
+    alone: no network is built or fetched.
+
+    Joints are COCO-17 in COCO's order, or PoseTrack-17 in PoseTrack's (``layout``); a keypoint's third value is its
+    score. A person without ``bbox`` gets the box ``transforms.pose_boxes`` makes from the keypoints scoring at least
+    0.3 (their extent grown by 1.25); ``score`` is the person's score (1 where missing).
+
+    Raises:
+        PosetrackError: a file that is no list of keypoint results, or an entry without ``image_id`` / ``keypoints``
+            or with the wrong number of keypoint values (naming the entry).
+    """
+
+    def __init__(self, path: str | Path, layout: str | None = None):
+        self.path, self.skeleton = Path(path), SKELETONS[layout or COCO17.name]
+        self._frames: dict[int, Poses] = {}
+        rows = read_json(self.path)
+        if not isinstance(rows, list):
+            raise PosetrackError(f"{self.path}: expected COCO keypoint results (a JSON list)")
+        by_frame: dict[int, list[tuple[np.ndarray, float, list[float] | None]]] = {}
+        k = self.skeleton.num_joints
+        for n, row in enumerate(rows):
+            try:
+                index, values = int(row["image_id"]), np.asarray(row["keypoints"], np.float32)
+                box = row.get("bbox")
+                score = float(row.get("score", 1.0))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise PosetrackError(f"{self.path}: entry {n} is no keypoint result ({type(exc).__name__}: {exc})"
+                                     ) from None
+            if values.shape != (3 * k,) or index < 0 or not np.isfinite(values).all():
+                raise PosetrackError(f"{self.path}: entry {n}: {values.size} keypoint values for image_id {index}; "
+                                     f"{self.skeleton.name} has {3 * k} ({k} joints x, y, score)")
+            by_frame.setdefault(index, []).append((values.reshape(k, 3), score, box))
+        for index, people in by_frame.items():
+            kp = np.stack([p[0][:, :2] for p in people])
+            scores = np.stack([p[0][:, 2] for p in people])
+            boxes = pose_boxes(kp, scores)
+            for i, (_, _, box) in enumerate(people):
+                if box is not None:
+                    x, y, w, h = (float(v) for v in box)
+                    boxes[i] = (x, y, x + w, y + h)
+            self._frames[index] = Poses(kp, scores, boxes, np.array([p[1] for p in people], np.float32),
+                                        self.skeleton)
+
+    def detect(self, frame: Frame) -> Detections:
+        """The boxes of ``frame``'s given poses, with their scores."""
+        poses = self._frames.get(frame.index)
+        return Detections.empty() if poses is None else Detections(poses.boxes, poses.box_scores)
+
+    def estimate(self, image: np.ndarray | Frame, boxes: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
+        """The given poses of the frame whose boxes ``boxes`` are (``detect``'s, in any order or number; a box that is
+        no given pose's, such as one where a tracked person is looked for, has none)."""
+        poses = self._frames.get(image.index) if isinstance(image, Frame) else None
+        if poses is None or len(boxes) == 0:
+            return Poses(np.zeros((0, self.skeleton.num_joints, 2), np.float32),
+                         np.zeros((0, self.skeleton.num_joints), np.float32), np.zeros((0, 4), np.float32),
+                         np.zeros(0, np.float32), self.skeleton)
+        same = np.isclose(np.asarray(boxes, np.float32)[:, None], poses.boxes[None], atol=1e-3).all(-1)
+        rows = [int(np.argmax(match)) for match in same if match.any()]
+        return poses.take(np.array(rows, int))
+
+    def warm_up(self, frame_size: tuple[int, int], max_persons: int) -> float:
+        return 0.0

@@ -19,12 +19,12 @@ from typing import TextIO
 
 import numpy as np
 
-from posetrack.annotate import DrawStyle, Trails, draw_poses
+from posetrack.annotate import Trails, draw_poses
 from posetrack.errors import PosetrackError
 from posetrack.io.coco_json import keypoint_result, video_image_id, write_results
 from posetrack.io.journal import SUFFIX, Journal, journal_path, read_header, read_records
+from posetrack.io.mot import mot_line
 from posetrack.io.posetrack_json import (
-    KEYPOINT_THRESHOLD,
     MAX_FRAMES,
     PoseTrackFrame,
     frame_entries,
@@ -32,6 +32,7 @@ from posetrack.io.posetrack_json import (
     write_entries,
 )
 from posetrack.io.video import VideoWriter
+from posetrack.options import KEYPOINT_THRESHOLD, DrawStyle
 from posetrack.skeleton import COCO17, joint_slots
 from posetrack.transforms import letterbox
 from posetrack.types import FrameResult
@@ -148,7 +149,35 @@ class CocoKeypointsSink(Sink):
             finish_journal(self._journal.path)
 
 
-class JsonLinesSink(Sink):
+class _TextLines(Sink):
+    """A text output written line by line and flushed each frame, so a killed run leaves every finished frame's
+    lines (``-``: stdout). Subclasses say a frame's ``lines`` and the file's ``header``."""
+
+    header = ""
+
+    def __init__(self, target: str | Path):
+        self.path = None if str(target) == "-" else Path(target)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: TextIO = self.path.open("w", encoding="utf-8", newline="")
+        else:
+            self._file = sys.stdout
+        if self.header:
+            self._file.write(self.header)
+
+    def lines(self, result: FrameResult) -> list[str]:
+        raise NotImplementedError
+
+    def write(self, result: FrameResult) -> None:
+        self._file.write("".join(line + "\n" for line in self.lines(result)))
+        self._file.flush()
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._file.close()
+
+
+class JsonLinesSink(_TextLines):
     """One JSON object per frame, a line each, flushed as written: for another program to read a live run
     (``posetrack run --stream-json PATH|-``; ``-`` is stdout). The line (``schemas/stream.schema.json``)::
 
@@ -156,33 +185,32 @@ class JsonLinesSink(Sink):
          "people": [{"track_id": 3, "box": [x1, y1, x2, y2], "box_score": 0.91,
                      "keypoints": [[x, y, score], ...17]}]}
 
-    ``frame`` is the source's frame index, ``time`` its timestamp in seconds, x/y image pixels; every joint is
-    given with its score (a reader applies its own threshold). A dropped live frame has no line.
+    ``frame`` is the source's frame index, ``time`` its timestamp in seconds, x/y image pixels (two decimals);
+    every joint is given with its score (a reader applies its own threshold). A dropped live frame has no line.
     """
 
-    def __init__(self, target: str | Path):
-        self.path = None if str(target) == "-" else Path(target)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: TextIO = self.path.open("w", encoding="utf-8")
-        else:
-            self._file = sys.stdout
-
-    def write(self, result: FrameResult) -> None:
+    def lines(self, result: FrameResult) -> list[str]:
         poses = result.poses
         people = [{"track_id": int(t), "box": _rounded(b), "box_score": round(float(s), 4),
-                   "keypoints": np.round(np.concatenate([k, c[:, None]], 1), 2).tolist()}
-                  for t, b, s, k, c in zip(poses.track_ids, poses.boxes, poses.box_scores, poses.keypoints,
+                   "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(c), 4)] for (x, y), c in zip(k, q)]}
+                  for t, b, s, k, q in zip(poses.track_ids, poses.boxes, poses.box_scores, poses.keypoints,
                                            poses.scores)]
         line = {"frame": result.frame.index, "time": round(result.frame.timestamp, 4),
                 "latency_ms": round(1e3 * result.latency, 2), "keyframe": result.keyframe,
                 "joints": poses.skeleton.name, "people": people}
-        self._file.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")
-        self._file.flush()
+        return [json.dumps(line, separators=(",", ":"), allow_nan=False)]
 
-    def close(self) -> None:
-        if self.path is not None:
-            self._file.close()
+
+class MotSink(_TextLines):
+    """MOTChallenge text (``posetrack run --mot PATH``): ``frame,id,x,y,w,h,score,-1,-1,-1`` per tracked person,
+    frames 1-based (the source's frame index + 1), ids the track ids + 1 (MOTChallenge counts both from 1), the box
+    each pose was estimated in (the detector's, or where a followed person was looked for) and its score, what
+    ``posetrack eval --mot``, py-motmetrics and TrackEval read."""
+
+    def lines(self, result: FrameResult) -> list[str]:
+        poses = result.poses
+        return [mot_line(result.frame.index + 1, int(t) + 1, b, float(s))
+                for t, b, s in zip(poses.track_ids, poses.boxes, poses.box_scores)]
 
 
 def _rounded(values: np.ndarray) -> list[float]:

@@ -21,11 +21,11 @@ from tqdm import tqdm
 
 from posetrack.errors import Interrupted
 from posetrack.io.posetrack_json import sequence_name_for
-from posetrack.io.video import VideoReader, is_camera, is_stream
+from posetrack.io.sources import Source, is_camera, is_stream, open_source
 from posetrack.models import DEMO_DETECTOR, DEMO_POSE
 from posetrack.options import Options, OutputOptions
 from posetrack.pipeline import Pipeline, StageTimes
-from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
+from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, MotSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
 from posetrack.synth.files import is_synthetic_clip
 
 
@@ -34,7 +34,9 @@ class RunSummary:
     """What a run did: frames, persons (summed over frames), distinct tracks, stage timings, output files, the frame
     where the source broke off (None if it did not), the unreadable images skipped, each frame's latency (seconds
     from capture to result), for a live source the frames dropped (``--buffer latest``) and reconnections, and the
-    indices of a video's damaged frames skipped; ``warmup_s``: the GPU warm-up when the pipeline was built."""
+    indices of a video's damaged frames skipped; ``warmup_s``: the GPU warm-up when the pipeline was built;
+    ``keyframes`` / ``extra_detections``: the detector's frames by the schedule, and off it per trigger
+    (``track.follow``)."""
 
     frames: int
     persons: int
@@ -49,6 +51,8 @@ class RunSummary:
     reconnects: int = 0
     damaged: list[int] = field(default_factory=list)
     warmup_s: float = 0.0
+    keyframes: int = 0
+    extra_detections: dict[str, int] = field(default_factory=dict)
 
     @property
     def json_path(self) -> Path | None:
@@ -82,9 +86,15 @@ class RunSummary:
             live = (f"; {self.dropped} frames dropped (newest frame kept), {self.reconnects} reconnections"
                     if self.dropped or self.reconnects else "")
             lines.append(f"latency p50 {latency['p50']:.0f} ms  p95 {latency['p95']:.0f} ms  p99 {latency['p99']:.0f} "
-                         f"ms  max {latency['max']:.0f} ms; detector on {self.times.detected} of {self.frames} "
-                         f"frames{live}")
+                         f"ms  max {latency['max']:.0f} ms; detector on {self.detector_line()}{live}")
         return [*lines, wrote]
+
+    def detector_line(self) -> str:
+        """``24 of 71 frames (24 keyframes, 3 extra: lost 2, weak 1)``."""
+        extra = sum(self.extra_detections.values())
+        why = ", ".join(f"{k} {v}" for k, v in sorted(self.extra_detections.items()))
+        more = f", {extra} extra: {why}" if extra else ""
+        return f"{self.times.detected} of {self.frames} frames ({self.keyframes} keyframes{more})"
 
     def to_dict(self) -> dict:
         """The summary as ``posetrack run --json`` writes it (``schemas/run-summary.schema.json``)."""
@@ -92,7 +102,8 @@ class RunSummary:
         # a stage that never ran (no detector with --detections)
         return {"frames": self.frames, "poses": self.persons, "tracks": self.tracks,
                 "fps": fps["total"], "stage_fps": {s: fps[s] for s in ("decode", "detect", "pose", "track")},
-                "latency_ms": self.latency_ms(), "detector_frames": self.times.detected, "dropped": self.dropped,
+                "latency_ms": self.latency_ms(), "detector_frames": self.times.detected, "keyframes": self.keyframes,
+                "extra_detections": dict(self.extra_detections), "dropped": self.dropped,
                 "reconnects": self.reconnects, "broken_at": self.broken_at,
                 "skipped": [str(p) for p in self.skipped], "damaged": list(self.damaged), "warmup_s": self.warmup_s,
                 "backend": self.backend,
@@ -140,11 +151,11 @@ def deferred_signals(signals: Sequence[int] = STOP_SIGNALS) -> Iterator[StopRequ
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
-def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], *, progress: bool = True,
+def track_video(reader: Source, pipeline: Pipeline, sinks: Sequence[Sink], *, progress: bool = True,
                 desc: str = "tracking") -> RunSummary:
-    """Run ``pipeline`` over ``reader``'s frames and write every result to each of ``sinks`` (closed on every exit
-    path, so their files cover every finished frame). A stop signal ends the run between frames; ``Interrupted``
-    is raised once the sinks are closed."""
+    """Run ``pipeline`` over the opened source ``reader`` and write every result to each of ``sinks`` (closed on
+    every exit path, so their files cover every finished frame). A stop signal ends the run between frames;
+    ``Interrupted`` is raised once the sinks are closed."""
     tracks: set[int] = set()
     frames = persons = 0
     latencies: list[float] = []
@@ -154,7 +165,7 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
         for sink in sinks:
             closing.enter_context(sink)
         closing.callback(bar.close)
-        results = pipeline.run(reader)
+        results = pipeline.run(reader, reader.queue_size)
         closing.callback(results.close)  # joins the stage threads
         closing.callback(setattr, stop, "urgent", False)  # runs first: winding down is not interrupted
         for result in results:
@@ -172,7 +183,8 @@ def track_video(reader: VideoReader, pipeline: Pipeline, sinks: Sequence[Sink], 
                 break
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
                          reader.broken_at, list(reader.skipped), pipeline.label, latencies, reader.dropped,
-                         reader.reconnects, list(reader.damaged), pipeline.warmup_s)
+                         reader.reconnects, list(reader.damaged), pipeline.warmup_s, pipeline.follower.keyframes,
+                         dict(pipeline.follower.extra))
     if stop.signum is not None:
         raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
     return summary
@@ -190,10 +202,11 @@ def source_stem(source: str | Path | int) -> str:
     return Path(source).stem
 
 
-def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: OutputOptions = OutputOptions()
+def default_sinks(out_dir: str | Path, stem: str, reader: Source, output: OutputOptions = OutputOptions()
                   ) -> list[Sink]:
     """The sinks of ``posetrack run``: ``OUT/<stem>.json`` (PoseTrack), ``OUT/<stem>.mp4`` (``output.video``),
-    ``OUT/<stem>.coco.json`` (``output.coco``) and a window (``output.show``)."""
+    ``OUT/<stem>.coco.json`` (``output.coco``), a window (``output.show``), JSON lines (``output.stream_json``) and
+    MOTChallenge text (``output.mot``: that file, or ``<stem>.txt`` in that folder)."""
     out_dir = Path(out_dir)
     threshold = output.keypoint_threshold
     sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, threshold)]
@@ -205,6 +218,9 @@ def default_sinks(out_dir: str | Path, stem: str, reader: VideoReader, output: O
         sinks.append(CocoKeypointsSink(out_dir / f"{stem}.coco.json", stem))
     if output.stream_json:
         sinks.append(JsonLinesSink(output.stream_json))
+    if output.mot:
+        target = Path(output.mot)
+        sinks.append(MotSink(target if target.suffix.lower() == ".txt" else target / f"{stem}.txt"))
     return sinks
 
 
@@ -225,10 +241,11 @@ def demo_models_warning(options: Options, sources: Sequence[object]) -> str | No
 
 def run_video(source: str | Path | int, out_dir: str | Path, pipeline: Pipeline,
               output: OutputOptions = OutputOptions(), *, progress: bool = True,
-              reader: VideoReader | None = None) -> RunSummary:
-    """Run ``pipeline`` over ``source`` into the default sinks in ``out_dir`` (``default_sinks``); with
-    ``output.show`` the annotated frames are displayed too (q or Esc stops, keeping the results so far)."""
-    reader = reader or VideoReader(source)
+              reader: Source | None = None) -> RunSummary:
+    """Run ``pipeline`` over ``source`` (``reader``: it opened already) into the default sinks in ``out_dir``
+    (``default_sinks``); with ``output.show`` the annotated frames are displayed too (q or Esc stops, keeping the
+    results so far)."""
+    reader = reader or open_source(source, pipeline.runtime)
     stem = source_stem(source)
     return track_video(reader, pipeline, default_sinks(out_dir, stem, reader, output), progress=progress,
                        desc=f"tracking {stem}")

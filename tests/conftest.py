@@ -36,11 +36,20 @@ def real_data() -> Path:
     return REAL
 
 
+DEMO_MODELS = ("--pose-model", "demo", "--detector", "demo")
+
+
+def posetrack_command(*args: object) -> list[str]:
+    """The command line of ``posetrack ARGS`` (for ``subprocess.Popen``: a run the test signals or reads live)."""
+    return [sys.executable, "-m", "posetrack.cli", *map(str, args)]
+
+
 def posetrack_cli(*args: object, timeout: float = 300, env: dict | None = None, cwd: Path | None = None,
                   **kwargs) -> subprocess.CompletedProcess:
-    """``posetrack ARGS`` run as a user runs it (a process of its own, text output captured)."""
-    return subprocess.run([sys.executable, "-m", "posetrack.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=cwd, **kwargs)
+    """``posetrack ARGS`` run as a user runs it (a process of its own, text output captured); ``env``: variables
+    set on top of this process's."""
+    return subprocess.run(posetrack_command(*args), capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env} if env else None, cwd=cwd, **kwargs)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 
 import jsonschema
 import pytest
-from conftest import as_from_a_terminal, schema, validate
+from conftest import DEMO_MODELS, as_from_a_terminal, posetrack_cli, posetrack_command, schema, validate
 
 from posetrack.batch import track_videos
 from posetrack.batch.sources import collect
@@ -49,7 +49,7 @@ def _ledger(out):
 
 
 def _cli(*args):
-    return [sys.executable, "-m", "posetrack.cli", "run", "--pose-model", "demo", "--detector", "demo", *map(str, args)]
+    return posetrack_command("run", *DEMO_MODELS, *args)
 
 
 def test_sources_folders_globs_lists_and_clashing_stems(tmp_path):
@@ -104,8 +104,7 @@ def test_a_corrupt_video_is_reported_and_the_others_finish(clips, tmp_path):
     for video in sorted(clips.glob("*.mp4"))[:2]:
         (mixed / video.name).write_bytes(video.read_bytes())
     (mixed / "broken.mp4").write_text("not a video at all")
-    r = subprocess.run(_cli(mixed, "--out", tmp_path / "out", "--workers", "2", "--no-video"), capture_output=True,
-                       text=True, timeout=300)
+    r = posetrack_cli("run", *DEMO_MODELS, mixed, "--out", tmp_path / "out", "--workers", "2", "--no-video")
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("posetrack: error: broken:")
@@ -168,8 +167,8 @@ def test_ctrl_c_of_the_driver_keeps_finished_videos_and_a_valid_ledger(long_clip
     summary = json.loads((out / "summary.json").read_text())
     validate(summary, "batch-summary")
     assert summary["done"] == len(done)
-    rerun = subprocess.run(_cli(short, long_clips, "--out", out, "--workers", "2", "--no-video"),
-                           capture_output=True, text=True, timeout=600)
+    rerun = posetrack_cli("run", *DEMO_MODELS, short, long_clips, "--out", out, "--workers", "2", "--no-video",
+                          timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(done)} skipped" in rerun.stdout
 

@@ -8,13 +8,9 @@ import sys
 import time
 
 import pytest
-from conftest import as_from_a_terminal
+from conftest import as_from_a_terminal, posetrack_cli, posetrack_command
 
 from posetrack.models import DEMO_POSE
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "posetrack.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 def here(capsys, *args):
@@ -63,7 +59,7 @@ def _one_line_error(result, *fragments):
 
 
 def test_missing_weights(tmp_path):
-    r = run("export", "--pose-model", str(tmp_path / "missing.pth"), "--out", str(tmp_path / "x.onnx"))
+    r = posetrack_cli("export", "--pose-model", str(tmp_path / "missing.pth"), "--out", str(tmp_path / "x.onnx"))
     _one_line_error(r, "missing.pth", "not found")
     assert len(r.stderr.strip().splitlines()) == 1
 
@@ -71,7 +67,7 @@ def test_missing_weights(tmp_path):
 def test_corrupt_weights(tmp_path):
     bad = tmp_path / "broken.pth"
     bad.write_bytes(b"not a checkpoint at all")
-    r = run("export", "--pose-model", str(bad), "--out", str(tmp_path / "x.onnx"))
+    r = posetrack_cli("export", "--pose-model", str(bad), "--out", str(tmp_path / "x.onnx"))
     _one_line_error(r, "broken.pth", "not a PyTorch checkpoint")
 
 
@@ -83,7 +79,7 @@ def test_corrupt_weights(tmp_path):
     (["rnu", "v.mp4"], "no command 'rnu'; did you mean run?"),
     (["models", "info", "hrnet_w32_posetrack"], "unknown model 'hrnet_w32_posetrack'; did you mean hrnet_w32_posetrack18_"),
     (["models", "info", "rtmdet_nano"], "did you mean rtmdet_nano_person"),
-    (["run", "v.mp4", "--detect-every", "0"], "--detect-every: expected a positive number, got '0'"),
+    (["run", "v.mp4", "--detect-every", "0"], "--detect-every: must be at least 1, got '0'"),
     (["bench", "--backends", "torch,cuda"], "choose from"),
     (["bench", "--batches", "0"], "positive integers"),
     (["bench", "--device", "tpu"], "--device tpu: use cpu, cuda, cuda:N or N"),
@@ -98,13 +94,13 @@ def test_bad_options(capsys, args, fragment):
 
 
 def test_training_on_a_missing_gpu_is_refused_before_anything_is_written(tmp_path):
-    r = run("train", "pose", "--device", "cuda:1", "--out", str(tmp_path / "run"))
+    r = posetrack_cli("train", "pose", "--device", "cuda:1", "--out", str(tmp_path / "run"))
     _one_line_error(r, "--device cuda:1: no such CUDA device")
     assert not (tmp_path / "run").exists()
 
 
 def test_demo_refuses_a_bad_backend_option_before_writing_anything(tmp_path):
-    r = run("demo", "--torch-compile", "--device", "cpu", "--frames", "2", "--out", str(tmp_path / "demo"))
+    r = posetrack_cli("demo", "--torch-compile", "--device", "cpu", "--frames", "2", "--out", str(tmp_path / "demo"))
     _one_line_error(r, "--torch-compile compiles the PyTorch backend")
     assert not (tmp_path / "demo").exists()
 
@@ -115,7 +111,7 @@ def test_demo_writes_its_run_summary_with_json(tmp_path):
     import jsonschema
     from conftest import schema
 
-    r = run("demo", "--frames", "6", "--no-video", "--json", str(tmp_path / "summary.json"), "--out", str(tmp_path))
+    r = posetrack_cli("demo", "--frames", "6", "--no-video", "--json", str(tmp_path / "summary.json"), "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     jsonschema.validate(summary, schema("run-summary"))
@@ -125,10 +121,10 @@ def test_demo_writes_its_run_summary_with_json(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGKILL"])
 def test_an_interrupted_bench_keeps_what_it_measured(tmp_path, stop):
-    proc = subprocess.Popen([sys.executable, "-m", "posetrack.cli", "bench", "--models", "demo", "--backends", "torch",
-                             "--precisions", "fp32", "--batches", "1,2,4,8", "--repeats", "2", "--min-seconds", "0.1",
-                             "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=as_from_a_terminal())
+    proc = subprocess.Popen(posetrack_command("bench", "--models", "demo", "--backends", "torch", "--precisions", "fp32",
+                                              "--batches", "1,2,4,8", "--repeats", "2", "--min-seconds", "0.1",
+                                              "--out", tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=as_from_a_terminal())
     for line in proc.stdout:
         if " batch  1: " in line:  # the first engine row is measured: stop the bench there
             proc.send_signal(getattr(signal, stop))
@@ -148,7 +144,7 @@ def test_an_interrupted_bench_keeps_what_it_measured(tmp_path, stop):
 
 @pytest.mark.slow
 def test_bench_report_schema_and_outputs(tmp_path):
-    r = run("bench", "--models", "demo,detector", "--backends", "torch,ort", "--precisions", "fp32,int8",
+    r = posetrack_cli("bench", "--models", "demo,detector", "--backends", "torch,ort", "--precisions", "fp32,int8",
             "--batches", "1,2", "--repeats", "2", "--min-seconds", "0.1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     (md,) = tmp_path.glob("*.md")
@@ -194,7 +190,7 @@ def test_bench_report_schema_and_outputs(tmp_path):
 
 
 def test_synth_command_writes_video_and_truth(tmp_path):
-    r = run("synth", str(tmp_path), "--preset", "easy", "--seed", "4", "--frames", "12", "--size", "320x192")
+    r = posetrack_cli("synth", str(tmp_path), "--preset", "easy", "--seed", "4", "--frames", "12", "--size", "320x192")
     assert r.returncode == 0, r.stderr
     data = json.loads((tmp_path / "100004_mpii_test.json").read_text())
     assert len(data["images"]) == 12 and data["images"][0]["width"] == 320
@@ -214,7 +210,7 @@ def test_synth_bad_options(capsys, tmp_path, args, fragment):
 
 @pytest.mark.slow
 def test_bench_synth_report(tmp_path):
-    r = run("bench", "--synth", "--repeats", "1", "--out", str(tmp_path))
+    r = posetrack_cli("bench", "--synth", "--repeats", "1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     (js,) = tmp_path.glob("*-synth.json")
     rows = json.loads(js.read_text())["results"]
@@ -241,7 +237,7 @@ def test_help_loads_no_torch():
 @pytest.mark.slow
 def test_train_pose_with_its_defaults_runs(tmp_path):
     """The README's training command with nothing but --out (and a short run): no NameError on the defaults."""
-    r = run("train", "pose", "--out", str(tmp_path / "run"), "--steps", "1", "--batch", "4")
+    r = posetrack_cli("train", "pose", "--out", str(tmp_path / "run"), "--steps", "1", "--batch", "4")
     assert r.returncode == 0, r.stderr
     assert "best OKS AP" in r.stdout and (tmp_path / "run" / "best.pth").exists()
 

@@ -3,16 +3,14 @@ container's count and time stamps are the reference), a damaged first frame too;
 with ``broken_at``."""
 
 import json
-import subprocess
-import sys
 
 import cv2
 import jsonschema
 import numpy as np
 import pytest
-from conftest import schema
+from conftest import DEMO_MODELS, posetrack_cli, schema
 
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.synth import SyntheticVideo, preset
 
 FRAMES = 40
@@ -65,7 +63,7 @@ def _psnr(a, b):
 
 def test_a_damaged_frame_is_skipped_and_the_next_keep_their_numbers(tmp_path, images):
     path = damaged_avi(tmp_path, images)
-    reader = VideoReader(path)
+    reader = open_source(path)
     frames = list(reader)
     assert _container_frames(path) == FRAMES and reader.damaged == [20] and reader.broken_at is None
     assert [f.index for f in frames] == [i for i in range(FRAMES) if i != 20]
@@ -74,7 +72,7 @@ def test_a_damaged_frame_is_skipped_and_the_next_keep_their_numbers(tmp_path, im
 
 def test_a_damaged_first_frame_leaves_frame_numbers_aligned(tmp_path, images):
     path = damaged_start_mp4(tmp_path, images)
-    reader = VideoReader(path)
+    reader = open_source(path)
     frames = list(reader)
     assert reader.damaged == [0] and [f.index for f in frames] == list(range(1, FRAMES))
     # Until the next keyframe the decoder builds on a lost picture; from there each frame is the one its number says
@@ -86,9 +84,8 @@ def test_a_damaged_first_frame_leaves_frame_numbers_aligned(tmp_path, images):
 @pytest.mark.slow
 def test_run_on_a_damaged_video_writes_every_frame_and_counts_the_damage(tmp_path, images):
     path = damaged_avi(tmp_path, images)
-    r = subprocess.run([sys.executable, "-m", "posetrack.cli", "run", str(path), "--pose-model", "demo", "--detector",
-                        "demo", "--backend", "torch", "--out", str(tmp_path / "out"), "--no-video", "--json",
-                        str(tmp_path / "summary.json")], capture_output=True, text=True, timeout=300)
+    r = posetrack_cli("run", path, *DEMO_MODELS, "--backend", "torch", "--out", tmp_path / "out", "--no-video", "--json",
+                      tmp_path / "summary.json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "frame 20 is damaged" in r.stderr and "1 damaged frames skipped" in r.stdout
     data = json.loads((tmp_path / "out" / "damaged.json").read_text())
@@ -105,10 +102,8 @@ def test_run_on_a_damaged_video_writes_every_frame_and_counts_the_damage(tmp_pat
 @pytest.mark.slow
 def test_ffmpeg_s_own_lines_are_hidden_unless_verbose(tmp_path, images):
     path = damaged_avi(tmp_path, images)
-    runs = {verbose: subprocess.run([sys.executable, "-m", "posetrack.cli", "run", str(path), "--pose-model", "demo",
-                                     "--detector", "demo", "--backend", "torch", "--out", str(tmp_path / "out"),
-                                     "--no-video", *(["--verbose"] if verbose else [])],
-                                    capture_output=True, text=True, timeout=300) for verbose in (False, True)}
+    runs = {verbose: posetrack_cli("run", path, *DEMO_MODELS, "--backend", "torch", "--out", tmp_path / "out",
+                                   "--no-video", *(["--verbose"] if verbose else [])) for verbose in (False, True)}
     assert all(r.returncode == 0 for r in runs.values())
     # the decoder's own complaints about frame 20, through OpenCV's logger ("[OPENCV:FFMPEG:16] ...") or FFmpeg's
     said = {v: "[OPENCV:FFMPEG:" in r.stdout + r.stderr or "[mjpeg @" in r.stderr for v, r in runs.items()}

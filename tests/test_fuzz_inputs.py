@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from posetrack.detect import PrecomputedDetections
 from posetrack.errors import PosetrackError
 from posetrack.io.posetrack_json import read_sequence
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.models.checkpoints import load_checkpoint
 from posetrack.models.hrnet import hrnet
 from posetrack.sinks import recover
@@ -201,4 +201,4 @@ def test_image_folders(valid, tmp_path, data):
     for source in originals:
         kind = data.draw(st.sampled_from(["keep", "cut", "flipped", "random"]))
         (folder / source.name).write_bytes(_damaged(source.read_bytes(), data, kind, flips=16, random_size=64))
-    _accepts_or_explains(lambda: [f.image.shape for f in VideoReader(folder)])
+    _accepts_or_explains(lambda: [f.image.shape for f in open_source(folder)])

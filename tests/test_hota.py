@@ -5,15 +5,15 @@ numbers for them (``expected.json``, written by ``run_kit.py`` in the kit's thro
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import posetrack_cli
 
+from posetrack.eval.clear import MotAccumulator
 from posetrack.eval.hota import ALPHAS, FIELDS, evaluate_hota, points_inside
-from posetrack.eval.poseval import MotAccumulator, read_pairs
+from posetrack.eval.poseval import read_pairs
 from posetrack.eval.tracking import evaluate_pairs
 from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence
 
@@ -104,9 +104,8 @@ def test_idf1_equals_motmetrics_on_random_sequences():
 
 def test_eval_command_prints_and_writes_every_metric(tmp_path):
     out = tmp_path / "m.json"
-    r = subprocess.run([sys.executable, "-m", "posetrack.cli", "eval", "--gt", str(SCENARIOS / "mixed" / "gt"),
-                        "--pred", str(SCENARIOS / "mixed" / "pred"), "--metrics", "poseval,idf1,hota", "--json",
-                        str(out)], capture_output=True, text=True, timeout=120)
+    r = posetrack_cli("eval", "--gt", SCENARIOS / "mixed" / "gt", "--pred", SCENARIOS / "mixed" / "pred", "--metrics",
+                      "poseval,idf1,hota", "--json", out)
     assert r.returncode == 0, r.stderr
     assert "HOTA" in r.stdout and "IDF1" in r.stdout and "MOTA" in r.stdout
     data = json.loads(out.read_text())
@@ -115,7 +114,6 @@ def test_eval_command_prints_and_writes_every_metric(tmp_path):
     assert len(data["hota_alpha"]["HOTA"]) == len(ALPHAS) == 19
     expected = json.loads((SCENARIOS / "mixed" / "expected.json").read_text())
     assert data["hota"]["HOTA"] == pytest.approx(100 * expected["total"]["HOTA"], abs=1e-7)
-    bad = subprocess.run([sys.executable, "-m", "posetrack.cli", "eval", "--gt", str(SCENARIOS / "mixed" / "gt"),
-                          "--pred", str(SCENARIOS / "mixed" / "pred"), "--metrics", "hota,mota"],
-                         capture_output=True, text=True, timeout=120)
+    bad = posetrack_cli("eval", "--gt", SCENARIOS / "mixed" / "gt", "--pred", SCENARIOS / "mixed" / "pred", "--metrics",
+                        "hota,mota")
     assert bad.returncode == 2 and "choose from" in bad.stderr

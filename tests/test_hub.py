@@ -20,8 +20,6 @@ import torch
 from posetrack.errors import PosetrackError
 from posetrack.models import hub
 from posetrack.models.hub import Remote, fetch, local_path
-from posetrack.synth import preset
-from posetrack.synth.files import write_clip
 
 
 @dataclass
@@ -286,10 +284,8 @@ def registered(server, home):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hubclip")
-    video, _ = write_clip(preset("easy", frames=6, size=(320, 192)), 3, root, "300003_mpii_test")
-    return video
+def clip(clip_factory):
+    return clip_factory("easy", 6, seed=3)[0]
 
 
 @pytest.mark.slow
@@ -309,9 +305,9 @@ def test_registered_models_are_fetched_and_run_by_the_command_line(registered, c
     assert code == 0, out.err
     assert (home / "models" / "tiny_coco-1a2b3c4d.pth").is_file()
     assert (home / "models" / "tiny_det" / "end2end.onnx").is_file()
-    result = json.loads((tmp_path / "out" / "300003_mpii_test.json").read_text())
+    result = json.loads((tmp_path / "out" / f"{clip.stem}.json").read_text())
     assert len(result["images"]) == 6
-    coco = json.loads((tmp_path / "out" / "300003_mpii_test.coco.json").read_text())
+    coco = json.loads((tmp_path / "out" / f"{clip.stem}.coco.json").read_text())
     assert coco and all(len(row["keypoints"]) == 51 for row in coco)  # COCO-17 joints, COCO order
     # the PoseTrack JSON has PoseTrack's joints (head_bottom / head_top made from COCO's): the evaluator takes it
     assert main(["eval", "--gt", str(clip.parent), "--pred", str(tmp_path / "out"), "--json",

@@ -5,18 +5,18 @@ lines for other programs."""
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import jsonschema
 import numpy as np
 import pytest
-from conftest import as_from_a_terminal, schema
+from conftest import DEMO_MODELS, as_from_a_terminal, posetrack_command, schema
 
 from posetrack.bench.paced import PacedMjpegServer
 from posetrack.errors import PosetrackError
-from posetrack.io.video import VideoReader, is_stream
+from posetrack.io.sources import is_stream, open_source
+from posetrack.options import RuntimeOptions
 from posetrack.synth import SyntheticVideo, preset
 
 
@@ -33,13 +33,13 @@ def test_stream_urls_are_recognised():
 
 def test_an_unreachable_stream_is_one_line_with_the_url_intact():
     with pytest.raises(PosetrackError, match=r"^http://127\.0\.0\.1:9/cam\.mjpg\?x=1: cannot be opened as a video$"):
-        VideoReader("http://127.0.0.1:9/cam.mjpg?x=1")
+        open_source("http://127.0.0.1:9/cam.mjpg?x=1")
 
 
 def test_newest_frame_buffering_drops_what_a_slow_consumer_cannot_take(people):
     server = PacedMjpegServer(people, fps=60)
     try:
-        reader = VideoReader(server.url)
+        reader = open_source(server.url)
         assert reader.live and reader.buffer == "latest" and reader.size == (320, 192)
         indices, ages = [], []
         for frame in reader:
@@ -57,7 +57,7 @@ def test_newest_frame_buffering_drops_what_a_slow_consumer_cannot_take(people):
 def test_all_buffering_drops_nothing(people):
     server = PacedMjpegServer(people[:20], fps=100)
     try:
-        reader = VideoReader(server.url, buffer="all")
+        reader = open_source(server.url, RuntimeOptions(buffer="all"))
         indices = [f.index for f in reader]
         reader.close()
     finally:
@@ -68,7 +68,7 @@ def test_all_buffering_drops_nothing(people):
 def test_a_stream_that_breaks_off_is_reopened_and_keeps_counting(people):
     server = PacedMjpegServer(people[:30], fps=100, cut_after=10)
     try:
-        reader = VideoReader(server.url, buffer="all", reconnect=2)
+        reader = open_source(server.url, RuntimeOptions(buffer="all", reconnect=2))
         indices = [f.index for f in reader]
         reader.close()
     finally:
@@ -78,9 +78,8 @@ def test_a_stream_that_breaks_off_is_reopened_and_keeps_counting(people):
 
 
 def live_run(url, out, *extra, **popen):
-    return subprocess.Popen([sys.executable, "-m", "posetrack.cli", "run", url, "--pose-model", "demo", "--detector",
-                             "demo", "--out", str(out), "--no-video", "--stream-json", "-", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(posetrack_command("run", url, *DEMO_MODELS, "--out", out, "--no-video", "--stream-json", "-",
+                                              *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 
 from posetrack.backends import TorchBackend
 from posetrack.detect import GroundTruthDetections
+from posetrack.options import KeyframeOptions, RuntimeOptions, TrackerConfig
 from posetrack.pipeline import Pipeline
 from posetrack.pose import TopDownConfig, TopDownEstimator
 from posetrack.skeleton import POSETRACK17
@@ -29,7 +30,8 @@ def clip():
 
 def _pipeline(tiny_model, detector, sequential=False, queue_size=4):
     estimator = TopDownEstimator(TorchBackend(tiny_model), config=TopDownConfig((96, 128), POSETRACK17))
-    return Pipeline(detector, estimator, PoseTracker(), sequential=sequential, queue_size=queue_size)
+    return Pipeline(detector, estimator, PoseTracker(), runtime=RuntimeOptions(sequential=sequential,
+                                                                               queue_size=queue_size))
 
 
 class JitteryDetector(GroundTruthDetections):
@@ -117,8 +119,9 @@ def test_missed_person_is_recovered_at_its_tracked_box(clip_truth, recover):
     target = truths[9].track_ids[0]
     # ground-truth boxes, except that the target person is missed in frames 10 and 11
     boxes = [t.boxes[(t.track_ids != target) | (t.index not in (10, 11))] for t in truths]
-    pipeline = Pipeline(GroundTruthDetections(boxes), build_estimator(Options.demo(runtime__backend="ort")), PoseTracker(),
-                        sequential=True, recover_score=0.5 if recover else None)
+    tracker = PoseTracker(TrackerConfig(box="detector"))  # each output box is a ground-truth box: found by equality
+    pipeline = Pipeline(GroundTruthDetections(boxes), build_estimator(Options.demo(runtime__backend="ort")), tracker,
+                        KeyframeOptions(recover_score=0.5 if recover else None), runtime=RuntimeOptions(sequential=True))
     results = list(pipeline.run(frames))
 
     def track_of_target(t):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from posetrack.errors import PosetrackError
+from posetrack.eval.clear import MotAccumulator
 from posetrack.eval.poseval import (
     JOINTS,
     PRINTED,
-    MotAccumulator,
     evaluate,
     evaluate_folders,
 )

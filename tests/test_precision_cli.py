@@ -1,23 +1,17 @@
 """``posetrack calibrate``, ``posetrack build`` and ``run --precision`` through the command line."""
 
 import json
-import os
-import subprocess
-import sys
 
 import onnx
 import pytest
+from conftest import DEMO_MODELS, posetrack_cli
 
 from posetrack.compile.qdq_rules import check_tensorrt_qdq
 from posetrack.synth import preset
 from posetrack.synth.files import truth_detections, write_clip
 
-DEMO = ("--pose-model", "demo", "--detector", "demo")
-
-
-def cli(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "posetrack.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+DEMO = DEMO_MODELS
+cli = posetrack_cli
 
 
 def test_a_real_model_is_never_calibrated_on_synthetic_frames(tmp_path):

@@ -3,7 +3,6 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import cv2
@@ -11,7 +10,7 @@ import jsonschema
 import numpy as np
 import pytest
 import torch
-from conftest import as_from_a_terminal, schema
+from conftest import as_from_a_terminal, posetrack_command, schema
 
 from posetrack.io.coco_json import video_image_id
 from posetrack.models.hrnet import hrnet
@@ -30,12 +29,8 @@ def assets(tmp_path_factory):
     return root, video
 
 
-def cli(*args, **kwargs):
-    return [sys.executable, "-m", "posetrack.cli", *args]
-
-
 def run_args(root, source, out, *extra):
-    return cli("run", str(source), "--out", str(out), "--detections", str(root / "dets.json"), "--pose-model",
+    return posetrack_command("run", str(source), "--out", str(out), "--detections", str(root / "dets.json"), "--pose-model",
                str(root / "weights.pth"), "--pose-config", "demo", "--pose-input", "128x96", "--pose-layout", "posetrack17",
                "--backend", "torch", *extra)
 
@@ -65,7 +60,7 @@ def test_run_writes_json_video_and_evaluates(assets):
     assert "200008_mpii_test.coco.json" in r.stdout
     capture = cv2.VideoCapture(str(root / "pred" / "200008_mpii_test.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
-    ev = subprocess.run(cli("eval", "--gt", str(root / "gt"), "--pred", str(root / "pred"), "--json",
+    ev = subprocess.run(posetrack_command("eval", "--gt", str(root / "gt"), "--pred", str(root / "pred"), "--json",
                             str(root / "metrics.json")), capture_output=True, text=True, timeout=120)
     assert ev.returncode == 0, ev.stderr
     assert set(json.loads((root / "metrics.json").read_text())) >= {"mAP", "MOTA", "MOTP", "precision", "recall"}
@@ -153,12 +148,12 @@ def test_after_sigkill_the_finished_frames_are_recovered(assets, long_clip, tmp_
     proc.communicate(timeout=60)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["100009_mpii_test.json.journal", "100009_mpii_test.partial.mp4"]  # nothing looks finished
-    r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(posetrack_command("recover", str(out)), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "recovered" in r.stdout and "100009_mpii_test.partial.mp4" in r.stderr
     assert finished <= _frames_of(out) < 1200
     assert not (out / "100009_mpii_test.json.journal").exists()
-    r = subprocess.run(cli("recover", str(out)), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(posetrack_command("recover", str(out)), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "recovered" not in r.stdout
 
 
@@ -219,14 +214,14 @@ def test_grayscale_images_run(assets, tmp_path):
 def test_bad_models(assets, tmp_path):
     root, video = assets
     (tmp_path / "bad.pth").write_bytes(b"garbage")
-    r = subprocess.run(cli("run", str(video), "--out", str(tmp_path), "--pose-model", str(tmp_path / "bad.pth"),
+    r = subprocess.run(posetrack_command("run", str(video), "--out", str(tmp_path), "--pose-model", str(tmp_path / "bad.pth"),
                            "--pose-config", "demo", "--detections", str(root / "dets.json")),
                        capture_output=True, text=True, timeout=120)
     _error_line(r, "bad.pth", "not a PyTorch checkpoint")
     transposed = tmp_path / "transposed.onnx"
     torch.onnx.export(_Transposed(), (torch.zeros(1, 3, 64, 64),), str(transposed), dynamo=False,
                       input_names=["images"], output_names=["output0"])
-    r = subprocess.run(cli("run", str(video), "--out", str(tmp_path / "o"), "--detector", str(transposed),
+    r = subprocess.run(posetrack_command("run", str(video), "--out", str(tmp_path / "o"), "--detector", str(transposed),
                            "--pose-model", str(root / "weights.pth"), "--pose-config", "demo", "--pose-input",
                            "128x96", "--backend", "torch"), capture_output=True, text=True, timeout=120)
     _error_line(r, "looks transposed")

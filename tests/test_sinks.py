@@ -9,12 +9,11 @@ import pytest
 
 from posetrack.io.coco_json import video_image_id
 from posetrack.io.posetrack_json import SEQUENCE_NAME, read_sequence, sequence_name_for
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.pipeline import StageTimes
 from posetrack.sinks import CocoKeypointsSink, PoseTrackJsonSink, Sink, VideoSink
 from posetrack.skeleton import COCO17, POSETRACK17
-from posetrack.synth import preset
-from posetrack.synth.files import write_clip
+from posetrack.track.follow import Follower
 from posetrack.track_video import track_video
 from posetrack.types import Detections, Frame, FrameResult, TrackedPoses
 
@@ -140,9 +139,9 @@ class _Replay:
     warmup_s = 0.0
 
     def __init__(self, fail_at: int | None = None):
-        self.times, self.fail_at = StageTimes(), fail_at
+        self.times, self.fail_at, self.follower = StageTimes(), fail_at, Follower()
 
-    def run(self, frames):
+    def run(self, frames, queue_size=None):
         for frame in frames:
             if frame.index == self.fail_at:
                 raise RuntimeError("stage failed")
@@ -150,15 +149,13 @@ class _Replay:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    video, _ = write_clip(preset("easy", frames=8, size=(200, 160)), 1, tmp_path_factory.mktemp("clip"),
-                          "100001_mpii_test")
-    return video
+def clip(clip_factory):
+    return clip_factory("easy", 8, (200, 160), seed=1)[0]
 
 
 def test_run_loop_stops_when_a_sink_asks_and_closes_every_sink(clip):
     first, second = _Recorder(stop_after=3), _Recorder()
-    summary = track_video(VideoReader(clip), _Replay(), [first, second], progress=False)
+    summary = track_video(open_source(clip), _Replay(), [first, second], progress=False)
     assert summary.frames == 3 and first.indices == second.indices == [0, 1, 2]
     assert first.closed == second.closed == 1
     assert summary.persons == 6 and summary.tracks == 6
@@ -168,7 +165,7 @@ def test_run_loop_closes_the_sinks_when_a_stage_fails(clip, tmp_path):
     recorder = _Recorder()
     json_sink = PoseTrackJsonSink(tmp_path / "clip.json", "100001_mpii_test", (200, 160))
     with pytest.raises(RuntimeError, match="stage failed"):
-        track_video(VideoReader(clip), _Replay(fail_at=5), [recorder, json_sink], progress=False)
+        track_video(open_source(clip), _Replay(fail_at=5), [recorder, json_sink], progress=False)
     assert recorder.closed == 1 and recorder.indices == [0, 1, 2, 3, 4]
     assert len(read_sequence(tmp_path / "clip.json").frames) == 5  # the finished frames are kept
 

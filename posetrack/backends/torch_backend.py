@@ -20,6 +20,7 @@ from torch.fx.proxy import TraceError
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from posetrack.backends.base import check_inputs
+from posetrack.device import is_cuda
 from posetrack.device.buckets import BUCKETS, bucket, chunks, reachable
 from posetrack.device.graphs import GraphCache
 from posetrack.errors import PosetrackError
@@ -55,7 +56,7 @@ class TorchBackend:
         self.device = torch.device(device)
         if precision not in DTYPES:
             raise PosetrackError(f"--precision {precision}: the torch backend runs {', '.join(DTYPES)}")
-        cuda = self.device.type == "cuda"
+        cuda = is_cuda(self.device)
         if precision == "fp16" and not cuda:
             raise PosetrackError("--precision fp16 with --backend torch needs a CUDA device (bf16 runs on a CPU)")
         if cuda_graphs and not cuda:
@@ -81,7 +82,7 @@ class TorchBackend:
         """Run every batch shape that batches of 1..``max_batch`` items of ``item_shape`` (e.g. (3, 256, 192)) will
         use, capturing their CUDA graphs, now and from the calling thread: before a pipeline's stage threads start,
         so that no cuDNN autotuning or capture happens mid-run. Nothing to do on a CPU."""
-        if self.device.type != "cuda" or len(self.input_names) != 1:
+        if not is_cuda(self.device) or len(self.input_names) != 1:
             return
         sizes = reachable(max_batch, self.buckets) if self.pad else [max_batch]
         for size in sizes:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posetrack.errors import PosetrackError
-from posetrack.io.video import IMAGE_SUFFIXES
+from posetrack.io.sources import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts", ".mts"}
 

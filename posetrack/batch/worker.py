@@ -17,7 +17,7 @@ from pathlib import Path
 from posetrack.assemble import build_pipeline
 from posetrack.batch.ledger import VideoResult
 from posetrack.errors import Interrupted, PosetrackError
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.options import Options
 from posetrack.track_video import default_sinks, track_video
 
@@ -54,7 +54,7 @@ class VideoWorker:
         shutil.rmtree(work, ignore_errors=True)
         result = VideoResult(job.video, job.stem, "failed", worker_name())
         try:
-            reader = VideoReader(job.video)
+            reader = open_source(job.video, self.spec.runtime)  # buffering and --reconnect as a single run's
             sinks = default_sinks(work, job.stem, reader, self.spec.output)
             summary = track_video(reader, self.pipeline, sinks, progress=False)
         except Interrupted:
@@ -65,7 +65,8 @@ class VideoWorker:
             result.error = f"{type(exc).__name__}: {exc}"
         else:
             for path in summary.outputs:  # complete files only: moved under their final names now
-                os.replace(path, out_dir / path.name)
+                if path.parent == work:  # (a --mot folder is written where it was asked for)
+                    os.replace(path, out_dir / path.name)
             result.status = "done" if summary.broken_at is None else "failed"
             if summary.broken_at is not None:
                 result.error = (f"{job.video}: breaks off at frame {summary.broken_at} (truncated or corrupt); "

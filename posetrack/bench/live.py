@@ -14,7 +14,7 @@ import numpy as np
 
 from posetrack.assemble import build_pipeline
 from posetrack.bench.paced import PacedMjpegServer
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.options import Options
 from posetrack.pipeline import Pipeline
 from posetrack.synth import PRESETS, SyntheticVideo
@@ -55,7 +55,7 @@ def measure_live(images: list[np.ndarray], source_fps: float, detect_every: int,
     stop = threading.Event()
     with PacedMjpegServer(images, source_fps, until=stop) as camera:
         threading.Timer(seconds, stop.set).start()
-        reader = VideoReader(camera.url, buffer=buffer)
+        reader = open_source(camera.url, pipeline.runtime)
         start = time.monotonic()
         summary = track_video(reader, pipeline, [], progress=False)
         elapsed = time.monotonic() - start
@@ -70,7 +70,7 @@ def measure_live(images: list[np.ndarray], source_fps: float, detect_every: int,
 def live_pipeline(detect_every: int, precision: str, buffer: str) -> Pipeline:
     """The demo models' pipeline for these settings, built once and reused for every camera rate (``run``
     starts each video afresh)."""
-    return build_pipeline(Options.demo(precision=precision, detector__every=detect_every, runtime__buffer=buffer,
+    return build_pipeline(Options.demo(precision=precision, keyframes__every=detect_every, runtime__buffer=buffer,
                                        output__video=False))
 
 

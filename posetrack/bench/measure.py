@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from posetrack.backends import Backend
+from posetrack.backends.base import DeviceBackend
+from posetrack.device import is_cuda
 
 
 @dataclass(frozen=True)
@@ -76,16 +78,17 @@ def timed_call(backend: Backend, x: np.ndarray, device: str = "cpu") -> tuple[Ca
     path (ONNX Runtime: its host copies included, and the row says so).
     """
     name = backend.input_names[0]
-    if not device.startswith("cuda"):
+    if not is_cuda(device):
         def wall() -> float:
             start = time.perf_counter()
             backend.run({name: x})
             return time.perf_counter() - start
         return wall, WALL
-    run_torch = getattr(backend, "run_torch", None)
-    if run_torch is not None:
-        resident = torch.from_numpy(x).to(device)
-        work: Callable[[], object] = lambda: run_torch({name: resident})  # noqa: E731
+    resident = isinstance(backend, DeviceBackend)
+    if isinstance(backend, DeviceBackend):
+        on_device = torch.from_numpy(x).to(device)
+        device_backend = backend
+        work: Callable[[], object] = lambda: device_backend.run_torch({name: on_device})  # noqa: E731
     else:
         work = lambda: backend.run({name: x})  # noqa: E731
     stream = torch.cuda.current_stream(torch.device(device))
@@ -97,7 +100,7 @@ def timed_call(backend: Backend, x: np.ndarray, device: str = "cpu") -> tuple[Ca
         end.record(stream)
         end.synchronize()
         return start.elapsed_time(end) / 1e3
-    return events, DEVICE_RESIDENT if run_torch is not None else HOST_COPIES
+    return events, DEVICE_RESIDENT if resident else HOST_COPIES
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import numpy as np
 
 from posetrack.eval.poseval import PoseTrackMetrics
 from posetrack.eval.tracking import METRICS, TrackingReport, evaluate_pairs
-from posetrack.io.posetrack_json import KEYPOINT_THRESHOLD, PoseTrackSequence, poses_to_frame
+from posetrack.io.posetrack_json import PoseTrackSequence, poses_to_frame
+from posetrack.options import KEYPOINT_THRESHOLD, TrackerConfig
 from posetrack.synth import FrameTruth, SceneConfig, SyntheticVideo
 from posetrack.synth.files import truth_to_posetrack
-from posetrack.track.tracker import PoseTracker, TrackerConfig
+from posetrack.track.tracker import PoseTracker
 from posetrack.types import Poses
 
 
@@ -72,7 +73,7 @@ def stress(scene: SceneConfig, seed: int, tracker: TrackerConfig, noise: Detecti
     for frame, truth in SyntheticVideo(scene, seed):
         poses = noisy_poses(truth, noise, rng)
         start = time.perf_counter()
-        tracked = tracker_.update(poses, frame.image)
+        tracked = tracker_.update(poses, frame.image).tracked
         elapsed += time.perf_counter() - start
         gt_frames.append(truth_to_posetrack(truth))
         pr_frames.append(poses_to_frame(tracked, noise.keep_score))

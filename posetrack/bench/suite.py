@@ -28,9 +28,9 @@ import numpy as np
 import onnx
 import torch
 
-from posetrack.assemble import build_pipeline, export_detector, export_pose, make_backend
+from posetrack.assemble import backend_for, build_pipeline, export_detector, export_pose
 from posetrack.backends import Backend, OrtBackend
-from posetrack.backends.select import Machine
+from posetrack.backends.select import CAPABILITIES, Machine
 from posetrack.bench.measure import (
     Ceiling,
     TrackerQuality,
@@ -50,6 +50,7 @@ from posetrack.compile.precision import ExportedModel, calibration
 from posetrack.compile.quantize import FLAVOURS, quantize_qdq
 from posetrack.demo import render_clip, track_and_score
 from posetrack.detect import NetworkDetector
+from posetrack.device import is_cuda
 from posetrack.errors import PosetrackError
 from posetrack.models import DEMO_DETECTOR, DEMO_POSE, PoseRecord, create_model, random_pose
 from posetrack.options import PRECISIONS, Options
@@ -84,7 +85,7 @@ class BenchOptions:
 
     @property
     def gpu(self) -> bool:
-        return self.device.startswith("cuda")
+        return is_cuda(self.device)
 
     def precision_list(self) -> tuple[str, ...]:
         return self.precisions or tuple(p for p in PRECISIONS if self.gpu or p != "bf16")
@@ -183,7 +184,7 @@ def engine_row(model: str, precision: str, backend: Backend, input_shape: tuple[
 
 def backend_device(backend: Backend) -> str:
     """``cpu`` or ``cuda:N``: where ``backend`` computes (ONNX Runtime asked for a GPU may have fallen back)."""
-    device = str(getattr(backend, "device", "cpu"))
+    device = str(backend.device)
     return "cuda:0" if device == "cuda" else device
 
 
@@ -271,16 +272,11 @@ class BenchSuite:
         return report.ceilings[device]
 
     def _variants(self, kind: str) -> list[tuple[str, bool | None]]:
-        """(precision, CUDA graphs) pairs one backend kind is measured at: PyTorch runs fp32 (bf16 when asked for)
-        on the CPU, and fp32 / fp16 / bf16, eager and with CUDA graphs, on a GPU; INT8 is for ONNX Runtime and
-        TensorRT, bf16 for PyTorch only."""
-        options = self.options
-        precisions = options.precision_list()
-        if kind != "torch":
-            return [(p, None) for p in precisions if p != "bf16"]
-        if not options.gpu:
-            return [(p, False) for p in precisions if p in ("fp32", "bf16") and (p == "fp32" or options.precisions)]
-        return [(p, graphs) for p in precisions if p != "int8" for graphs in (False, True)]
+        """(precision, CUDA graphs) pairs one backend kind is measured at: the asked precisions it runs on the
+        device (``backends.select.CAPABILITIES``), and PyTorch's on a GPU both eager and with CUDA graphs."""
+        capability, device = CAPABILITIES[kind], "cuda" if self.options.gpu else "cpu"
+        graphs: tuple[bool | None, ...] = (False, True) if kind == "torch" and self.options.gpu else (None,)
+        return [(p, g) for p in self.options.precision_list() if capability.runs(p, device) for g in graphs]
 
     def _model(self, name: str, report: Report) -> None:
         options = self.options
@@ -288,10 +284,13 @@ class BenchSuite:
         gflop = count_gflop(subject.module, subject.shape)
         label = subject.exported.name
         # the accuracy reference: ONNX Runtime FP32 on the CPU, whatever else is measured
-        reference = make_backend("ort", subject.module, subject.exported, "fp32", device="cpu")
-        if "torch" in options.backends and "int8" in options.precision_list():
-            report.skipped.append(f"{label} torch int8: the PyTorch rows run fp32/fp16/bf16; INT8 on a GPU needs "
-                                  "TensorRT's INT8 kernels (--backend trt), on the CPU the ONNX Runtime rows are it")
+        reference = backend_for(subject.exported, "ort", "fp32", "cpu")
+        device = "cuda" if options.gpu else "cpu"
+        for kind in options.backends:
+            unrun = [p for p in options.precision_list() if not CAPABILITIES[kind].runs(p, device)]
+            if unrun:
+                report.skipped.append(f"{label} {kind} {'/'.join(unrun)}: {kind} does not run it on {device} "
+                                      "(backends.select.CAPABILITIES)")
         for kind in options.backends:
             if kind == "trt" and not Machine.here().tensorrt:
                 report.skipped.append(f"{label} trt: TensorRT cannot run here (no tensorrt module or no CUDA GPU)")
@@ -299,8 +298,7 @@ class BenchSuite:
             fp32: dict[bool | None, Backend] = {}
             for precision, graphs in self._variants(kind):
                 try:
-                    backend = make_backend(kind, subject.module, subject.exported, precision, device=options.device,
-                                           cuda_graphs=graphs)
+                    backend = backend_for(subject.exported, kind, precision, options.device, cuda_graphs=graphs)
                 except PosetrackError as exc:
                     report.skipped.append(f"{label} {kind} {precision}: {exc}")
                     continue

@@ -16,12 +16,18 @@ import sys
 from posetrack.errors import Interrupted, PosetrackError
 
 VERBOSE_CODEC_LOGS = ("32", "INFO")  # AV_LOG_INFO, and OpenCV's INFO: what --verbose shows
+QUIET_CODEC_LOGS = ("-8", "ERROR")  # AV_LOG_QUIET, and OpenCV's errors: FFmpeg's own lines ("Stream ends
+# prematurely", codec warnings) would break the progress bar and surround the one-line errors; posetrack says what
+# matters itself. A value the user set stands.
 
 
 def main(argv: list[str] | None = None) -> int:
+    # OpenCV reads FFmpeg's log level when it is imported, which building the parser does: so before that
     if "--verbose" in (sys.argv[1:] if argv is None else argv):
-        # OpenCV reads FFmpeg's log level when it is imported, which building the parser does: so before that
         os.environ["OPENCV_FFMPEG_LOGLEVEL"], os.environ["OPENCV_LOG_LEVEL"] = VERBOSE_CODEC_LOGS
+    else:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", QUIET_CODEC_LOGS[0])
+        os.environ.setdefault("OPENCV_LOG_LEVEL", QUIET_CODEC_LOGS[1])
     previous = _stop_on_signals()
     handler = _warnings_to_stderr()
     try:

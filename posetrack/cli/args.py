@@ -1,47 +1,44 @@
-"""Argument types, the option groups several commands share, and the one translation of flags into the options
-record (``options_from_args``). Choice lists come from the modules that own them (light ones: ``--help`` never
-imports torch).
+"""Argument types, and the flags that set options, generated from the options themselves (``posetrack.options``):
+each flag names its section and field once (``FLAGS``), and its help text, its default and its check come from
+that field's ``setting``; ``options_from_args`` is the one translation back. Choice lists come from the options
+module too (light: ``--help`` never imports torch).
 
 Model input sizes are written as in checkpoint names, height x width (``256x192``); video frame sizes as width x
-height (``640x360``); both parse to a named ``Size(width, height)``.
+height (``640x360``); both parse (``types.parse_hxw`` / ``parse_wxh``) to a named ``Size(width, height)``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from posetrack.types import Size
-
-
-def _two_ints(text: str, form: str) -> tuple[int, int]:
-    """'AxB' → (A, B); ``form`` names the expected order in the error, e.g. 'HEIGHTxWIDTH such as 256x192'."""
-    try:
-        a, b = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}") from None
-    return a, b
+from posetrack.options import SECTIONS, Options, Rule
+from posetrack.types import Size, parse_hxw, parse_wxh
 
 
 def input_hxw(text: str) -> Size:
     """A network input written height x width (``256x192``, as in checkpoint names), or one number for a square
     (``640``, as Ultralytics' ``imgsz``)."""
-    if text.isdigit():
-        text = f"{text}x{text}"
-    h, w = _two_ints(text, "HEIGHTxWIDTH such as 256x192")
-    if h % 32 or w % 32 or h <= 0 or w <= 0:
+    size = parse_hxw(text)
+    if size is None:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 256x192, got {text!r}")
+    if size.height % 32 or size.width % 32 or not size.height or not size.width:
         raise argparse.ArgumentTypeError(f"network input sides must be positive multiples of 32, got {text!r}")
-    return Size(w, h)
+    return size
 
 
 def frame_wxh(text: str) -> Size:
     """A video frame size written width x height (``640x360``, as video sizes are written)."""
-    w, h = _two_ints(text, "WIDTHxHEIGHT such as 640x360")
-    if not (64 <= w <= 7680 and 64 <= h <= 4320):
+    size = parse_wxh(text)
+    if size is None:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x360, got {text!r}")
+    if not (64 <= size.width <= 7680 and 64 <= size.height <= 4320):
         raise argparse.ArgumentTypeError(f"frame size {text!r} outside 64x64 .. 7680x4320")
-    return Size(w, h)
+    return size
 
 
 def folder(text: str) -> Path:
@@ -65,24 +62,6 @@ def positive(kind: type) -> Callable[[str], float | int]:
     return parse
 
 
-def nonnegative(text: str) -> int:
-    """A whole number, 0 or more."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, got {text!r}")
-    return int(text)
-
-
-def share(text: str) -> float:
-    """A number from 0 to 1 (a score, a threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
-
-
 def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v]
@@ -104,143 +83,169 @@ def name_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
     return parse
 
 
-# ----------------------------------------------------------------------------------------- option groups
-
-
 def add_device_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str,
                    default: str = "a CUDA GPU if there is one, else the CPU") -> None:
     """``--device cpu|cuda|cuda:N|N``; ``what`` says what runs there."""
     p.add_argument("--device", metavar="DEVICE", help=f"cpu, cuda, cuda:N or N: where {what} (default: {default})")
 
 
-def add_pose_model_args(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    p.add_argument("--pose-model", metavar="NAME|FILE",
-                   help="pose model: a name from `posetrack models`, or an official / MMPose HRNet checkpoint "
-                        "(default: hrnet_w32_posetrack18_256x192, fetched once)")
-    p.add_argument("--pose-config", metavar="CONFIG", help="for a checkpoint file: w32 or w48 (default: read from "
-                                                          "its weights)")
-    p.add_argument("--pose-input", type=input_hxw, metavar="HxW",
-                   help="for a checkpoint file: its input, height x width (default: from the file name, else 256x192)")
-    p.add_argument("--pose-layout", choices=("coco17", "posetrack17"),
-                   help="for a checkpoint file: its joints (default: posetrack17 if the name says posetrack, else "
-                        "coco17)")
+# ----------------------------------------------------------------------------------------- flags → options
 
 
-def add_detector_args(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    p.add_argument("--detector", metavar="NAME|FILE",
-                   help="person detector: a name from `posetrack models`, or an ONNX export (YOLOv8/11, YOLOv5/v7, "
-                        "raw YOLOX, MMDeploy RTMDet/YOLOX, post-NMS: the layout is read from its outputs) "
-                        "(default: rtmdet_nano_person, fetched once)")
-    p.add_argument("--detector-preprocess", metavar="NAME|JSON",
-                   help="for an ONNX file: ultralytics (RGB/255, centred letterbox), yolox (raw BGR), rtmdet (BGR, "
-                        "mean/std), imagenet, or a JSON object (default: a sidecar FILE.json or pipeline.json beside "
-                        "it, else what its output layout's family uses; what the file is taken to be is said at "
-                        "start-up)")
-    p.add_argument("--detector-class", type=nonnegative, metavar="N",
-                   help="the class index of person in the detector's output (default: 0, person in COCO exports)")
-    p.add_argument("--conf", type=share, metavar="SCORE", help="detector score floor (default: the model's)")
-    p.add_argument("--iou", type=share, metavar="IOU", help="detector NMS overlap (default: the model's)")
-    p.add_argument("--imgsz", type=input_hxw, metavar="HxW|N",
-                   help="detector input, height x width or one side (default: the model's)")
+@dataclass(frozen=True)
+class Flag:
+    """A flag that sets an option: ``--names`` → ``sections``' ``field`` (several: ``--precision`` sets both
+    networks'), in the ``--help`` group ``group``. ``value``: what a store-true flag stores (False for ``--no-x``);
+    ``help``: instead of the field's own (a negated flag's)."""
+
+    names: tuple[str, ...]
+    sections: tuple[str, ...]
+    field: str
+    group: str
+    metavar: str | None = None
+    value: bool | None = None
+    help: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.names[0].lstrip("-").replace("-", "_")
+
+
+def _flag(names: str, where: str, group: str, metavar: str | None = None, **kw: Any) -> Flag:
+    sections, _, name = where.rpartition(".")
+    return Flag(tuple(names.split()), tuple(sections.split("+")), name, group, metavar, **kw)
+
+
+# (later flags win where two set one field: --detector-precision over --precision)
+FLAGS = (
+    _flag("--pose-model", "pose.model", "models", "NAME|FILE"),
+    _flag("--pose-config", "pose.config", "models", "CONFIG"),
+    _flag("--pose-input", "pose.input_size", "models", "HxW"),
+    _flag("--pose-layout", "pose.layout", "models"),
+    _flag("--poses", "pose.poses", "models", "FILE"),
+    _flag("--flip-test", "pose.flip_test", "models", value=True),
+    _flag("--detector", "detector.model", "models", "NAME|FILE"),
+    _flag("--detector-preprocess", "detector.preprocess", "models", "NAME|JSON"),
+    _flag("--detector-class", "detector.person_class", "models", "N"),
+    _flag("--conf", "detector.conf", "models", "SCORE"),
+    _flag("--iou", "detector.iou", "models", "IOU"),
+    _flag("--imgsz", "detector.imgsz", "models", "HxW|N"),
+    _flag("--detections", "detector.detections", "models", "FILE"),
+    _flag("--detect-every", "keyframes.every", "keyframes", "K"),
+    _flag("--redetect", "keyframes.redetect", "keyframes"),
+    _flag("--backend", "runtime.backend", "runtime"),
+    _flag("--precision", "pose+detector.precision", "runtime"),
+    _flag("--detector-precision", "detector.precision", "runtime"),
+    _flag("--device", "runtime.device", "runtime", "DEVICE"),
+    _flag("--max-persons", "pose.max_persons", "runtime", "N"),
+    _flag("--torch-compile", "runtime.torch_compile", "runtime", value=True),
+    _flag("--sequential", "runtime.sequential", "runtime", value=True),
+    _flag("--keypoint-threshold --keep-score", "output.keypoint_threshold", "outputs", "SCORE"),
+    _flag("--no-video", "output.video", "outputs", value=False, help="do not write the annotated video"),
+    _flag("--coco", "output.coco", "outputs", value=True),
+    _flag("--show", "output.show", "outputs", value=True),
+    _flag("--draw-boxes", "output.draw_boxes", "outputs", value=True),
+    _flag("--trail", "output.trail", "outputs", "N"),
+    _flag("--line-width", "output.line_width", "outputs", "PX"),
+    _flag("--stream-json", "output.stream_json", "outputs", "PATH|-"),
+    _flag("--mot", "output.mot", "outputs", "PATH"),
+    _flag("--buffer", "runtime.buffer", "live"),
+    _flag("--reconnect", "runtime.reconnect", "live", "N"),
+)
+
+GROUPS = {"models": "models", "keyframes": "keyframes (real time: the detector on some frames only)",
+          "runtime": "runtime", "outputs": "outputs",
+          "live": "live sources (camera index, rtsp://, rtmp://, http(s)://, tcp://, udp://, srt://)"}
+SIZE_FIELDS = {"input_size", "imgsz"}  # network inputs: height x width, sides multiples of 32
+
+
+MODEL_FLAGS = ("--pose-model", "--pose-config", "--pose-input", "--pose-layout", "--detector", "--detector-preprocess",
+               "--detector-class", "--imgsz")  # what names a model (posetrack export / calibrate / build)
+
+
+def add_flags(p: argparse.ArgumentParser, groups: Sequence[str] = tuple(GROUPS),
+              names: Sequence[str] | None = None) -> None:
+    """The flags of ``groups`` (``GROUPS``; only those in ``names``, if given), each with its field's help, default
+    and check; every default None, so that a ``--config`` file's settings stand unless a flag is given."""
+    made: dict[str, argparse._ArgumentGroup] = {}
+    for flag in FLAGS:
+        if flag.group in groups and (names is None or flag.names[0] in names):
+            if flag.group not in made:
+                made[flag.group] = p.add_argument_group(GROUPS[flag.group])
+            made[flag.group].add_argument(*flag.names, dest=flag.dest, **_argument(flag))
+
+
+def _argument(flag: Flag) -> dict[str, Any]:
+    """argparse's keywords for ``flag``: type or choices, metavar and help, from the options field it sets."""
+    cls = SECTIONS[flag.sections[0]]
+    spec = next(f for f in fields(cls) if f.name == flag.field)
+    rule: Rule | None = spec.metadata.get("rule")
+    help_text = flag.help or spec.metadata.get("help", "")
+    if flag.value is not None:
+        return {"action": "store_const", "const": flag.value, "default": None, "help": help_text}
+    kind = _base_type(cls, flag.field)
+    kw: dict[str, Any] = {"default": None, "metavar": flag.metavar}
+    if kind is bool:
+        kw.update(choices=("on", "off"), type=None, metavar=None)
+    elif rule is not None and rule.choices:
+        kw.update(choices=rule.choices, metavar=None)
+    else:
+        kw["type"] = _parser(kind, rule, flag.field)
+    shown = spec.metadata.get("show_default")
+    default = spec.default if shown is None else shown
+    if kind is bool and shown is None:
+        default = "on" if default else "off"
+    kw["help"] = f"{help_text} (default: {default})" if default is not None else help_text
+    return kw
+
+
+def _base_type(cls: type, name: str) -> type:
+    """The field's type without ``| None`` (int, float, str, bool, Path, Size)."""
+    hint = typing.get_type_hints(cls)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return args[0] if isinstance(args[0], type) else str
+
+
+def _parser(kind: type, rule: Rule | None, name: str) -> Callable[[str], Any]:
+    """A flag's value from text: the field's type, then its rule (argparse shows the error in one line)."""
+    def parse(text: str) -> Any:
+        if name in SIZE_FIELDS:
+            return input_hxw(text)
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+        if rule is not None and not rule.ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule.text}, got {text!r}")
+        return value
+    return parse
 
 
 def add_run_args(p: argparse.ArgumentParser, default_out: Path) -> None:
-    """Everything a tracking run takes (``run``, ``demo``); every default None, so that a ``--config`` file's
-    settings stand unless a flag is given."""
-    from posetrack.options import BACKENDS, PRECISIONS
-
+    """Everything a tracking run takes (``run``, ``demo``)."""
     p.add_argument("--out", type=folder, default=default_out, help=f"output folder (default: {default_out}/)")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="options from a JSON or TOML file (sections detector, pose, tracker, output, runtime); "
-                        "flags given as well override it")
-    models = p.add_argument_group("models")
-    add_pose_model_args(models)
-    add_detector_args(models)
-    models.add_argument("--detections", type=Path, metavar="FILE",
-                        help="precomputed boxes instead of a detector: COCO detection results, image_id = frame index")
-    runtime = p.add_argument_group("runtime")
-    runtime.add_argument("--backend", choices=BACKENDS,
-                         help="auto (default: TensorRT where it runs, else PyTorch on a CUDA GPU, else ONNX Runtime), "
-                              "torch, ort, trt")
-    runtime.add_argument("--precision", choices=PRECISIONS,
-                         help="fp32 (default), fp16, bf16 (PyTorch), int8 (calibrated Q/DQ models)")
-    runtime.add_argument("--detector-precision", choices=PRECISIONS, help="the detector's own (default: --precision)")
-    add_device_arg(runtime, "the networks run")
-    runtime.add_argument("--detect-every", type=positive(int), metavar="K",
-                         help="run the detector on every K-th frame and follow people by their poses in between "
-                              "(default: 1, every frame)")
-    runtime.add_argument("--flip-test", action="store_true", default=None,
-                         help="average with mirrored crops (slower, more accurate)")
-    runtime.add_argument("--max-persons", type=positive(int), help="poses per frame at most (default: 50)")
-    runtime.add_argument("--torch-compile", action="store_true", default=None,
-                         help="torch.compile the pose network (--backend torch; compiling takes a minute, then faster)")
-    runtime.add_argument("--sequential", action="store_true", default=None,
-                         help="run the stages one after another (for comparison)")
-    out = p.add_argument_group("outputs")
-    out.add_argument("--keypoint-threshold", "--keep-score", dest="keypoint_threshold", type=share, metavar="SCORE",
-                     help="keypoints scoring below this are not written or drawn (default: 0.3)")
-    out.add_argument("--no-video", dest="video", action="store_false", default=None,
-                     help="do not write the annotated video")
-    out.add_argument("--coco", action="store_true", default=None,
-                     help="also write OUT/<stem>.coco.json (COCO keypoint results)")
-    out.add_argument("--show", action="store_true", default=None,
-                     help="display the annotated frames (needs a display; q stops)")
-    out.add_argument("--draw-boxes", action="store_true", default=None,
-                     help="also draw each person's box in the video and the window")
-    out.add_argument("--trail", type=nonnegative, metavar="N",
-                     help="draw each track's path over its last N frames (default: 0, none)")
-    out.add_argument("--line-width", type=positive(int), metavar="PX",
-                     help="skeleton line width in pixels (default: 2 per 360 pixels of the frame's shorter side)")
-    out.add_argument("--stream-json", metavar="PATH|-",
-                     help="one JSON line per frame (track ids, boxes, keypoints, latency) to PATH or stdout (-), "
-                          "flushed as written, for another program to read")
-    out.add_argument("--json", type=Path, metavar="FILE",
-                     help="also write the run summary (FPS, stage FPS, latency percentiles, drops) as JSON")
-    live = p.add_argument_group("live sources (camera index, rtsp://, rtmp://, http(s)://, tcp://, udp://, srt://)")
-    live.add_argument("--buffer", choices=("latest", "all"),
-                      help="latest: work on the newest frame and drop the ones the pipeline cannot keep up with "
-                           "(the default for live sources: latency stays bounded); all: drop nothing (files)")
-    live.add_argument("--reconnect", type=nonnegative, metavar="N",
-                      help="reopen a stream that breaks off up to N times, waiting 0.5, 1, 2, 4, 8 s (default: 0)")
+                   help="options from a JSON or TOML file (sections detector, pose, keyframes, tracker, output, "
+                        "runtime); flags given as well override it")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write the run summary (FPS, stage FPS, latency percentiles, detector frames, drops) as "
+                        "JSON")
+    add_flags(p)
 
 
-# (options section, field, argparse dest) of every flag that sets an option
-_FLAGS = (
-    ("pose", "model", "pose_model"), ("pose", "config", "pose_config"), ("pose", "input_size", "pose_input"),
-    ("pose", "layout", "pose_layout"), ("pose", "precision", "precision"), ("pose", "flip_test", "flip_test"),
-    ("pose", "max_persons", "max_persons"),
-    ("detector", "model", "detector"), ("detector", "preprocess", "detector_preprocess"),
-    ("detector", "person_class", "detector_class"), ("detector", "conf", "conf"),
-    ("detector", "iou", "iou"), ("detector", "imgsz", "imgsz"), ("detector", "detections", "detections"),
-    ("detector", "precision", "precision"), ("detector", "precision", "detector_precision"),
-    ("detector", "every", "detect_every"),
-    ("runtime", "backend", "backend"), ("runtime", "device", "device"), ("runtime", "torch_compile", "torch_compile"),
-    ("runtime", "sequential", "sequential"),
-    ("output", "keypoint_threshold", "keypoint_threshold"), ("output", "video", "video"), ("output", "coco", "coco"),
-    ("output", "show", "show"), ("output", "stream_json", "stream_json"), ("output", "draw_boxes", "draw_boxes"),
-    ("output", "trail", "trail"), ("output", "line_width", "line_width"),
-    ("runtime", "buffer", "buffer"), ("runtime", "reconnect", "reconnect"),
-)
-
-
-def options_from_args(args: argparse.Namespace, base: Any = None) -> Any:
+def options_from_args(args: argparse.Namespace, base: Options | None = None) -> Options:
     """The options record of the parsed flags: ``base`` (default: the defaults), then ``--config FILE``, then every
-    flag given (later entries of ``_FLAGS`` win: ``--detector-precision`` over ``--precision``)."""
-    from posetrack.options import Options
-
+    flag given (later flags of ``FLAGS`` win)."""
     options = base if base is not None else Options()
     if getattr(args, "config", None) is not None:
         options = Options.from_file(args.config, options)
     changes: dict[str, dict[str, Any]] = {}
-    for section, name, dest in _FLAGS:
-        value = getattr(args, dest, None)
-        if value is not None:
-            changes.setdefault(section, {})[name] = str(value) if name == "model" else value
+    for flag in FLAGS:
+        value = getattr(args, flag.dest, None)
+        if value is None:
+            continue
+        if value in ("on", "off") and _base_type(SECTIONS[flag.sections[0]], flag.field) is bool:
+            value = value == "on"
+        for section in flag.sections:
+            changes.setdefault(section, {})[flag.field] = str(value) if flag.field == "model" else value
     return options.updated(changes, "options")
-
-
-def pose_options_record(args: argparse.Namespace) -> Any:
-    """The pose model record a command's ``--pose-model`` (and its companions) name; default the run's default."""
-    from posetrack.assemble import pose_record
-
-    return pose_record(options_from_args(args).pose)

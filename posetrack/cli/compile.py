@@ -6,15 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from posetrack.cli.args import add_detector_args, add_device_arg, add_pose_model_args, options_from_args, positive
+from posetrack.cli.args import MODEL_FLAGS, add_device_arg, add_flags, options_from_args, positive
 
 
 def _which_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["pose", "detector"], default="pose",
                    help="pose: the --pose-model; detector: the --detector (default: pose)")
-    group = p.add_argument_group("models")
-    add_pose_model_args(group)
-    add_detector_args(group)
+    add_flags(p, ("models",), MODEL_FLAGS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -33,16 +33,25 @@ def register_synth(sub: argparse._SubParsersAction) -> None:
 def register_eval(sub: argparse._SubParsersAction) -> None:
     from posetrack.eval.tracking import METRICS
 
-    p = sub.add_parser("eval", help="PoseTrack mAP and MOTA (as poseval), IDF1, and PoseTrack21 keypoint HOTA",
+    p = sub.add_parser("eval", help="PoseTrack mAP and MOTA (as poseval), IDF1, keypoint HOTA; box MOT metrics of "
+                                    "MOTChallenge files (--mot)",
                        description="Evaluate PoseTrack predictions against ground truth. poseval: per-joint AP "
                                    "(PCKh@0.5) and CLEAR-MOT, exactly as the official poseval; idf1: IDF1/IDP/IDR on "
                                    "the same per-joint accumulators, as motmetrics computes them; hota: keypoint HOTA "
                                    "(DetA x AssA) exactly as the official PoseTrack21 kit. Each ground-truth JSON is "
-                                   "paired with the prediction JSON of the same name.",
+                                   "paired with the prediction JSON of the same name. With --mot GT PRED: boxes of "
+                                   "MOTChallenge text files (frame,id,x,y,w,h,conf,...): MOTA, MOTP, IDF1, IDSW, FP, "
+                                   "FN, MT/PT/ML, fragmentations as py-motmetrics computes them and box HOTA as "
+                                   "TrackEval does, for two files or MOTChallenge folders (GT/<seq>/gt/gt.txt with "
+                                   "GT/<seq>/seqinfo.ini, predictions PRED/<seq>.txt).",
                        epilog="examples:\n  posetrack eval --gt data/ --pred out/\n"
-                              "  posetrack eval --gt data/ --pred out/ --json metrics.json")
-    p.add_argument("--gt", type=Path, required=True, help="ground-truth folder (or one .json)")
-    p.add_argument("--pred", type=Path, required=True, help="prediction folder (or one .json)")
+                              "  posetrack eval --gt data/ --pred out/ --json metrics.json\n"
+                              "  posetrack eval --mot MOT15/train/ out/mot/ --json mot.json\n"
+                              "  posetrack eval --mot TUD-Campus/gt.txt out/TUD-Campus.mot.txt")
+    p.add_argument("--gt", type=Path, help="ground-truth folder (or one .json)")
+    p.add_argument("--pred", type=Path, help="prediction folder (or one .json)")
+    p.add_argument("--mot", type=Path, nargs=2, metavar=("GT", "PRED"),
+                   help="score MOTChallenge box files or folders instead (metrics as fractions in --json)")
     p.add_argument("--metrics", type=name_list(METRICS), default=("poseval",), metavar="LIST",
                    help="comma-separated: poseval (mAP, MOTA, MOTP, precision, recall), idf1, hota "
                         "(default: poseval)")
@@ -50,7 +59,8 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
                    help="HOTA without the PoseTrack21 kit's bug (a frame without ground truth or without "
                         "predictions counts the joints of the whole sequence as false positives or misses); "
                         "the default reproduces the kit")
-    p.add_argument("--json", type=Path, help="also write the metrics (percent) to this JSON file")
+    p.add_argument("--json", type=Path, help="also write the metrics to this JSON file (PoseTrack: percent; --mot: "
+                                             "fractions and counts, per sequence and in total)")
     p.set_defaults(func=cmd_eval)
 
 
@@ -79,12 +89,27 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from posetrack.eval.tracking import evaluate_tracking
+    from posetrack.io.files import atomic_path
 
-    report = evaluate_tracking(args.gt, args.pred, tuple(args.metrics), args.hota_fix_empty_frames)
-    print(report.table())
+    if args.mot:
+        from posetrack.eval.mot import evaluate_mot, read_mot_sequences
+
+        if args.gt or args.pred:
+            raise PosetrackError("eval: --mot GT PRED scores box files; it does not combine with --gt / --pred")
+        mot = evaluate_mot(read_mot_sequences(*args.mot))
+        print("box tracking (CLEAR MOT and IDF1 as py-motmetrics, HOTA as TrackEval; percent):")
+        print(mot.table())
+        result: object = mot.to_json()
+    else:
+        from posetrack.eval.tracking import evaluate_tracking
+
+        if not (args.gt and args.pred):
+            raise PosetrackError("eval: give --gt and --pred (PoseTrack JSON), or --mot GT PRED (MOTChallenge boxes)")
+        report = evaluate_tracking(args.gt, args.pred, tuple(args.metrics), args.hota_fix_empty_frames)
+        print(report.table())
+        result = report.summary()
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.summary(), indent=1))
+        with atomic_path(args.json) as draft:
+            draft.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 EPILOG = """examples:
   posetrack models                                   # every model: task, input, size, cached or not
@@ -132,35 +131,7 @@ def _fetch(name: str) -> None:
 
 def _check(name: str) -> None:
     """Load, export with parity, and run one synthetic frame: what a user with network runs once after a fetch."""
-    import time
+    from posetrack.assemble import check_model
 
-    import numpy as np
-
-    from posetrack.assemble import export_detector, export_model, export_pose, make_backend
-    from posetrack.detect import NetworkDetector
-    from posetrack.models import PoseRecord, create_model, get_model
-    from posetrack.pose import TopDownConfig, TopDownEstimator
-    from posetrack.synth import SyntheticVideo, preset
-
-    record = get_model(name)
-    t0 = time.perf_counter()
-    module = create_model(record) if isinstance(record, PoseRecord) or record.weights is not None else None
-    print(f"{record.name}: loaded ({'PyTorch network' if module is not None else 'ONNX network'}) in "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
-    exported = export_pose(record, module) if isinstance(record, PoseRecord) else export_detector(record, module)
-    result = export_model(exported)
-    if result is not None:
-        print(f"{record.name}: ONNX export {result.path.name}, ONNX Runtime vs PyTorch max |diff| "
-              f"{result.max_abs_diff:.2e} (bar {record.export_atol:g})", flush=True)
-    backend = make_backend("ort", module, exported, device="cpu")
-    frame, truth = next(iter(SyntheticVideo(preset("easy", frames=1), seed=1)))
-    if isinstance(record, PoseRecord):
-        estimator = TopDownEstimator(backend, config=TopDownConfig.from_record(record))
-        poses = estimator.estimate(frame.image, truth.boxes)
-        print(f"{record.name}: ran a frame: {len(poses)} people, mean keypoint score "
-              f"{float(np.mean(poses.scores)) if len(poses) else 0:.2f} (synthetic people; real ones score higher)")
-    else:
-        found = NetworkDetector(backend, record).detect(frame.image)
-        print(f"{record.name}: ran a frame: {len(found)} boxes over {record.conf_threshold} (the frame shows "
-              f"{len(truth.boxes)} synthetic people)")
-    sys.stdout.flush()
+    for line in check_model(name):
+        print(line, flush=True)

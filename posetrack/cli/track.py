@@ -92,7 +92,7 @@ def _report_break(summary) -> int:
 
 def _is_batch(args: argparse.Namespace) -> bool:
     from posetrack.batch.sources import is_image_folder
-    from posetrack.io.video import is_stream
+    from posetrack.io.sources import is_stream
 
     if len(args.sources) != 1 or args.list or args.workers > 1 or args.ray is not None:
         return True
@@ -118,13 +118,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if _is_batch(args):
         return _run_batch(args, options)
     from posetrack.assemble import build_pipeline
-    from posetrack.io.video import VideoReader
+    from posetrack.io.sources import open_source
     from posetrack.sinks import open_window
     from posetrack.track_video import run_video
 
     source = args.sources[0]
-    reader = VideoReader(source, options.runtime.buffer, options.runtime.reconnect)  # bad sources fail here, before
-    options = options.replaced(runtime__buffer=reader.buffer)  # models load; the buffering resolved for the source
+    reader = open_source(source, options.runtime)  # a bad source fails here, before the models load
     if options.output.show:
         open_window("posetrack")
     summary = run_video(source, args.out, build_pipeline(options), options.output, reader=reader)

@@ -32,7 +32,7 @@ from posetrack.backends import OrtBackend, device_providers
 from posetrack.compile.cache import digest
 from posetrack.compile.quantize import Range, calibration_tensors
 from posetrack.errors import PosetrackError
-from posetrack.io.video import VideoReader
+from posetrack.io.sources import open_source
 from posetrack.synth.samples import frame_samples, person_samples
 
 METHODS = ("max", "percentile", "entropy")
@@ -237,7 +237,8 @@ def fixed_batch(model: onnx.ModelProto) -> int | None:
 def _images(count: int | None, seed: int, images: Path | None) -> Iterator[np.ndarray]:
     """BGR images from a user's image folder, else synthetic frames."""
     if images is not None:
-        yield from (frame.image for frame in itertools.islice(VideoReader(images), count))
+        with open_source(images) as frames:
+            yield from (frame.image for frame in itertools.islice(frames, count))
     else:
         yield from (sample.image for sample in itertools.islice(frame_samples(seed), count))
 

@@ -11,14 +11,16 @@ import numpy as np
 
 from posetrack.errors import PosetrackError
 from posetrack.io.files import read_json
+from posetrack.io.mot import is_mot_file, read_mot
 from posetrack.types import Detections, Frame
 
 log = logging.getLogger("posetrack")
 
 
 class PrecomputedDetections:
-    """Boxes from a COCO detection-results JSON (``[{"image_id", "bbox": [x, y, w, h], "score", "category_id"}]``),
-    ``image_id`` being the 0-based frame index.
+    """Boxes from a file, recognised by its content: COCO detection results (a JSON list of ``{"image_id", "bbox":
+    [x, y, w, h], "score", "category_id"}``, ``image_id`` the 0-based frame index), or a MOTChallenge ``det.txt``
+    (``frame,id,x,y,w,h,score,...`` lines, frames 1-based: MOT frame k is the source's frame k - 1).
 
     Every entry is checked when the file is read (a missing field, a non-finite number, a non-positive size or a
     negative frame index is a ``PosetrackError`` naming the file and the entry). Boxes reaching outside a frame
@@ -27,11 +29,17 @@ class PrecomputedDetections:
 
     def __init__(self, path: str | Path, min_score: float = 0.0, category_id: int | None = 1):
         self.path = path = Path(path)
-        rows = read_json(path)
-        if not isinstance(rows, list):
-            raise PosetrackError(f"{path}: expected a COCO detection-results list")
         self._by_frame: dict[int, list[tuple[list[float], float]]] = {}
         self._warned = False
+        if is_mot_file(path):
+            mot = read_mot(path)
+            for frame, box, score in zip(mot.frames.tolist(), mot.boxes.tolist(), mot.scores.tolist()):
+                if box[2] > 0 and box[3] > 0 and score >= min_score:
+                    self._by_frame.setdefault(frame - 1, []).append((box, score))
+            return
+        rows = read_json(path)
+        if not isinstance(rows, list):
+            raise PosetrackError(f"{path}: expected a COCO detection-results list or MOTChallenge det.txt lines")
         for k, r in enumerate(rows):
             try:
                 index, box, score = _detection(r)

@@ -8,7 +8,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from posetrack.backends import Backend, DeviceBackend, on_gpu
+from posetrack.backends import Backend
+from posetrack.backends.base import device_path
 from posetrack.detect.layouts import decode, infer_layout
 from posetrack.device.crops import upload
 from posetrack.device.frames import frame_on_device, letterbox_input
@@ -56,20 +57,13 @@ class NetworkDetector:
         self.layout = record.layout
         self._lock = threading.Lock()  # the detect stage and on-demand detection share the network
 
-    def _device_backend(self) -> DeviceBackend | None:
-        if self.device_path is False:
-            return None
-        if self.device_path and isinstance(self.backend, DeviceBackend):
-            return self.backend
-        return on_gpu(self.backend)
-
     def prepare(self, image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
         """Image → (1, 3, H, W) network input, scale and pad (see ``prepare_frame``)."""
         return prepare_frame(image, self.input_size, self.record.preprocess)
 
     def detect(self, frame: Frame | np.ndarray) -> Detections:
         image = frame.image if isinstance(frame, Frame) else frame
-        device = self._device_backend()
+        device = device_path(self.backend, self.device_path)
         with self._lock:
             if device is not None:  # letterbox + normalise where the network runs; only its output comes back
                 on_device = frame_on_device(frame, device.device) if isinstance(frame, Frame) else upload(

@@ -7,4 +7,12 @@ or DARK, flip-test merge, inverse transform), ``pose_step`` (crops â†’ network â
 shapes), ``graphs`` (CUDA graphs of such a function, one per shape), ``buckets`` (batch sizes padded to a
 CUDA-graph bucket, batches larger than an engine profile cut into chunks), ``streams`` (a CUDA stream per network
 stage).
+
+``is_cuda`` is the one place that decides whether a device is a CUDA device.
 """
+
+
+def is_cuda(device: object) -> bool:
+    """Whether ``device`` (``"cuda"``, ``"cuda:N"``, a ``torch.device``; None: no) is a CUDA device: the one place
+    posetrack asks."""
+    return device is not None and str(device).split(":", 1)[0] == "cuda"

@@ -27,7 +27,6 @@ MAX_FRAMES = 10_000  # poseval parses the frame number from a 4-digit field of t
 MAX_TRACK_ID = 10_000  # poseval offsets track ids by sequence index x 10 000
 # Keypoints scoring below this are left out of the files (poseval counts every keypoint written) and not drawn: the
 # default of --keypoint-threshold, and of every sink.
-KEYPOINT_THRESHOLD = 0.3
 
 
 @dataclass

@@ -41,3 +41,16 @@ def appearance_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     return np.minimum(a[:, None, :], b[None, :, :]).sum(-1)
+
+
+DISTINCT = 0.2  # a colour match this much better than the next best is fully telling
+
+
+def distinctness(similarity: np.ndarray) -> np.ndarray:
+    """(M, 1) in [0, 1]: how far each row's best colour match stands out from its second best (``DISTINCT`` or more:
+    1; a row with one candidate: its similarity itself), so colours weigh only where they tell people apart."""
+    if similarity.shape[1] == 0:
+        return np.zeros((len(similarity), 1))
+    ordered = -np.sort(-similarity, axis=1)
+    second = ordered[:, 1] if similarity.shape[1] > 1 else np.zeros(len(similarity))
+    return np.clip((ordered[:, 0] - second) / DISTINCT, 0.0, 1.0)[:, None]

@@ -8,26 +8,12 @@ with the frame's median motion (the camera) when the person has none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-
-@dataclass(frozen=True)
-class FlowConfig:
-    """Lucas–Kanade settings. win_size: search window, pixels of the flow image. max_level: pyramid levels above
-    the base. fb_threshold: largest forward–backward round-trip error of a trusted point, pixels of the frame.
-    max_side: the flow runs on the frame scaled down so that its longer side is at most this (None: full size):
-    a 1080p frame at half size costs a quarter, and a person's joints move several pixels a frame there anyway.
-    Two levels above the base (not three) track the same on the validation clips (seeds 500, 501 of crowd, pan,
-    crossing and hard at 1080p, pan at 640x360: identical MOTA and IDF1) for a tenth less tracker time; a smaller
-    window (15) was faster still but switched more identities at 640x360 (benchmarks/host-stages)."""
-
-    win_size: int = 21
-    max_level: int = 2
-    fb_threshold: float = 1.5
-    max_side: int | None = 960
+from posetrack.options import FlowConfig
 
 
 def to_gray(image: np.ndarray, max_side: int | None = None) -> np.ndarray:

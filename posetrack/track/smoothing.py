@@ -7,19 +7,9 @@ PCKh matching counts as a miss (the tracker study's 30 validation clips at 640x3
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class OneEuroConfig:
-    """min_cutoff: Hz at rest (lower = smoother). beta: cutoff increase per px/s of speed.
-    d_cutoff: Hz of the speed estimate."""
-
-    min_cutoff: float = 1.5
-    beta: float = 0.02
-    d_cutoff: float = 1.0
+from posetrack.options import OneEuroConfig
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:

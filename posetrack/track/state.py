@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posetrack.track import kalman
 from posetrack.track.appearance import SIGNATURE
 from posetrack.types import Poses
 
@@ -15,41 +16,38 @@ class Tracks:
     """All tracks as arrays (T tracks, K joints); what a similarity function compares new poses with."""
 
     ids: np.ndarray  # (T,) int64
-    keypoints: np.ndarray  # (T, K, 2) float32, last matched pose moved along to the current frame
-    scores: np.ndarray  # (T, K) float32
-    boxes: np.ndarray  # (T, 4) float32
-    since_seen: np.ndarray  # (T,) frames since the last match (ByteTrack's time_since_update)
-    velocity: np.ndarray  # (T, 2) own motion of the box centre, px/frame, camera motion removed
-    camera: np.ndarray  # (T, 2) camera motion accumulated since the last match
-    matched_boxes: np.ndarray  # (T, 4) float32 box at the last match, unmoved
+    keypoints: np.ndarray  # (T, K, 2) float32, the last matched pose moved along into the current frame
+    scores: np.ndarray  # (T, K) float32, its joints' scores (0: the track's pose is not known)
+    mean: np.ndarray  # (T, 8) float64 Kalman state: box centre, width, height and their velocities (``kalman``)
+    cov: np.ndarray  # (T, 8, 8) float64 its covariance
+    since_seen: np.ndarray  # (T,) int64 frames since the last match (ByteTrack's time_since_update)
+    hits: np.ndarray  # (T,) int64 consecutive frames matched up to the last match
+    confirmed: np.ndarray  # (T,) bool: matched often enough to be output (tentative tracks are not)
     appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused
     box_scores: np.ndarray  # (T,) float32 detection score of the box of the last match
 
     @classmethod
-    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray, signatures: np.ndarray | None = None) -> Tracks:
-        """Tracks of ``poses[rows]``; ``signatures``: the frame's (N, D) colour signatures, if used."""
-        boxes = poses.boxes[rows].astype(np.float32)
-        zeros = np.zeros((len(rows), 2), np.float32)
-        appearance = (signatures[rows] if signatures is not None else np.zeros((len(rows), SIGNATURE))).astype(np.float32)
-        return cls(ids, poses.keypoints[rows].astype(np.float32), poses.scores[rows].astype(np.float32), boxes,
-                   np.zeros(len(rows), np.int64), zeros, zeros.copy(), boxes.copy(), appearance,
+    def new(cls, ids: np.ndarray, poses: Poses, rows: np.ndarray, signatures: np.ndarray | None = None,
+            confirmed: bool | np.ndarray = False) -> Tracks:
+        """Tracks of ``poses[rows]``, seen once (``confirmed``: each, or all); ``signatures``: the frame's (N, D)
+        colour signatures, if used."""
+        mean, cov = kalman.initiate(poses.boxes[rows])
+        n = len(rows)
+        appearance = (signatures[rows] if signatures is not None else np.zeros((n, SIGNATURE))).astype(np.float32)
+        return cls(np.asarray(ids, np.int64), poses.keypoints[rows].astype(np.float32),
+                   poses.scores[rows].astype(np.float32), mean, cov, np.zeros(n, np.int64), np.ones(n, np.int64),
+                   np.broadcast_to(np.asarray(confirmed, bool), (n,)).copy(), appearance,
                    poses.box_scores[rows].astype(np.float32))
 
-    def motion_boxes(self) -> np.ndarray:
-        """(T, 4) float32: each track's box at its last match, moved to the current frame by its own velocity over
-        the frames since (``since_seen + 1``: call before the update increments ``since_seen``) plus the camera's motion."""
-        size = self.box_size
-        centre = self.anchor + self.camera + self.velocity * (self.since_seen[:, None] + 1)
-        return np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
+    @property
+    def boxes(self) -> np.ndarray:
+        """(T, 4) float32 x1, y1, x2, y2: where each track's box is now (the Kalman filter's estimate)."""
+        return kalman.state_to_xyxy(self.mean)
 
     @property
-    def box_size(self) -> np.ndarray:
-        return self.matched_boxes[:, 2:] - self.matched_boxes[:, :2]
-
-    @property
-    def anchor(self) -> np.ndarray:
-        """(T, 2) box centre at the last match."""
-        return 0.5 * (self.matched_boxes[:, :2] + self.matched_boxes[:, 2:])
+    def velocity(self) -> np.ndarray:
+        """(T, 2) float64 box centre velocity, pixels per frame."""
+        return self.mean[:, 4:6]
 
     def take(self, keep: np.ndarray) -> Tracks:
         return Tracks(*(getattr(self, f)[keep] for f in FIELDS))
@@ -58,8 +56,7 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "boxes", "since_seen", "velocity", "camera", "matched_boxes", "appearance",
-          "box_scores")
+FIELDS = ("ids", "keypoints", "scores", "mean", "cov", "since_seen", "hits", "confirmed", "appearance", "box_scores")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:

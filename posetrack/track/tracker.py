@@ -1,42 +1,63 @@
-"""PoseTrack-style identities: propagate each track's pose into the current frame with optical flow, compare it
-with the new poses by OKS blended with the IoU of the track's motion-predicted box, and assign optimally.
+"""PoseTrack-style identities: each person's box followed by a Kalman filter (with the camera's own motion taken out),
+each person's pose carried into the next frame by optical flow, the frame's poses compared with the tracks by the
+IoU of the predicted boxes blended with the OKS of the carried poses as far as the poses can be trusted, and
+assigned optimally in ByteTrack's passes.
+
+As norfair's, the tracker is one call a frame: ``update(poses, image)`` returns everything a caller needs
+(``TrackUpdate``: the tracked poses, where each person seen should be next frame, who went missing). A pipeline
+that wants the optical flow computed while the frame's poses are still being estimated asks ``predict(image)``
+first and hands the ``Prediction`` (a value, checked to be of the current state) to ``update``.
 
 One frame, in order:
-1. predict: every track moves into the frame (optical flow of its pose; camera motion and its own velocity);
+1. predict: the camera's motion is measured on the background (``track.camera``) and taken out of every track's
+   Kalman state, which then moves one frame on (``track.kalman``); the poses seen last frame follow their joints'
+   optical flow, the others their box;
 2. collapsed poses: two poses of the frame that nearly coincide (OKS >= ``duplicate_oks``: the pose model put an
    occluded person's joints on the person in front) are one person's pose. Each pose of such a group is matched
-   by its box's motion alone, since its pose cannot tell the people apart, so the people behind keep their tracks
-   (and identities) through their boxes until they step out again; but only the pose of the box reaching lowest
-   (the person in front) is output, and the hidden copies never start a track;
-3. first pass: tracks vs the confident poses (box score >= ``high_score``) by the config's similarity;
-   For the tracks the previous frame did not see, whose position is least sure, the colours people wear
-   (``track.appearance``) are blended in: they re-identify someone who walked behind another;
-4. second pass: the tracks still unmatched vs the less confident poses (``low_score`` <= score < ``high_score``)
-   by motion-box IoU (ByteTrack's idea: a half-occluded person scores low but is still there); a low pose no
-   track claims is dropped, never a new track;
-5. lifecycle: a confident pose no track claims starts a track; a track that finds no pose is kept, moving with
-   the camera and its own velocity, for up to ``max_age`` frames, so it can be re-identified after an occlusion;
-   then it ends. Identities are never reused.
+   by its box alone, since its pose cannot tell the people apart, so the people behind keep their tracks (and
+   identities) through their boxes; with ``occluded="box"`` they are output with their boxes and ids and no scored
+   joint (the pose there is the front person's), with ``"hidden"`` left out; a hidden copy never starts a track;
+3. first pass: the confirmed tracks vs the confident poses (box score >= ``high_score``) by the config's
+   similarity: for ``pose+motion``, the IoU of the predicted boxes blended with OKS by how far the two poses can be
+   trusted (``similarity.pose_trust``). For the tracks the previous frame did not see, the colours people wear
+   (``track.appearance``) are blended in where they tell the candidates apart;
+4. second pass: the confirmed tracks seen last frame and still unmatched vs the less confident poses
+   (``low_score`` <= score < ``high_score``) by box IoU (ByteTrack's idea: a half-occluded person scores low but is
+   still there); a low pose no track claims is dropped, never a new track;
+5. tentative tracks (seen in one frame) vs the confident poses left, by box IoU; one not matched now is dropped;
+6. lifecycle: a confident pose no track claims (box score >= ``high_score``) starts a tentative track, confirmed
+   once matched in ``min_hits`` frames in a row (at once in a video's first frame, or where its pose is sure: mean
+   keypoint score >= ``sure_pose``) and output only from then on; a
+   confirmed track that finds no pose is kept, moving with its Kalman filter, for up to ``max_age`` frames, so it
+   can be re-identified after an occlusion; then it ends. Identities are never reused;
+7. recovery (optional, ``update(recover=...)``): the tracks seen in the previous frame that found no pose are
+   offered to a function you pass in, which may find their people at their predicted boxes (the keyframe policy,
+   ``track.follow``, does: people the detector missed); what it finds continues those tracks.
+
+The output box of a person is their track's Kalman estimate after this frame's box (``box="smoothed"``: steadier,
+and on the real MOT clips it scores higher), or the box their pose was estimated in (``"detector"``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Literal
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from posetrack.errors import PosetrackError
-from posetrack.track.appearance import appearance_similarity, colour_signatures
-from posetrack.track.flow import FlowConfig, flow_scale, propagate, to_gray
+from posetrack.options import TrackerConfig
+from posetrack.track import kalman
+from posetrack.track.appearance import appearance_similarity, colour_signatures, distinctness
+from posetrack.track.camera import camera_motion
+from posetrack.track.flow import flow_scale, propagate, to_gray
 from posetrack.track.oks import confident_oks
 from posetrack.track.similarity import SIMILARITIES, Similarity, motion_similarity
-from posetrack.track.smoothing import OneEuroConfig, OneEuroSmoother
+from posetrack.track.smoothing import OneEuroSmoother
 from posetrack.track.state import Tracks, concat
 from posetrack.transforms import pose_boxes
-from posetrack.types import Poses, TrackedPoses
+from posetrack.types import Poses, TrackedPoses, concat_poses
 
 
 @dataclass(frozen=True)
@@ -61,55 +82,58 @@ class Proposals:
 
 
 @dataclass(frozen=True)
-class TrackerConfig:
-    """Association settings.
+class TrackUpdate:
+    """What one ``PoseTracker.update`` gives.
 
     Attributes:
-        similarity: a name of ``track.similarity.SIMILARITIES`` (``"pose+motion"``, ``"oks"``, ``"iou"``,
-            ``"motion"``) or any function ``(tracks, poses) -> (T, N)``.
-        motion_weight: weight of the motion-box IoU in ``"pose+motion"`` (the pose's OKS has the rest).
-        high_score / low_score: box scores from which a pose may start a track / may continue one (second pass).
-        low_gate: least motion-box IoU of a second-pass match.
-        duplicate_oks: OKS from which two poses of a frame are one collapsed pose (None: no such rule).
-        appearance_weight: weight of the colour cue (``track.appearance``) in the first pass, for tracks lost in
-            the previous frame (0: off; needs the image).
-        flow: Lucas–Kanade settings for propagating poses, or None to compare poses where they were.
-        assignment: ``"hungarian"`` (optimal) or ``"greedy"`` (best pairs first).
-        min_similarity: pairs less similar than this are never matched (the gate).
-        min_keypoint_score: keypoints below this score are ignored by OKS and by the flow.
-        min_shared_keypoints: fewer confident joints in common than this → compare boxes instead.
-        max_age: frames a track without a pose waits to be re-identified.
-        smoothing: One-Euro filter of the output keypoints, or None.
-        fps: frame rate (for smoothing).
+        tracked: the poses given an identity, in input order (smoothed if configured), then those ``recover`` found.
+        kept: (N,) int64 indices into the input poses of the first part of ``tracked`` (the others were below
+            ``low_score``, hidden copies of another pose, or poses no track claimed that could not start one).
+        proposals: where each person seen in this frame should be in the next (``PoseTracker.proposals``).
+        missing: the tracks seen in the previous frame that found no pose in this one (nor by ``recover``), at
+            their boxes moved into this frame.
     """
 
-    similarity: str | Similarity = "pose+motion"
-    motion_weight: float = 0.3
-    high_score: float = 0.7
-    low_score: float = 0.3
-    low_gate: float = 0.5
-    duplicate_oks: float | None = 0.95
-    appearance_weight: float = 0.45
-    flow: FlowConfig | None = field(default_factory=FlowConfig)
-    assignment: Literal["hungarian", "greedy"] = "hungarian"
-    min_similarity: float = 0.2
-    min_keypoint_score: float = 0.3
-    min_shared_keypoints: int = 4
-    max_age: int = 15
-    smoothing: OneEuroConfig | None = None
-    fps: float = 25.0
+    tracked: TrackedPoses
+    kept: np.ndarray
+    proposals: Proposals
+    missing: Proposals
 
-    @classmethod
-    def oks_only(cls) -> TrackerConfig:
-        """Flow-propagated OKS alone, every pose tracked: no motion cue, score passes, collapsed-pose rule or
-        colours (the baseline the other cues are measured against)."""
-        return cls(similarity="oks", high_score=0.0, low_score=0.0, duplicate_oks=None, appearance_weight=0.0)
+
+@dataclass(frozen=True)
+class Prediction:
+    """The tracks moved into one frame (``PoseTracker.predict``): a value ``update`` takes, made of the tracker's
+    state after its last update (``generation``) and refused for any other."""
+
+    generation: int
+    tracks: Tracks | None
+    gray: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Matches:
+    """One frame's association: track rows (M,) matched with pose indices (M,), the poses that may start tracks,
+    and which poses are hidden copies of another's (N,) bool."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    starters: np.ndarray
+    hidden: np.ndarray
+
+
+Recover = Callable[[Proposals, TrackedPoses], tuple[np.ndarray, Poses]]
+"""``recover(missing, tracked) -> (ids, poses)``: of the ``missing`` tracks (ids and boxes moved into this frame),
+the ids whose people were found (given what is ``tracked`` already) and their poses."""
 
 
 def assign(similarity: np.ndarray, gate: float, method: str = "hungarian") -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the matched pairs, each at least ``gate`` similar.
 
-    ``hungarian`` maximises the total similarity; ``greedy`` takes the most similar remaining pair first.
+    ``hungarian`` maximises the total margin by which the matched pairs clear the gate, leaving a row or column
+    unmatched where that pays (the cost-limited assignment of SORT, ByteTrack and BoT-SORT): one clear match beats
+    two doubtful ones. (Maximising plain total similarity would rather match a track to the wrong one of two people
+    who just parted, if that lets a lost track take the other.) ``greedy`` takes the most similar remaining pair
+    first.
     """
     if similarity.size == 0:
         return np.zeros(0, int), np.zeros(0, int)
@@ -127,7 +151,16 @@ def assign(similarity: np.ndarray, gate: float, method: str = "hungarian") -> tu
         return np.array([r for r, _ in pairs], int), np.array([c for _, c in pairs], int)
     if method != "hungarian":
         raise ValueError(f"unknown assignment {method!r}; use 'hungarian' or 'greedy'")
-    rows, cols = linear_sum_assignment(np.where(allowed, -similarity, 1e6))
+    t, n = similarity.shape
+    big = 1e6
+    costs = np.full((t + n, n + t), big)
+    costs[:t, :n] = np.where(allowed, gate - similarity, big)  # a match: minus its margin above the gate
+    costs[np.arange(t), n + np.arange(t)] = 0.0  # a row left unmatched
+    costs[t + np.arange(n), np.arange(n)] = 0.0  # a column left unmatched
+    costs[t:, n:] = 0.0
+    rows, cols = linear_sum_assignment(costs)
+    keep = (rows < t) & (cols < n)
+    rows, cols = rows[keep], cols[keep]
     keep = allowed[rows, cols]
     return rows[keep], cols[keep]
 
@@ -148,170 +181,226 @@ class PoseTracker:
         """Forget all tracks (a new video)."""
         self._tracks: Tracks | None = None
         self._prev_gray: np.ndarray | None = None
-        self._predicted = False
+        self._generation = 0
         self._next_id = 0
-        self.kept = np.zeros(0, np.int64)
         self._smoother = OneEuroSmoother(self.config.smoothing, self.config.fps) if self.config.smoothing else None
 
-    def predict(self, image: np.ndarray | None) -> None:
-        """Move every track into the frame ``image`` (step 1: optical flow of the poses seen last frame, camera
-        motion plus own velocity for the lost ones). ``update`` does it itself when it was not called for the frame;
-        a pipeline calls it early, while the frame's poses are still being estimated."""
+    def predict(self, image: np.ndarray | None) -> Prediction:
+        """Every track moved into the frame ``image`` (step 1), for ``update(prediction=...)``; the tracker itself is
+        not changed. ``update`` predicts itself when given none."""
         cfg = self.config
         gray = scale = None
         if image is not None and cfg.flow is not None:
             gray, scale = to_gray(image, cfg.flow.max_side), flow_scale(image.shape, cfg.flow.max_side)
-        if self._tracks is not None:
-            self._move(self._tracks, gray, scale or 1.0)
-        self._prev_gray, self._predicted = gray, True
+        tracks = None if self._tracks is None else self._tracks.take(np.arange(len(self._tracks)))
+        if tracks is not None:
+            self._move(tracks, gray, scale or 1.0)
+        return Prediction(self._generation, tracks, gray)
 
-    def update(self, poses: Poses, image: np.ndarray | None = None, can_start: np.ndarray | None = None
-               ) -> TrackedPoses:
+    def update(self, poses: Poses, image: np.ndarray | None = None, *, prediction: Prediction | None = None,
+               can_start: np.ndarray | None = None, recover: Recover | None = None) -> TrackUpdate:
         """Associate this frame's poses with the tracks.
 
         Args:
             poses: the frame's poses (keypoints (N, K, 2) image pixels, scores (N, K), boxes (N, 4), box scores
                 (N,)).
             image: the frame (H, W, 3) BGR, for optical flow and colours; without it poses are compared unmoved.
+            prediction: ``predict(image)`` made since the last update (None: predicted now).
             can_start: (N,) bool, the poses that may start a track (default all); poses estimated at a track's
                 own box (``proposals``) continue tracks only.
+            recover: looks for the people of tracks that found no pose (step 7), or None.
         Returns:
-            ``TrackedPoses``: the poses given an identity (smoothed if configured) with their ``track_ids``, in the
-            input order; ``self.kept`` holds their indices into ``poses`` (the others were below ``low_score``,
-            hidden copies of another pose, or poses no track claimed that could not start one).
+            ``TrackUpdate``.
+        Raises:
+            ValueError: a ``prediction`` made before the last update (of another state of the tracks).
         """
         cfg = self.config
-        if not self._predicted:
-            self.predict(image)
-        self._predicted = False
-        tracks = self._tracks if self._tracks is not None else Tracks.new(np.zeros(0, np.int64), poses, np.zeros(0, int))
+        prediction = prediction if prediction is not None else self.predict(image)
+        if prediction.generation != self._generation:
+            raise ValueError("a Prediction made before the last update: predict the frame after updating the last")
+        first_frame = self._generation == 0
+        self._generation += 1
+        self._prev_gray = prediction.gray
+        tracks = prediction.tracks if prediction.tracks is not None else Tracks.new(np.zeros(0, np.int64), poses,
+                                                                                    np.zeros(0, int))
         signatures = (colour_signatures(image, poses.boxes) if image is not None and cfg.appearance_weight > 0
                       else None)
-        matched_rows, matched, starters, hidden = self._associate(tracks, poses, signatures)
-        if can_start is not None:
-            starters = starters[np.asarray(can_start, bool)[starters]]
+        found = self._associate(tracks, poses, signatures)
+        starters = found.starters if can_start is None else found.starters[np.asarray(can_start, bool)[found.starters]]
 
         ids = np.full(len(poses), -1, np.int64)
-        ids[matched] = tracks.ids[matched_rows]
+        ids[found.cols] = tracks.ids[found.rows]
+        matched_before = np.zeros(len(tracks), bool)
+        matched_before[found.rows] = True
         tracks.since_seen += 1
-        self._absorb(tracks, matched_rows, poses, matched, signatures)
-        born = np.setdiff1d(starters, matched)
+        tracks.hits[~matched_before] = 0
+        self._absorb(tracks, found.rows, poses, found.cols, signatures, known=~found.hidden[found.cols])
+        born = np.setdiff1d(starters, found.cols)
         ids[born] = np.arange(self._next_id, self._next_id + len(born))
         self._next_id += len(born)
-        tracks = tracks.take(tracks.since_seen <= cfg.max_age)
-        self._tracks = concat(tracks, Tracks.new(ids[born], poses, born, signatures))
+        alive = np.where(tracks.confirmed, tracks.since_seen <= cfg.max_age, tracks.since_seen == 0)
+        output = np.zeros(len(poses), bool)
+        output[found.cols] = tracks.confirmed[found.rows]
+        boxes = poses.boxes.copy()
+        if cfg.box == "smoothed":  # the Kalman filter's box after this frame's measurement
+            boxes[found.cols] = tracks.boxes[found.rows]
+        tracks = tracks.take(alive)
+        sure = self._sure(poses.take(born), first_frame)
+        self._tracks = concat(tracks, Tracks.new(ids[born], poses, born, signatures, sure))
+        output[born] = sure
+        if cfg.occluded == "hidden":
+            output &= ~found.hidden
+        kept = np.flatnonzero(output)
+        tracked = self._output(replace(poses, boxes=boxes), kept, ids, found.hidden)
+        missing = self._missing()
+        if recover is not None and len(missing):
+            found_ids, recovered = recover(missing, tracked)
+            if len(found_ids):
+                tracked = concat_poses(tracked, self._reclaim(found_ids, recovered))
+                missing = self._missing()
+        return TrackUpdate(tracked, kept, self.proposals(), missing)
 
-        self.kept = np.flatnonzero((ids >= 0) & ~hidden)
-        out = poses.take(self.kept)
+    def _sure(self, new: Poses, first_frame: bool) -> np.ndarray:
+        """(N,) bool: which new tracks are output at once: all in a video's first frame (nobody is tracked yet) or
+        with ``min_hits`` 1, else those whose pose is sure (mean keypoint score >= ``sure_pose``); the others wait
+        to be matched ``min_hits`` times (a false detection rarely is, twice in a row)."""
+        cfg = self.config
+        if first_frame or cfg.min_hits <= 1:
+            return np.ones(len(new), bool)
+        if cfg.sure_pose is None or len(new) == 0:
+            return np.zeros(len(new), bool)
+        return new.scores.mean(1) >= cfg.sure_pose
+
+    def _output(self, poses: Poses, kept: np.ndarray, ids: np.ndarray, hidden: np.ndarray) -> TrackedPoses:
+        """The poses ``kept`` with their identities: a person hidden behind a collapsed pose with no scored joint
+        (their box and id stand; the pose found there is another's), smoothed where configured."""
+        out = poses.take(kept)
+        scores = np.where(hidden[kept][:, None], 0.0, out.scores).astype(np.float32)
         keypoints = out.keypoints
         if self._smoother is not None:
-            keypoints = np.array([self._smoother(int(i), kp) for i, kp in zip(ids[self.kept], out.keypoints)],
+            keypoints = np.array([self._smoother(int(i), kp) for i, kp in zip(ids[kept], out.keypoints)],
                                  np.float32).reshape(out.keypoints.shape)
+            assert self._tracks is not None
             self._smoother.forget(set(self._tracks.ids.tolist()))
-        return TrackedPoses(keypoints, out.scores, out.boxes, out.box_scores, out.skeleton, ids[self.kept])
+        return TrackedPoses(keypoints, scores, out.boxes, out.box_scores, out.skeleton, ids[kept])
 
-    def _associate(self, tracks: Tracks, poses: Poses,
-                   signatures: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Steps 2-4 of the module docstring: (matched track rows, their pose indices, the indices of the poses that
-        may start tracks (confident, not hidden), the hidden poses (N,) bool)."""
+    def _associate(self, tracks: Tracks, poses: Poses, signatures: np.ndarray | None) -> Matches:
+        """Steps 2-5 of the module docstring."""
         cfg = self.config
         hidden, collapsed = collapsed_poses(poses, cfg.duplicate_oks, cfg.min_keypoint_score, cfg.min_shared_keypoints)
         usable = poses.box_scores >= cfg.low_score
         high = np.flatnonzero(usable & (poses.box_scores >= cfg.high_score))
         low = np.flatnonzero(usable & (poses.box_scores < cfg.high_score))
+        rows, cols = self._first_pass(tracks, poses, high, signatures, collapsed)
+        # second pass: the confirmed tracks seen last frame vs the less confident poses
+        active = np.flatnonzero(tracks.confirmed)
+        free = np.setdiff1d(active[tracks.since_seen[active] == 0], rows)
+        r2, c2 = assign(motion_similarity(tracks.take(free), poses.take(low)), cfg.low_gate, cfg.assignment)
+        # tentative tracks vs the confident poses left
+        left = np.setdiff1d(high, cols)
+        tentative = np.flatnonzero(~tracks.confirmed)
+        r3, c3 = assign(motion_similarity(tracks.take(tentative), poses.take(left)), cfg.tentative_gate,
+                        cfg.assignment)
+        rows = np.concatenate([rows, free[r2], tentative[r3]])
+        cols = np.concatenate([cols, low[c2], left[c3]])
+        starters = high[~hidden[high]] if cfg.occluded == "hidden" else high
+        return Matches(rows, cols, starters, hidden)
 
-        first = self.similarity(tracks, poses.take(high))
-        if signatures is not None:  # for the tracks the previous frame did not see: their position is least sure
-            weight = np.where(tracks.since_seen > 0, cfg.appearance_weight, 0.0)[:, None]
-            first = (1 - weight) * first + weight * appearance_similarity(tracks.appearance, signatures[high])
+    def _first_pass(self, tracks: Tracks, poses: Poses, high: np.ndarray, signatures: np.ndarray | None,
+                    collapsed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step 3: confirmed track rows matched with pose indices of ``high``."""
+        cfg = self.config
+        active = np.flatnonzero(tracks.confirmed)
+        first = self.similarity(tracks.take(active), poses.take(high))
+        if signatures is not None:
+            first = _with_colours(first, tracks.take(active), signatures[high], cfg.appearance_weight)
         by_box = np.flatnonzero(collapsed[high])
-        first[:, by_box] = motion_similarity(tracks, poses.take(high[by_box]))
+        first[:, by_box] = motion_similarity(tracks.take(active), poses.take(high[by_box]))
         rows, cols = assign(first, cfg.min_similarity, cfg.assignment)
-        free = np.setdiff1d(np.arange(len(tracks)), rows)
-        rows2, cols2 = assign(motion_similarity(tracks.take(free), poses.take(low)), cfg.low_gate, cfg.assignment)
-        return (np.concatenate([rows, free[rows2]]), np.concatenate([high[cols], low[cols2]]), high[~hidden[high]],
-                hidden)
+        return active[rows], high[cols]
 
-    def missing(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tracks that had a pose in the previous frame but none in this one (call after ``update``): their ids
-        (M,) int64 and boxes (M, 4) float32 x1/y1/x2/y2 image pixels, moved into this frame by the optical flow."""
+    def _missing(self) -> Proposals:
+        """The confirmed tracks seen in the previous frame that found no pose in this one: ids (M,) int64, boxes
+        (M, 4) float32 x1/y1/x2/y2 image pixels where their Kalman filters put them now, last box scores."""
         t = self._tracks
-        if t is None:
-            return np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
-        rows = np.flatnonzero(t.since_seen == 1)
-        return t.ids[rows].copy(), t.boxes[rows].copy()
+        assert t is not None
+        rows = np.flatnonzero((t.since_seen == 1) & t.confirmed)
+        return Proposals(t.ids[rows].copy(), t.boxes[rows], t.box_scores[rows].copy())
 
-    def reclaim(self, ids: np.ndarray, poses: Poses) -> TrackedPoses:
-        """Give the ``missing`` tracks ``ids`` the poses found at their boxes in this frame (people the detector
-        missed), as if they had matched. Returns those poses with their track ids."""
+    def _reclaim(self, ids: np.ndarray, poses: Poses) -> TrackedPoses:
+        """The missing tracks ``ids`` take the poses found at their boxes in this frame, as if they had matched."""
         t = self._tracks
-        if t is None:
-            raise ValueError("reclaim() needs tracks: call update() first")
+        assert t is not None
         row_of = {int(i): r for r, i in enumerate(t.ids)}
         self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)))
         return TrackedPoses(poses.keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton,
                             np.asarray(ids, np.int64))
 
     def proposals(self, threshold: float | None = None) -> Proposals:
-        """Where to look for the people seen in the last frame, in the next one (call after ``update``, before the
-        next frame's ``predict``): for each such track a box made from its pose (``transforms.pose_boxes``: the
-        extent of its confident joints, grown by 1.25) moved by its own velocity and the camera's, and the score of
-        the box it was last matched by."""
+        """Where to look for the people seen in the last frame, in the next one: for each confirmed track seen a box
+        made from its pose (``transforms.pose_boxes``: the extent of its confident joints, grown by 1.25) moved by
+        its box's velocity, and the score of the box it was last matched by."""
         t = self._tracks
         if t is None:
             return Proposals.none()
-        rows = np.flatnonzero(t.since_seen == 0)
+        rows = np.flatnonzero((t.since_seen == 0) & t.confirmed)
         threshold = self.config.min_keypoint_score if threshold is None else threshold
         boxes = pose_boxes(t.keypoints[rows], t.scores[rows], threshold)
-        boxes += np.tile(t.velocity[rows] + t.camera[rows], 2)
+        boxes += np.tile(t.velocity[rows], 2).astype(np.float32)
         return Proposals(t.ids[rows].copy(), boxes, t.box_scores[rows].copy())
 
     def similarity(self, tracks: Tracks, poses: Poses) -> np.ndarray:
-        """(T, N) similarity of the (propagated) tracks with the new poses."""
+        """(T, N) similarity of the (predicted) tracks with the new poses."""
         return self._similarity(tracks, poses)
 
-    @staticmethod
-    def _absorb(tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray,
-                signatures: np.ndarray | None = None) -> None:
-        """Tracks ``rows`` take poses ``cols`` (keypoints, scores, box; colours into their running signature),
-        update their own velocity, and are seen this frame (``since_seen`` 0)."""
-        centres = 0.5 * (poses.boxes[cols, :2] + poses.boxes[cols, 2:])
-        gap = np.maximum(tracks.since_seen[rows][:, None], 1)  # frames since the last match (counting this one)
-        own = (centres - tracks.anchor[rows] - tracks.camera[rows]) / gap
-        tracks.velocity[rows] = 0.5 * tracks.velocity[rows] + 0.5 * own
-        tracks.camera[rows] = 0.0
-        tracks.matched_boxes[rows] = poses.boxes[cols]
+    def _absorb(self, tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray,
+                signatures: np.ndarray | None = None, known: np.ndarray | None = None) -> None:
+        """Tracks ``rows`` take poses ``cols``: their Kalman filters are corrected by the poses' boxes, their
+        colours go into their running signatures, their poses become the tracks' (where ``known``; a hidden copy's
+        pose is another person's, so such a track's pose becomes unknown), and they are seen this frame."""
+        tracks.mean[rows], tracks.cov[rows] = kalman.update(tracks.mean[rows], tracks.cov[rows], poses.boxes[cols])
         if signatures is not None:
             tracks.appearance[rows] = 0.8 * tracks.appearance[rows] + 0.2 * signatures[cols]
-        tracks.keypoints[rows] = poses.keypoints[cols]
-        tracks.scores[rows] = poses.scores[cols]
-        tracks.boxes[rows] = poses.boxes[cols]
+        known = np.ones(len(rows), bool) if known is None else known
+        tracks.keypoints[rows[known]] = poses.keypoints[cols[known]]
+        tracks.scores[rows[known]] = poses.scores[cols[known]]
+        tracks.scores[rows[~known]] = 0.0
         tracks.box_scores[rows] = poses.box_scores[cols]
         tracks.since_seen[rows] = 0
+        tracks.hits[rows] += 1
+        tracks.confirmed[rows] |= tracks.hits[rows] >= self.config.min_hits
 
     def _move(self, tracks: Tracks, gray: np.ndarray | None, scale: float) -> None:
-        """Move every track into the current frame: flow for the tracks seen last frame (``gray``: the frame as
-        ``to_gray`` made it, ``scale`` times its size), camera motion plus their own velocity for the lost ones."""
-        flow = self.config.flow
-        if (flow is None or gray is None or self._prev_gray is None or len(tracks) == 0
-                or gray.shape != self._prev_gray.shape):
-            return
-        live = tracks.since_seen == 0
-        use = (tracks.scores >= self.config.min_keypoint_score) & live[:, None]
-        moved, camera = propagate(self._prev_gray, gray, tracks.keypoints, use, flow, scale)
-        shift = np.where(live[:, None], (moved - tracks.keypoints).mean(1), camera + tracks.velocity)
-        tracks.camera += camera
-        tracks.keypoints[live] = moved[live]
-        tracks.keypoints[~live] += shift[~live][:, None, :]
-        tracks.boxes += np.tile(shift, 2)
+        """Move every track into the current frame (step 1): the camera's motion out of the Kalman states, one
+        frame of their own motion, and the poses seen last frame along their joints' optical flow (``gray``: the
+        frame as ``to_gray`` made it, ``scale`` times its size), the others along their box."""
+        flow, prev, before = self.config.flow, self._prev_gray, tracks.mean[:, :2].copy()
+        seen = None if flow is None or gray is None or prev is None or gray.shape != prev.shape else (prev, gray)
+        if seen is not None and flow is not None and flow.camera:
+            tracks.mean = kalman.shifted(tracks.mean, camera_motion(*seen, tracks.boxes, flow, scale))
+        tracks.mean, tracks.cov = kalman.predict(tracks.mean, tracks.cov)
+        last = tracks.keypoints
+        tracks.keypoints = last + (tracks.mean[:, :2] - before)[:, None, :].astype(np.float32)
+        if seen is not None and flow is not None:
+            live = tracks.since_seen == 0
+            use = (tracks.scores >= self.config.min_keypoint_score) & live[:, None]
+            moved, _ = propagate(*seen, last, use, flow, scale)
+            tracks.keypoints[live] = moved[live]
+
+
+def _with_colours(similarity: np.ndarray, tracks: Tracks, signatures: np.ndarray, weight: float) -> np.ndarray:
+    """``similarity`` (T, N) with the colour cue blended in for the tracks the previous frame did not see (their
+    position is least sure) where colours tell the candidates apart: by ``weight`` times how far a track's best
+    colour match stands out from its second best (``appearance.distinctness``)."""
+    colours = appearance_similarity(tracks.appearance, signatures)
+    w = np.where(tracks.since_seen > 0, weight, 0.0)[:, None] * distinctness(colours)
+    return (1 - w) * similarity + w * colours
 
 
 def _similarity_function(cfg: TrackerConfig) -> Similarity:
     """The config's similarity as a ``(tracks, poses)`` function; the named OKS one takes the config's thresholds."""
     if callable(cfg.similarity):
         return cfg.similarity
-    if cfg.similarity not in SIMILARITIES:
-        raise PosetrackError(f"unknown similarity {cfg.similarity!r}; use {', '.join(SIMILARITIES)} or a function")
     thresholds = {"min_keypoint_score": cfg.min_keypoint_score, "min_shared_keypoints": cfg.min_shared_keypoints}
     if cfg.similarity == "oks":
         return partial(SIMILARITIES["oks"], **thresholds)
