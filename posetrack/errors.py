@@ -16,11 +16,12 @@ class CheckpointError(PosetrackError):
 
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) after closing its outputs; the CLI exits with
-    status 128 + ``signum``. ``kept``: a line saying what was written, if anything."""
+    status 128 + ``signum``. ``kept``: a line saying what was done, if anything; ``summary``: the run's summary up
+    to the stop (``track_video.RunSummary``), for the CLI to print and write as a finished run's."""
 
-    def __init__(self, signum: int, kept: str = ""):
+    def __init__(self, signum: int, kept: str = "", summary: object | None = None):
         super().__init__(signum)
-        self.signum, self.kept = signum, kept
+        self.signum, self.kept, self.summary = signum, kept, summary
 
 
 def did_you_mean(typed: str, choices: Iterable[str], cutoff: float = 0.6, n: int = 1) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from posetrack.errors import PosetrackError, did_you_mean
-from posetrack.types import Size, parse_hxw
+from posetrack.types import Size, parse_hxw, parse_position
 
 # What `posetrack run` and `create_pipeline` use when no model is named: MMPose's PoseTrack18 HRNet-W32 (the model
 # this project is built around) and RTMDet-nano person (the anchors' real-time detector, 0.31 GFLOPs), fetched on
@@ -71,6 +71,9 @@ NOT_NEGATIVE = Rule(lambda v: v >= 0, "0 or more")
 POSITIVE = Rule(lambda v: v > 0, "above 0")
 SHARE = Rule(lambda v: 0 <= v <= 1, "between 0 and 1")
 OVERLAP = Rule(lambda v: 0 < v <= 1, "above 0, at most 1")
+
+
+POSITION = Rule(lambda v: parse_position(str(v)) is not None, "a frame index (300) or seconds (12.5s)")
 
 
 def one_of(choices: tuple[str, ...]) -> Rule:
@@ -284,6 +287,9 @@ class OutputOptions(Section):
     mot: str | None = setting(None, "also write MOTChallenge text (frame,id,x,y,w,h,score,-1,-1,-1; frames and ids "
                               "from 1) to PATH (a .txt file), or to PATH/<stem>.txt for a folder (the layout "
                               "`posetrack eval --mot` and TrackEval read)")
+    csv: str | None = setting(None, "also write a table, a row per person per frame per joint (frame, time, file, "
+                              "track_id, joint, x, y, score, box; schemas/poses-csv.tableschema.json) to PATH (a "
+                              ".csv file), or to PATH/<stem>.csv for a folder")
     draw_boxes: bool = setting(False, "also draw each person's box in the video and the window")
     trail: int = setting(0, "draw each track's path over its last N frames", NOT_NEGATIVE)
     line_width: int | None = setting(None, "skeleton line width in pixels", AT_LEAST_1,
@@ -311,6 +317,17 @@ class RuntimeOptions(Section):
                                  show_default="latest for cameras and streams, all for files")
     reconnect: int = setting(0, "reopen a stream that breaks off up to N times, waiting 0.5, 1, 2, 4, 8 s",
                              NOT_NEGATIVE)
+    start: str | None = setting(None, "first frame to track: a frame index (300) or seconds (12.5s); outputs keep "
+                                "the source's frame numbers", POSITION, show_default="the first")
+    end: str | None = setting(None, "stop before this frame: a frame index or seconds (20s)", POSITION,
+                              show_default="the last")
+    stride: int = setting(1, "track every Nth frame from the start", AT_LEAST_1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        start, end = parse_position(str(self.start or "")), parse_position(str(self.end or ""))
+        if start and end and start[1] == end[1] and end[0] <= start[0]:  # in frames and seconds: at opening
+            raise PosetrackError(f"runtime.end = {self.end!r} is not after runtime.start = {self.start!r}")
 
 
 SECTIONS: dict[str, type] = {"detector": DetectorOptions, "pose": PoseOptions, "keyframes": KeyframeOptions,

@@ -1,18 +1,21 @@
 """Where results go: each output is a sink with ``write(result)``, used as a context manager that finalises it.
 
 ``PoseTrackJsonSink`` (PoseTrack 2018, poseval-ready), ``CocoKeypointsSink`` (COCO keypoint results with track
-ids), ``VideoSink`` (annotated MP4), ``JsonLinesSink`` (a line per frame, for other programs) and ``WindowSink``
-(live display; q or Esc asks the run to stop). A run loops
+ids), ``VideoSink`` (annotated MP4), ``JsonLinesSink`` (a line per frame, for other programs), ``MotSink``
+(MOTChallenge boxes), ``CsvSink`` (a row per joint, for pandas) and ``WindowSink`` (live display; q or Esc asks
+the run to stop). A run loops
 over the sinks it was given (``track_video``); write your own by subclassing ``Sink``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -32,6 +35,7 @@ from posetrack.io.posetrack_json import (
     write_entries,
 )
 from posetrack.io.video import VideoWriter
+from posetrack.io.window import open_window
 from posetrack.options import KEYPOINT_THRESHOLD, DrawStyle
 from posetrack.skeleton import COCO17, joint_slots
 from posetrack.transforms import letterbox
@@ -78,29 +82,32 @@ class PoseTrackJsonSink(Sink):
     Args:
         path: the ``.json`` file. name: the PoseTrack sequence name (``sequence_name_for``).
         size: (width, height) of the frames (each frame records its own; this one is for skipped frames).
-        keep_score: keypoints below it are left out.
+        keep_score: keypoints below it are left out. files: an image folder's file names by frame index (for the
+            skipped frames' ``file_name``; the others carry their own, ``Frame.file``).
     """
 
-    def __init__(self, path: str | Path, name: str, size: tuple[int, int], keep_score: float = KEYPOINT_THRESHOLD):
+    def __init__(self, path: str | Path, name: str, size: tuple[int, int], keep_score: float = KEYPOINT_THRESHOLD,
+                 files: Sequence[str] = ()):
         self.path: Path = Path(path)
-        self.name, self.size, self.keep_score = name, size, keep_score
+        self.name, self.size, self.keep_score, self.files = name, size, keep_score, files
         self._outputs: list[Path] = []  # finished files, in frame order
         self._journal: Journal | None = None
         self._next = 0  # index of the next frame of the video
 
     def write(self, result: FrameResult) -> None:
         while self._next < result.frame.index:  # frames the source skipped
-            self._append(PoseTrackFrame.empty(is_labeled=False), self.size)
+            file = self.files[self._next] if self._next < len(self.files) else None
+            self._append(PoseTrackFrame.empty(is_labeled=False), self.size, file)
         h, w = result.frame.image.shape[:2]
-        self._append(poses_to_frame(result.poses, self.keep_score), (w, h))
+        self._append(poses_to_frame(result.poses, self.keep_score), (w, h), result.frame.file)
 
-    def _append(self, frame: PoseTrackFrame, size: tuple[int, int]) -> None:
+    def _append(self, frame: PoseTrackFrame, size: tuple[int, int], file: str | None = None) -> None:
         start = self._next - self._next % MAX_FRAMES
         if self._journal is None:
             output = self.path if start == 0 else self.path.with_name(f"{self.path.stem}.{start}{self.path.suffix}")
             header = {"kind": "posetrack", "output": output.name, "name": self.name, "first_frame": start}
             self._journal = Journal(journal_path(output), header)
-        image, annotations = frame_entries(self.name, "val", self._next - start, frame, *size)
+        image, annotations = frame_entries(self.name, "val", self._next - start, frame, *size, file=file)
         self._journal.append({"image": image, "annotations": annotations})
         self._next += 1
         if self._next % MAX_FRAMES == 0:
@@ -140,8 +147,9 @@ class CocoKeypointsSink(Sink):
         slots = joint_slots(poses.skeleton, COCO17)
         image_id = video_image_id(self.video, result.frame.index)
         for kp, sc, tid in zip(poses.keypoints[:, slots], poses.scores[:, slots], poses.track_ids):
+            named = {} if result.frame.file is None else {"file_name": result.frame.file}
             self._journal.append(keypoint_result(image_id, kp, sc, slots >= 0, track_id=int(tid),
-                                                 frame=result.frame.index))
+                                                 frame=result.frame.index, **named))
 
     def close(self) -> None:
         if self._journal is not None:
@@ -186,7 +194,8 @@ class JsonLinesSink(_TextLines):
                      "keypoints": [[x, y, score], ...17]}]}
 
     ``frame`` is the source's frame index, ``time`` its timestamp in seconds, x/y image pixels (two decimals);
-    every joint is given with its score (a reader applies its own threshold). A dropped live frame has no line.
+    every joint is given with its score (a reader applies its own threshold); ``file``: the frame's image file,
+    for an image folder only. A dropped live frame has no line.
     """
 
     def lines(self, result: FrameResult) -> list[str]:
@@ -198,19 +207,51 @@ class JsonLinesSink(_TextLines):
         line = {"frame": result.frame.index, "time": round(result.frame.timestamp, 4),
                 "latency_ms": round(1e3 * result.latency, 2), "keyframe": result.keyframe,
                 "joints": poses.skeleton.name, "people": people}
+        if result.frame.file is not None:
+            line["file"] = result.frame.file
         return [json.dumps(line, separators=(",", ":"), allow_nan=False)]
 
 
 class MotSink(_TextLines):
     """MOTChallenge text (``posetrack run --mot PATH``): ``frame,id,x,y,w,h,score,-1,-1,-1`` per tracked person,
-    frames 1-based (the source's frame index + 1), ids the track ids + 1 (MOTChallenge counts both from 1), the box
-    each pose was estimated in (the detector's, or where a followed person was looked for) and its score, what
-    ``posetrack eval --mot``, py-motmetrics and TrackEval read."""
+    frames 1-based (the source's frame index + 1), ids the track ids + 1 (MOTChallenge counts both from 1), each
+    person's output box (``TrackerConfig.box``: the track's smoothed box, or the detector's) and its detection
+    score: what ``posetrack eval --mot``, py-motmetrics and TrackEval read."""
 
     def lines(self, result: FrameResult) -> list[str]:
         poses = result.poses
         return [mot_line(result.frame.index + 1, int(t) + 1, b, float(s))
                 for t, b, s in zip(poses.track_ids, poses.boxes, poses.box_scores)]
+
+
+class CsvSink(_TextLines):
+    """A table for pandas or a spreadsheet (``posetrack run --csv PATH``): one row per person per frame per joint,
+    every joint with its score (a reader applies its own threshold), columns as
+    ``schemas/poses-csv.tableschema.json`` (a Frictionless Table Schema) describes them::
+
+        frame,time,file,track_id,joint,x,y,score,box_x1,box_y1,box_x2,box_y2,box_score
+        12,0.48,,3,left_ankle,311.52,402.1,0.8731,280.4,150.2,340.9,410.7,0.9124
+
+    ``frame`` is the source's frame index, ``time`` its timestamp in seconds, ``file`` the frame's image file (an
+    image folder's; empty for a video), ``joint`` the joint's name in the run's layout, x/y and the box in image
+    pixels."""
+
+    COLUMNS = ("frame", "time", "file", "track_id", "joint", "x", "y", "score", "box_x1", "box_y1", "box_x2",
+               "box_y2", "box_score")
+    header = ",".join(COLUMNS) + "\n"
+
+    def lines(self, result: FrameResult) -> list[str]:
+        poses, frame = result.poses, result.frame
+        names = poses.skeleton.joints
+        table = io.StringIO()
+        rows = csv.writer(table, lineterminator="\n")
+        for t, box, box_score, keypoints, scores in zip(poses.track_ids, poses.boxes, poses.box_scores,
+                                                        poses.keypoints, poses.scores):
+            person = [*_rounded(box), round(float(box_score), 4)]
+            for name, (x, y), score in zip(names, keypoints, scores):
+                rows.writerow([frame.index, round(frame.timestamp, 4), frame.file or "", int(t), name,
+                               round(float(x), 2), round(float(y), 2), round(float(score), 4), *person])
+        return table.getvalue().splitlines()
 
 
 def _rounded(values: np.ndarray) -> list[float]:
@@ -321,30 +362,15 @@ class VideoSink(Sink):
 
 
 class WindowSink(Sink):
-    """The annotated frames in a display window; q or Esc sets ``stop`` (the run ends, keeping its results)."""
+    """The annotated frames in a display window (``io.window``); q or Esc sets ``stop`` (the run ends, keeping its
+    results), and so does closing the window."""
 
     def __init__(self, name: str = "posetrack", style: DrawStyle = DrawStyle()):
-        self.name, self.style = name, style
-        open_window(name)
+        self.style = style
+        self.window = open_window(name)
 
     def write(self, result: FrameResult) -> None:
-        import cv2
-
-        cv2.imshow(self.name, draw_poses(result.frame.image, result.poses, self.style, result.fps))
-        self.stop = cv2.waitKey(1) & 0xFF in (ord("q"), 27)
+        self.stop = self.window.show(draw_poses(result.frame.image, result.poses, self.style, result.fps))
 
     def close(self) -> None:
-        import cv2
-
-        cv2.destroyWindow(self.name)
-
-
-def open_window(name: str) -> None:
-    """Open a display window, or explain in one line why there is none."""
-    import cv2
-
-    try:
-        cv2.namedWindow(name, cv2.WINDOW_NORMAL)
-    except cv2.error:
-        raise PosetrackError("--show needs a display and OpenCV with GUI support (pip install opencv-python); "
-                             "this OpenCV build is headless") from None
+        self.window.close()

@@ -25,7 +25,16 @@ from posetrack.io.sources import Source, is_camera, is_stream, open_source
 from posetrack.models import DEMO_DETECTOR, DEMO_POSE
 from posetrack.options import Options, OutputOptions
 from posetrack.pipeline import Pipeline, StageTimes
-from posetrack.sinks import CocoKeypointsSink, JsonLinesSink, MotSink, PoseTrackJsonSink, Sink, VideoSink, WindowSink
+from posetrack.sinks import (
+    CocoKeypointsSink,
+    CsvSink,
+    JsonLinesSink,
+    MotSink,
+    PoseTrackJsonSink,
+    Sink,
+    VideoSink,
+    WindowSink,
+)
 from posetrack.synth.files import is_synthetic_clip
 
 
@@ -36,7 +45,7 @@ class RunSummary:
     from capture to result), for a live source the frames dropped (``--buffer latest``) and reconnections, and the
     indices of a video's damaged frames skipped; ``warmup_s``: the GPU warm-up when the pipeline was built;
     ``keyframes`` / ``extra_detections``: the detector's frames by the schedule, and off it per trigger
-    (``track.follow``)."""
+    (``track.follow``); ``stopped_by``: the signal that ended the run early (``SIGINT`` for Ctrl-C), if one did."""
 
     frames: int
     persons: int
@@ -53,6 +62,7 @@ class RunSummary:
     warmup_s: float = 0.0
     keyframes: int = 0
     extra_detections: dict[str, int] = field(default_factory=dict)
+    stopped_by: str | None = None
 
     @property
     def json_path(self) -> Path | None:
@@ -76,7 +86,8 @@ class RunSummary:
         skipped += f", {len(self.damaged)} damaged frames skipped" if self.damaged else ""
         wrote = "wrote " + " and ".join(str(p) for p in self.outputs) if self.outputs else "wrote nothing"
         backend = f"  [{self.backend}]" if self.backend else ""
-        lines = [f"{self.frames} frames, {self.persons} poses, {self.tracks} tracks{skipped}",
+        stopped = f" (stopped by {self.stopped_by})" if self.stopped_by else ""
+        lines = [f"{self.frames} frames{stopped}, {self.persons} poses, {self.tracks} tracks{skipped}",
                  f"FPS end to end {fps['total']:.1f}  (per stage alone: {stages}){backend}"]
         if self.warmup_s:
             lines.append(f"GPU warm-up {self.warmup_s:.1f} s when the pipeline was built (autotuning, CUDA graphs; "
@@ -106,7 +117,7 @@ class RunSummary:
                 "extra_detections": dict(self.extra_detections), "dropped": self.dropped,
                 "reconnects": self.reconnects, "broken_at": self.broken_at,
                 "skipped": [str(p) for p in self.skipped], "damaged": list(self.damaged), "warmup_s": self.warmup_s,
-                "backend": self.backend,
+                "backend": self.backend, "stopped_by": self.stopped_by,
                 "outputs": [str(p) for p in self.outputs]}
 
 
@@ -155,7 +166,7 @@ def track_video(reader: Source, pipeline: Pipeline, sinks: Sequence[Sink], *, pr
                 desc: str = "tracking") -> RunSummary:
     """Run ``pipeline`` over the opened source ``reader`` and write every result to each of ``sinks`` (closed on
     every exit path, so their files cover every finished frame). A stop signal ends the run between frames;
-    ``Interrupted`` is raised once the sinks are closed."""
+    ``Interrupted`` is raised once the sinks are closed, carrying the summary so far."""
     tracks: set[int] = set()
     frames = persons = 0
     latencies: list[float] = []
@@ -181,12 +192,13 @@ def track_video(reader: Source, pipeline: Pipeline, sinks: Sequence[Sink], *, pr
                                 persons=len(result.poses), dropped=reader.dropped, refresh=False)
             if stop or any(sink.stop for sink in sinks):
                 break
+    stopped_by = None if stop.signum is None else signal.Signals(stop.signum).name
     summary = RunSummary(frames, persons, len(tracks), pipeline.times, [p for s in sinks for p in s.outputs],
                          reader.broken_at, list(reader.skipped), pipeline.label, latencies, reader.dropped,
                          reader.reconnects, list(reader.damaged), pipeline.warmup_s, pipeline.follower.keyframes,
-                         dict(pipeline.follower.extra))
+                         dict(pipeline.follower.extra), stopped_by)
     if stop.signum is not None:
-        raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1])
+        raise Interrupted(stop.signum, f"stopped after {frames} frames; " + summary.lines()[-1], summary)
     return summary
 
 
@@ -205,11 +217,13 @@ def source_stem(source: str | Path | int) -> str:
 def default_sinks(out_dir: str | Path, stem: str, reader: Source, output: OutputOptions = OutputOptions()
                   ) -> list[Sink]:
     """The sinks of ``posetrack run``: ``OUT/<stem>.json`` (PoseTrack), ``OUT/<stem>.mp4`` (``output.video``),
-    ``OUT/<stem>.coco.json`` (``output.coco``), a window (``output.show``), JSON lines (``output.stream_json``) and
-    MOTChallenge text (``output.mot``: that file, or ``<stem>.txt`` in that folder)."""
+    ``OUT/<stem>.coco.json`` (``output.coco``), a window (``output.show``), JSON lines (``output.stream_json``),
+    MOTChallenge text (``output.mot``: that file, or ``<stem>.txt`` in that folder) and a CSV table (``output.csv``,
+    the same way)."""
     out_dir = Path(out_dir)
     threshold = output.keypoint_threshold
-    sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, threshold)]
+    sinks: list[Sink] = [PoseTrackJsonSink(out_dir / f"{stem}.json", sequence_name_for(stem), reader.size, threshold,
+                                           reader.files)]
     if output.show:
         sinks.append(WindowSink("posetrack", output.style()))
     if output.video:
@@ -219,9 +233,17 @@ def default_sinks(out_dir: str | Path, stem: str, reader: Source, output: Output
     if output.stream_json:
         sinks.append(JsonLinesSink(output.stream_json))
     if output.mot:
-        target = Path(output.mot)
-        sinks.append(MotSink(target if target.suffix.lower() == ".txt" else target / f"{stem}.txt"))
+        sinks.append(MotSink(file_or_folder(output.mot, stem, ".txt")))
+    if output.csv:
+        sinks.append(CsvSink(file_or_folder(output.csv, stem, ".csv")))
     return sinks
+
+
+def file_or_folder(target: str, stem: str, suffix: str) -> Path:
+    """``target`` itself where it names a ``suffix`` file, else ``target/<stem><suffix>`` (a folder of outputs, one
+    per video of a batch)."""
+    path = Path(target)
+    return path if path.suffix.lower() == suffix else path / f"{stem}{suffix}"
 
 
 def demo_models_warning(options: Options, sources: Sequence[object]) -> str | None:

@@ -6,6 +6,7 @@ are numpy; shapes and units are in each field.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +56,59 @@ def _two_ints(text: str) -> tuple[int, int] | None:
     return int(parts[0]), int(parts[1])
 
 
+def parse_position(text: str) -> tuple[float, str] | None:
+    """A position in a source written as a frame index (``300``) or seconds with an ``s`` suffix (``12.5s``):
+    (value, ``"frame"`` or ``"s"``); None if the text is neither."""
+    text = text.strip().lower()
+    try:
+        if text.endswith("s"):
+            seconds = float(text[:-1])
+            return (seconds, "s") if seconds >= 0 and math.isfinite(seconds) else None
+        return (float(int(text)), "frame") if int(text) >= 0 else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Span:
+    """The frames of a source a run takes: from ``start`` up to (not including) ``end`` (None: to the end), every
+    ``stride``-th. Frame indices are the source's."""
+
+    start: int = 0
+    end: int | None = None
+    stride: int = 1
+
+    @classmethod
+    def of(cls, start: str | None, end: str | None, stride: int, fps: float) -> Span:
+        """The span of ``--start``/``--end`` texts (``parse_position``; seconds at ``fps``)."""
+        return cls(frame_at(str(start), fps) if start else 0, frame_at(str(end), fps) if end else None, stride)
+
+    def __contains__(self, index: int) -> bool:
+        return self.start <= index and (self.end is None or index < self.end) and (index - self.start) % self.stride == 0
+
+    def past(self, index: int) -> bool:
+        """Whether no frame from ``index`` on is in the span."""
+        return self.end is not None and index >= self.end
+
+    def count(self, frames: int | None) -> int | None:
+        """How many of a source's ``frames`` (None: unknown) are in the span."""
+        if frames is None:
+            return None
+        stop = frames if self.end is None else min(frames, self.end)
+        return max(0, -(-(stop - self.start) // self.stride))
+
+    @property
+    def everything(self) -> bool:
+        return self == Span()
+
+
+def frame_at(text: str, fps: float) -> int:
+    """The first frame at a ``parse_position`` text: the index itself, or the first frame at or after that many
+    seconds at ``fps`` (frame i is at i / fps)."""
+    value, unit = parse_position(text) or (0.0, "frame")
+    return int(value) if unit == "frame" else math.ceil(value * fps - 1e-9)
+
+
 T = TypeVar("T")
 
 
@@ -92,6 +146,7 @@ class Frame:
         image: (H, W, 3) uint8, BGR.
         captured: ``time.monotonic()`` when the frame was read (latency is measured from it).
         on_device: the image's copies on devices (``device.frames.frame_on_device``); empty on a CPU run.
+        file: the image file the frame was read from (an image folder's, by name), None for a video.
     """
 
     index: int
@@ -99,6 +154,7 @@ class Frame:
     image: np.ndarray
     captured: float = field(default_factory=time.monotonic, compare=False)
     on_device: DeviceCopies = field(default_factory=DeviceCopies, compare=False, repr=False)
+    file: str | None = None
 
 
 @dataclass

@@ -94,6 +94,37 @@ def validate(instance: object, name: str) -> None:
     jsonschema.Draft202012Validator(schema(name), registry=registry).validate(instance)
 
 
+def validate_table(path: Path, name: str) -> list[dict]:
+    """Check the CSV file ``path`` against the Frictionless Table Schema ``schemas/<name>.tableschema.json``: the
+    header is its fields in order, every value parses as its field's type and meets its constraints (required,
+    minimum, maximum, enum), and the primary key is unique. Returns the rows, values parsed."""
+    import csv
+
+    table = json.loads((SCHEMAS / f"{name}.tableschema.json").read_text())
+    fields = table["fields"]
+    kinds = {"integer": int, "number": float, "string": str}
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        assert next(reader) == [fd["name"] for fd in fields], f"{path}: header"
+        rows = []
+        for n, values in enumerate(reader, 2):
+            row = {}
+            for fd, text in zip(fields, values, strict=True):
+                rules = fd.get("constraints", {})
+                if text == "":
+                    assert not rules.get("required"), f"{path}:{n}: {fd['name']} is required"
+                    row[fd["name"]] = None
+                    continue
+                value = kinds[fd["type"]](text)
+                assert value >= rules.get("minimum", value) and value <= rules.get("maximum", value), (n, fd, text)
+                assert "enum" not in rules or value in rules["enum"], (n, fd, text)
+                row[fd["name"]] = value
+            rows.append(row)
+    keys = [tuple(r[k] for k in table["primaryKey"]) for r in rows]
+    assert len(set(keys)) == len(keys), f"{path}: primary key {table['primaryKey']} repeats"
+    return rows
+
+
 def _cuda_available() -> bool:
     return torch.cuda.is_available()
 

@@ -316,7 +316,7 @@ def test_registered_models_are_fetched_and_run_by_the_command_line(registered, c
     assert " cached" in listed("tiny_hrnet_coco") and "not cached" not in listed("tiny_person_det")
     assert main(["models", "check", "tiny_hrnet_coco", "tiny_person_det"]) == 0
     checked = capsys.readouterr().out
-    assert "tiny_hrnet_coco: ONNX export" in checked and "tiny_person_det: ran a frame: 2 boxes" in checked
+    assert "tiny_hrnet_coco: ONNX export" in checked and "drawn people: 2 boxes over" in checked
 
 
 @pytest.mark.slow

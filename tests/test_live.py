@@ -116,19 +116,28 @@ def test_a_live_run_reports_latency_and_streams_json_lines(people, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_ends_a_live_run_cleanly_with_its_outputs(people, tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_a_stopped_live_run_keeps_its_outputs_and_summary(people, tmp_path, stop):
+    """Ctrl-C (how a live run normally ends) or SIGTERM: the finished frames are written, and so is the summary:
+    its lines with the latency, and ``--json``, saying what stopped the run."""
     with PacedMjpegServer(people, fps=30, until=threading.Event()) as server:  # a camera that never ends
-        run = live_run(server.url, tmp_path / "out", preexec_fn=as_from_a_terminal())
+        run = live_run(server.url, tmp_path / "out", "--json", tmp_path / "summary.json",
+                       preexec_fn=as_from_a_terminal())
         frames = []
         for line in run.stdout:
             frames.append(json.loads(line)["frame"])
             if len(frames) == 10:
-                run.send_signal(signal.SIGTERM)
+                run.send_signal(getattr(signal, stop))
         _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr[-2000:]
-    assert "interrupted by SIGTERM" in stderr.strip().splitlines()[-1]
+    assert run.returncode == 128 + getattr(signal, stop) and "Traceback" not in stderr, stderr[-2000:]
+    assert f"interrupted by {stop}; stopped after {len(frames)} frames" in stderr.strip().splitlines()[-1]
+    assert "latency p50" in stderr and "FPS end to end" in stderr  # the summary lines (stdout is the JSON lines')
     written = json.loads((tmp_path / "out" / "cam.json").read_text())  # finished frames kept, as for a file
     assert len(written["images"]) == frames[-1] + 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    jsonschema.validate(summary, schema("run-summary"))
+    assert summary["frames"] == len(frames) and summary["stopped_by"] == stop
+    assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["max"]
 
 
 @pytest.mark.slow

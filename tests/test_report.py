@@ -47,6 +47,17 @@ def test_a_slowed_backend_measures_slower(tiny_onnx):
     assert a.ceiling_fraction == pytest.approx(a.gflops_per_s / 100.0)
 
 
+def test_warm_up_goes_on_until_a_call_takes_as_long_as_the_one_before():
+    """A batch size's first calls build kernels (one such call once read as a 2.6 s row): warm-up ends only when
+    two calls in a row take about as long, after at least the calls asked for."""
+    from posetrack.bench.measure import warm_up
+
+    times = iter([2.6, 1.2, 0.031, 0.030, 0.030])
+    assert warm_up(lambda: next(times), 2) == 4
+    steady = iter([0.03] * 5)
+    assert warm_up(lambda: next(steady), 3) == 3
+
+
 def test_cpu_rows_are_timed_by_the_host_clock_around_run(tiny_onnx):
     from posetrack.backends import OrtBackend
 

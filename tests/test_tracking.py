@@ -419,3 +419,20 @@ def test_recovery_is_a_function_you_pass(rng):
     assert update.proposals.ids.tolist() == [0, 1]  # b is followed on, from where it was found
     nothing = tracker.update(_poses([a + 4]), recover=lambda missing, tracked: (missing.ids[:0], _poses([])))
     assert nothing.missing.ids.tolist() == [1]
+
+
+def test_a_recovered_pose_is_not_trusted_to_tell_people_apart(rng):
+    """A pose found only at a track's predicted box (no detector agreeing) continues the track, but in the next frame
+    that track is compared by its box alone; a detected pose is compared by its joints as well."""
+    from posetrack.track import iou_similarity
+
+    a, b = _person(rng, 100, 200), _person(rng, 400, 200)
+    tracker = PoseTracker(TrackerConfig(flow=None))
+    tracker.update(_poses([a, b]))
+    tracker.update(_poses([a + 2]), recover=lambda missing, tracked: (missing.ids, _poses([b + 2])))
+    tracks = tracker.predict(None).tracks
+    assert tracks.ids.tolist() == [0, 1] and tracks.detected.tolist() == [True, False]
+    later = _poses([a + 4, b + 4])
+    blended, boxes = tracker.similarity(tracks, later), iou_similarity(tracks, later)
+    np.testing.assert_allclose(blended[1], boxes[1])  # the recovered track: its box alone
+    assert not np.allclose(blended[0], boxes[0])  # the detected one: its pose too

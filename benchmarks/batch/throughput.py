@@ -19,7 +19,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from posetrack.batch import BatchOptions, track_videos
+from posetrack.batch import track_videos
+from posetrack.options import Options
 from posetrack.synth import PRESETS
 from posetrack.synth.files import write_clip
 
@@ -44,7 +45,7 @@ def main() -> None:
             for item in args.configs.split(","):
                 executor, workers = item.split(":")
                 start = time.perf_counter()
-                s = track_videos([clips], Path(tmp) / f"{item.replace(':', '-')}-{round_}", BatchOptions(video=False),
+                s = track_videos([clips], Path(tmp) / f"{item.replace(':', '-')}-{round_}", Options.demo(output__video=False),
                                  executor, int(workers), progress=False)
                 walls.setdefault(item, []).append(time.perf_counter() - start)
                 last[item] = s

@@ -18,7 +18,8 @@ import numpy as np
 from posetrack.annotate import draw_poses
 from posetrack.bench.measure import environment
 from posetrack.bench.stress import stress
-from posetrack.io.video import VideoReader, VideoWriter
+from posetrack.io.sources import open_source
+from posetrack.io.video import VideoWriter
 from posetrack.sinks import VideoSink
 from posetrack.synth import PRESETS, SyntheticVideo
 from posetrack.synth.files import write_clip
@@ -43,10 +44,12 @@ def decode_draw_encode(scene, seed: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         video, _ = write_clip(scene, seed, tmp, f"{seed}00_mpii_host")
         start, count = time.perf_counter(), 0
-        for _ in VideoReader(video):
-            count += 1
+        with open_source(video) as reader:
+            for _ in reader:
+                count += 1
         out = {"decode_ms": per_frame_ms(time.perf_counter() - start, count)}
-        frames = list(VideoReader(video))
+        with open_source(video) as reader:
+            frames = list(reader)
         truth = [t for _, t in SyntheticVideo(scene, seed)]
         results = [FrameResult(f, Detections.empty(), TrackedPoses(
             t.keypoints, np.where(t.visibility > 0, 0.9, 0.1).astype(np.float32), t.boxes,

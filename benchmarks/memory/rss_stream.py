@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posetrack.assemble import RunOptions, build_pipeline
+from posetrack.assemble import build_pipeline
+from posetrack.io.sources import Source
+from posetrack.options import Options, OutputOptions
 from posetrack.synth import PRESETS
 from posetrack.synth.scene import SyntheticVideo
 from posetrack.track_video import default_sinks, track_video
@@ -40,24 +42,30 @@ def rss_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-class SyntheticStream:
-    """A reader (what ``track_video`` iterates) over a synthetic clip rendered frame by frame as it is read. With
-    ``keep_boxes`` each frame's ground-truth boxes wait in ``boxes`` for ``TruthBoxes`` (which pops them)."""
+class SyntheticStream(Source):
+    """A source over a synthetic clip rendered frame by frame as it is read. With ``keep_boxes`` each frame's
+    ground-truth boxes wait in ``boxes`` for ``TruthBoxes`` (which pops them)."""
 
     def __init__(self, frames: int, size: tuple[int, int], people: int, seed: int, keep_boxes: bool = False):
+        super().__init__("synthetic stream")
         self.config = replace(PRESETS["easy"], frames=frames, size=size, people=people)
-        self.seed, self.fps, self.size, self.frame_count = seed, self.config.fps, size, frames
-        self.broken_at, self.skipped = None, []
+        self.fps, self.frame_count = self.config.fps, frames
         self.keep_boxes, self.boxes = keep_boxes, {}
+        self._video = iter(SyntheticVideo(self.config, seed))
 
-    def __iter__(self) -> Iterator[Frame]:
-        for frame, truth in SyntheticVideo(self.config, self.seed):
-            if self.keep_boxes:
-                self.boxes[frame.index] = truth.boxes
-            yield frame
+    def _peek(self) -> Frame:
+        return self._next()
 
-    def close(self) -> None:
-        pass
+    def _next(self) -> Frame:
+        frame, truth = next(self._video)
+        if self.keep_boxes:
+            self.boxes[frame.index] = truth.boxes
+        return frame
+
+    def _frames(self) -> Iterator[Frame]:
+        yield self._first_frame()
+        for _ in range(self.config.frames - 1):
+            yield self._next()
 
 
 class TruthBoxes:
@@ -72,8 +80,8 @@ class TruthBoxes:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    stream = SyntheticStream(args.frames, args.size, args.people, args.seed, keep_boxes=args.truth_boxes)
-    pipeline = build_pipeline(RunOptions())
+    stream = SyntheticStream(args.frames, args.size, args.people, args.seed, keep_boxes=args.truth_boxes).open()
+    pipeline = build_pipeline(Options.demo())
     if args.truth_boxes:
         pipeline.detector = TruthBoxes(stream)
     samples: list[tuple[float, int, float]] = []
@@ -94,11 +102,11 @@ def measure(args: argparse.Namespace) -> dict:
             take()
 
     out = Path(tempfile.mkdtemp(prefix="posetrack-rss-")) if not args.keep else args.out / "run"
-    sinks = default_sinks(out, "000000_mpii_stream", stream, video=args.video)  # type: ignore[arg-type]
+    sinks = default_sinks(out, "000000_mpii_stream", stream, OutputOptions(video=args.video))
     sampler = threading.Thread(target=sample, daemon=True)
     take()
     sampler.start()
-    summary = track_video(stream, pipeline, sinks, progress=not args.quiet)  # type: ignore[arg-type]
+    summary = track_video(stream, pipeline, sinks, progress=not args.quiet)
     done.set()
     sampler.join()
     take()

@@ -5,17 +5,20 @@ TrackEval, ``tests/test_mot_eval.py``).
 Rows, per sequence (TUD-Campus, TUD-Stadtmitte) and input (ground-truth boxes, public Faster R-CNN detections,
 YOLOX-nano boxes), each with its real poses (``poses-*.npz`` → COCO keypoint results, ``convert.py``):
 
-- ``posetrack``: ``posetrack run SOURCE --poses POSES.json`` (the tracker on its own, default settings);
+- ``posetrack``: ``posetrack run SOURCE --poses POSES.json`` (the tracker on its own, default settings: output
+  boxes are the tracks' Kalman estimates);
+- ``posetrack detector boxes``: the same with ``[tracker] box = "detector"`` (each output box the input box);
 - ``posetrack box-only``: the same with ``[tracker] similarity = "iou"`` from a ``--config`` file;
 - the peers (``peers.py``, in their own environment, ``setup_peers.sh``): boxmot ByteTrack, OC-SORT, BoT-SORT
-  (no ReID), supervision ByteTrack, their documented defaults at 25 fps;
+  (no ReID), supervision ByteTrack, their documented defaults at 25 fps, each output box the input box it tracks
+  (as the issue's baselines were scored), and the boxmot ones again with their own (Kalman) boxes;
 
 and end to end (input ``run``): ``posetrack run SOURCE --detector yolox_nano_coco.onnx --pose-model demo`` (read
 with no sidecar), with its default tracker and box-only.
 
     bash benchmarks/real/setup_peers.sh                 # once: the peers' environment
     python benchmarks/real/run.py                       # → benchmarks/real/results.json and tables.md
-    python benchmarks/real/run.py --no-peers --out /tmp/try --config my.toml   # a tracker variant, posetrack rows only
+    python benchmarks/real/run.py --no-peers --out /tmp/try --config my.toml   # a variant as the posetrack row
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +45,9 @@ REAL = Path(os.environ.get("POSETRACK_REAL_DATA") or ROOT.parent / "shared" / "r
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
 INPUTS = {"gt": "ground-truth boxes", "det": "public Faster R-CNN", "yolox": "YOLOX-nano"}
 PEERS = ("boxmot-bytetrack", "boxmot-ocsort", "boxmot-botsort", "supervision-bytetrack")
+OWN_BOXES = ("boxmot-bytetrack", "boxmot-ocsort", "boxmot-botsort")  # supervision outputs the input boxes
+VARIANTS = {"posetrack": "", "posetrack detector boxes": '[tracker]\nbox = "detector"\n',
+            "posetrack box-only": '[tracker]\nsimilarity = "iou"\n'}
 PEER_PYTHON = Path(os.environ.get("PEERS", "/tmp/peers-real")) / "env" / "bin" / "python"
 SHOWN = ("mota", "idf1", "hota", "idsw", "fp", "fn", "tp")
 
@@ -73,39 +80,44 @@ def main() -> None:
     p.add_argument("--config", type=Path, help="a tracker variant's options file for the posetrack rows")
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--no-end-to-end", action="store_true")
+    p.add_argument("--work", type=Path, help="keep the converted poses and every MOT file there (default: a "
+                                             "temporary folder)")
     args = p.parse_args()
     if not (REAL / "README.md").is_file():
         print(f"no real data at {REAL}: nothing to measure")
         return
-    work = args.out / "work"
-    iou = work / "box-only.toml"
-    iou.parent.mkdir(parents=True, exist_ok=True)
-    iou.write_text('[tracker]\nsimilarity = "iou"\n')
-    config = ["--config", str(args.config)] if args.config else []
+    work = args.work or Path(tempfile.mkdtemp(prefix="posetrack-real-"))
+    work.mkdir(parents=True, exist_ok=True)
+    configs = {}
+    for tracker, text in VARIANTS.items():
+        path = work / f"{tracker.replace(' ', '-')}.toml"
+        path.write_text(text)
+        configs[tracker] = ["--config", str(args.config if args.config and tracker == "posetrack" else path)]
     rows = []
     for seq in SEQUENCES:
         for name in INPUTS:
             npz = REAL / seq / f"poses-{name}.npz"
             poses = convert(npz, work / seq / f"poses-{name}.json")
-            runs = {"posetrack": config, "posetrack box-only": ["--config", str(iou)]}
-            for tracker, extra in runs.items():
+            for tracker, config in configs.items():
                 mot = work / "mot" / tracker.replace(" ", "-") / f"{seq}-{name}.txt"
-                seconds = posetrack_run([str(source(seq)), "--poses", str(poses), *extra], work / "out", mot)
+                seconds = posetrack_run([str(source(seq)), "--poses", str(poses), *config], work / "out", mot)
                 rows.append({"sequence": seq, "input": name, "tracker": tracker, "seconds": round(seconds, 1),
                              **score(seq, mot)})
-            for peer in () if args.no_peers else PEERS:
-                mot = work / "mot" / peer / f"{seq}-{name}.txt"
+            for peer, own in [] if args.no_peers else [(p, False) for p in PEERS] + [(p, True) for p in OWN_BOXES]:
+                label = f"{peer} (own boxes)" if own else peer
+                mot = work / "mot" / label.replace(" ", "-") / f"{seq}-{name}.txt"
                 subprocess.run([str(PEER_PYTHON), "-W", "ignore", str(HERE / "peers.py"), peer, str(npz),
-                                str(source(seq)), str(mot)], check=True, capture_output=True)
-                rows.append({"sequence": seq, "input": name, "tracker": peer, **score(seq, mot)})
+                                str(source(seq)), str(mot), *(["own"] if own else [])], check=True,
+                               capture_output=True)
+                rows.append({"sequence": seq, "input": name, "tracker": label, **score(seq, mot)})
             print(f"{seq} {name}: " + "  ".join(f"{r['tracker']} {100 * r['mota']:.1f}/{100 * r['idf1']:.1f}"
                                               for r in rows if r["sequence"] == seq and r["input"] == name),
                   flush=True)
         if not args.no_end_to_end:
             detector = ["--detector", str(REAL / "models" / "yolox_nano_coco.onnx"), "--pose-model", "demo"]
-            for tracker, extra in {"posetrack": config, "posetrack box-only": ["--config", str(iou)]}.items():
+            for tracker in ("posetrack", "posetrack box-only"):
                 mot = work / "mot" / f"run-{tracker.replace(' ', '-')}" / f"{seq}.txt"
-                seconds = posetrack_run([str(source(seq)), *detector, *extra], work / "out", mot)
+                seconds = posetrack_run([str(source(seq)), *detector, *configs[tracker]], work / "out", mot)
                 rows.append({"sequence": seq, "input": "run", "tracker": tracker, "seconds": round(seconds, 1),
                              **score(seq, mot)})
     (args.out / "results.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
@@ -114,8 +126,23 @@ def main() -> None:
 
 
 def tables(rows: list[dict]) -> str:
-    """One Markdown table per sequence and input: MOTA / IDF1 / HOTA in percent, switches, FP, FN."""
-    out = []
+    """The aims first (posetrack against the best peer of each case, end to end against its own box-only mode),
+    then one Markdown table per sequence and input: MOTA / IDF1 / HOTA in percent, switches, FP, FN."""
+    out = ["### posetrack against the best box tracker (each metric's best of the peers' rows)", "",
+           "| sequence, input | posetrack MOTA / IDF1 / IDSW | best peer MOTA | best peer IDF1 | dMOTA | dIDF1 |",
+           "|---|---|---|---|---|---|"]
+    for seq in SEQUENCES:
+        for name, title in INPUTS.items():
+            mine = [r for r in rows if r["sequence"] == seq and r["input"] == name]
+            ours = next((r for r in mine if r["tracker"] == "posetrack"), None)
+            peers = [r for r in mine if not r["tracker"].startswith("posetrack")]
+            if ours is None or not peers:
+                continue
+            mota, idf1 = max(peers, key=lambda r: r["mota"]), max(peers, key=lambda r: r["idf1"])
+            out.append(f"| {seq}, {title} | {100 * ours['mota']:.1f} / {100 * ours['idf1']:.1f} / {ours['idsw']} | "
+                       f"{100 * mota['mota']:.1f} ({mota['tracker']}) | {100 * idf1['idf1']:.1f} ({idf1['tracker']}) | "
+                       f"{100 * (ours['mota'] - mota['mota']):+.1f} | {100 * (ours['idf1'] - idf1['idf1']):+.1f} |")
+    out.append("")
     for seq in SEQUENCES:
         for name, title in {**INPUTS, "run": "end to end, YOLOX-nano + demo poses"}.items():
             mine = [r for r in rows if r["sequence"] == seq and r["input"] == name]

@@ -1,8 +1,9 @@
 """Measuring: latency and throughput of backends, speed-ups from alternating rounds, the convolution ceiling,
 FLOP counts, heatmap agreement, the tracker's cost and quality, the synthetic world's speed, and the environment.
 
-Numbers come from real runs only: warm-up calls first, then at least ``repeats`` timed calls (more for fast ones,
-up to a time budget) with ``time.perf_counter``; every result is a plain dataclass the reports print.
+Numbers come from real runs only: warm-up calls first (until a call's time settles, ``warm_up``), then at least
+``repeats`` timed calls (more for fast ones, up to a time budget) with ``time.perf_counter``; every result is a
+plain dataclass the reports print.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmu
     How a call is timed depends on ``device`` and the backend (``timed_call``)."""
     x = np.random.default_rng(seed).standard_normal((batch, *input_shape), dtype=np.float32)
     call, timer = timed_call(backend, x, device)
-    for _ in range(warmup):
-        call()
+    warm_up(call, warmup)
     samples: list[float] = []
     begin = time.perf_counter()
     while len(samples) < repeats or (time.perf_counter() - begin < min_seconds and len(samples) < 10_000):
@@ -62,6 +62,20 @@ def measure(backend: Backend, input_shape: tuple[int, ...], batch: int, *, warmu
     median = float(np.median(samples))
     return Latency(backend.name, batch, len(samples), median * 1e3, float(np.percentile(samples, 90)) * 1e3,
                    float(np.percentile(samples, 99)) * 1e3, median * 1e3 / batch, batch / median, timer)
+
+
+def warm_up(call: Callable[[], float], at_least: int, budget_s: float = 10.0) -> int:
+    """Untimed calls until a call's time settles (two in a row within a quarter of each other), at least
+    ``at_least`` of them: a new batch size makes oneDNN build its kernels, a GPU autotune, for more calls than a
+    fixed count covers (one such call once read as a 2.6 s row). Gives up waiting after ``budget_s``."""
+    start, last, calls = time.perf_counter(), None, 0
+    while True:
+        took = call()
+        calls += 1
+        settled = last is not None and abs(took - last) <= 0.25 * max(took, last)
+        if calls >= at_least and (settled or time.perf_counter() - start > budget_s):
+            return calls
+        last = took
 
 
 WALL = "wall"

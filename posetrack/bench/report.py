@@ -72,7 +72,9 @@ def _markdown(report: Report, plots: list[str]) -> str:
                 ""] if report.interrupted else []),
              "## Ceiling", "", *[_ceiling_line(c) for c in report.ceilings.values()], "",
              "Engine rows give each model's achieved GFLOP/s (FLOPs per item × items/s) as a fraction of the ceiling "
-             "of the device they ran on; INT8 rows count the same FLOPs, so integer kernels can pass 1.0.", "",
+             "of the device they ran on. The ceiling is a float32 convolution: FP16, BF16 and INT8 rows count the "
+             "same FLOPs done by faster kernels (half-width or integer arithmetic, tensor cores), so they can pass "
+             "1.0; an FP32 row above 1.0 means the ceiling was measured in a slow phase of the machine.", "",
              "## Engines: latency and throughput", "",
              "Timer: `wall` = host clock around a call with host arrays in and out (CPU rows); on a GPU every backend "
              "is timed by CUDA events on the device's stream around the same span: the network call with its input "
@@ -118,17 +120,18 @@ def _plots(report: Report, out_dir: Path, stem: str) -> list[Path]:
                 rows = [r for r in report.engines if (r.model, r.backend, r.precision) == (model, backend, precision)]
                 ax.plot([r.batch for r in rows], [r.ms_per_item for r in rows], "o-", label=f"{backend} {precision}")
             ax.set(title=model, xlabel="batch", ylabel="ms per item", xscale="log", yscale="log")
+            _plain_log_axes(ax, sorted({r.batch for r in report.engines if r.model == model}))
             ax.legend(fontsize=7)
         paths.append(_save(fig, out_dir / f"{stem}-latency.png"))
     panels = _speed_accuracy_panels(report)
     if panels:
         fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
         for ax, (title, (xlabel, ylabel), points) in zip(axes[0], panels):
-            for label, speed, acc in points:
-                ax.scatter(speed, acc)
-                ax.annotate(label, (speed, acc), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            for (label, speed, acc), marker in zip(points, "osD^vP*Xhp<>"):  # a legend, not labels that overlap
+                ax.scatter(speed, acc, marker=marker, s=40, label=label)
             ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-            ax.margins(x=0.25)
+            ax.legend(fontsize=7)
+            ax.margins(x=0.15)
             ys = [p[2] for p in points]
             unit = 1.0 if ylabel == "MOTA" else 0.01  # at least ±1 point: small differences are not inflated
             ax.set_ylim(min(ys) - unit, max(ys) + unit)
@@ -141,6 +144,19 @@ def _plots(report: Report, out_dir: Path, stem: str) -> list[Path]:
         ax.legend()
         paths.append(_save(fig, out_dir / f"{stem}-tracker.png"))
     return paths
+
+
+def _plain_log_axes(ax, xticks: list[int]) -> None:
+    """Log axes labelled in plain numbers (``20``, not ``2×10^1``): the batch sizes on x, 1-2-5 steps on y."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.set_xticks(xticks)
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _speed_accuracy_panels(report: Report) -> list[tuple[str, tuple[str, str], list[tuple[str, float, float]]]]:

@@ -307,7 +307,9 @@ class BenchSuite:
                     row = engine_row(label, precision, backend, subject.shape, batch, options, gflop, ceiling)
                     report.engines.append(row)
                     self._say(f"{label:28s} {row.backend:32s} {precision} batch {batch:2d}: {row.ms_per_item:8.3f} "
-                              f"ms/item {row.items_per_s:9.1f}/s  {100 * row.ceiling_fraction:5.1f}% of ceiling")
+                              f"ms/item {row.items_per_s:9.1f}/s  {100 * row.ceiling_fraction:5.1f}% of ceiling"
+                              + (" (FP32's FLOPs in lower-precision kernels: above 100% is possible)"
+                                 if precision != "fp32" and row.ceiling_fraction > 1 else ""))
                 if precision == "fp32":
                     fp32[graphs] = backend
                 elif graphs in fp32:

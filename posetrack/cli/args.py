@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from posetrack.options import SECTIONS, Options, Rule
+from posetrack.options import SECTIONS, OneEuroConfig, Options, Rule
 from posetrack.types import Size, parse_hxw, parse_wxh
 
 
@@ -96,7 +96,8 @@ def add_device_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: s
 class Flag:
     """A flag that sets an option: ``--names`` → ``sections``' ``field`` (several: ``--precision`` sets both
     networks'), in the ``--help`` group ``group``. ``value``: what a store-true flag stores (False for ``--no-x``);
-    ``help``: instead of the field's own (a negated flag's)."""
+    ``help``: instead of the field's own (a negated flag's). ``parse``: for a field no text converts to, the flag's
+    value → the field's (the flag then takes an optional value, ``const`` when it is left out)."""
 
     names: tuple[str, ...]
     sections: tuple[str, ...]
@@ -105,6 +106,8 @@ class Flag:
     metavar: str | None = None
     value: bool | None = None
     help: str | None = None
+    parse: Callable[[str], Any] | None = None
+    const: str | None = None
 
     @property
     def dest(self) -> str:
@@ -115,6 +118,18 @@ def _flag(names: str, where: str, group: str, metavar: str | None = None, **kw: 
     sections, _, name = where.rpartition(".")
     return Flag(tuple(names.split()), tuple(sections.split("+")), name, group, metavar, **kw)
 
+
+def smoothing(text: str) -> OneEuroConfig:
+    """``--smooth HZ``: One-Euro smoothing with cutoff ``HZ`` at rest (its other settings the defaults)."""
+    hz = positive(float)(text)
+    return OneEuroConfig(min_cutoff=float(hz))
+
+
+SMOOTH_HELP = ("smooth the output keypoints over time (One-Euro filter, per track; identities unchanged); HZ: its "
+               f"cutoff at rest (default {OneEuroConfig().min_cutoff}; lower: smoother, more lag). Its lag with the "
+               "default: about 60 ms for a joint moving 20 px/s, 30 ms at 100 px/s, 16 ms at 300 px/s, never more "
+               "than 7 px; for looks and motion analysis, not for scores (PoseTrack's metrics count the lag as "
+               "misses)")
 
 # (later flags win where two set one field: --detector-precision over --precision)
 FLAGS = (
@@ -149,12 +164,19 @@ FLAGS = (
     _flag("--line-width", "output.line_width", "outputs", "PX"),
     _flag("--stream-json", "output.stream_json", "outputs", "PATH|-"),
     _flag("--mot", "output.mot", "outputs", "PATH"),
+    _flag("--csv", "output.csv", "outputs", "PATH"),
+    _flag("--smooth", "tracker.smoothing", "outputs", "HZ", parse=smoothing, const=str(OneEuroConfig().min_cutoff),
+          help=SMOOTH_HELP),
+    _flag("--start", "runtime.start", "frames", "FRAME|SECONDS"),
+    _flag("--end", "runtime.end", "frames", "FRAME|SECONDS"),
+    _flag("--stride", "runtime.stride", "frames", "N"),
     _flag("--buffer", "runtime.buffer", "live"),
     _flag("--reconnect", "runtime.reconnect", "live", "N"),
 )
 
 GROUPS = {"models": "models", "keyframes": "keyframes (real time: the detector on some frames only)",
           "runtime": "runtime", "outputs": "outputs",
+          "frames": "which frames (outputs keep the source's frame numbers)",
           "live": "live sources (camera index, rtsp://, rtmp://, http(s)://, tcp://, udp://, srt://)"}
 SIZE_FIELDS = {"input_size", "imgsz"}  # network inputs: height x width, sides multiples of 32
 
@@ -183,6 +205,9 @@ def _argument(flag: Flag) -> dict[str, Any]:
     help_text = flag.help or spec.metadata.get("help", "")
     if flag.value is not None:
         return {"action": "store_const", "const": flag.value, "default": None, "help": help_text}
+    if flag.parse is not None:
+        return {"nargs": "?", "const": flag.const, "type": flag.parse, "default": None, "metavar": flag.metavar,
+                "help": help_text}
     kind = _base_type(cls, flag.field)
     kw: dict[str, Any] = {"default": None, "metavar": flag.metavar}
     if kind is bool:
@@ -246,6 +271,8 @@ def options_from_args(args: argparse.Namespace, base: Options | None = None) -> 
             continue
         if value in ("on", "off") and _base_type(SECTIONS[flag.sections[0]], flag.field) is bool:
             value = value == "on"
+        if flag.parse is not None and isinstance(value, str):  # argparse leaves ``const`` as it is
+            value = flag.parse(value)
         for section in flag.sections:
             changes.setdefault(section, {})[flag.field] = str(value) if flag.field == "model" else value
     return options.updated(changes, "options")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from posetrack.cli.args import add_run_args, options_from_args, positive
-from posetrack.errors import PosetrackError
+from posetrack.errors import Interrupted, PosetrackError
 
 log = logging.getLogger("posetrack")
 
@@ -119,16 +121,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_batch(args, options)
     from posetrack.assemble import build_pipeline
     from posetrack.io.sources import open_source
-    from posetrack.sinks import open_window
+    from posetrack.io.window import open_window
     from posetrack.track_video import run_video
 
     source = args.sources[0]
     reader = open_source(source, options.runtime)  # a bad source fails here, before the models load
+    frame_rate = reader.fps / options.runtime.stride  # of the frames tracked: smoothing's time step
+    options = options.updated({"tracker": {"fps": frame_rate}}, "the source")
     if options.output.show:
-        open_window("posetrack")
-    summary = run_video(source, args.out, build_pipeline(options), options.output, reader=reader)
+        open_window("posetrack").close()  # no display: said now, before the models load
+    with summary_on_stop(args):
+        summary = run_video(source, args.out, build_pipeline(options), options.output, reader=reader)
     _print_summary(summary, args)
     return _report_break(summary)
+
+
+@contextmanager
+def summary_on_stop(args: argparse.Namespace) -> Iterator[None]:
+    """A run stopped by a signal (Ctrl-C: how a live run ends) still prints its summary and writes ``--json``,
+    for the frames it tracked; the exit status stays the signal's."""
+    try:
+        yield
+    except Interrupted as stop:
+        from posetrack.track_video import RunSummary
+
+        if isinstance(stop.summary, RunSummary):
+            _print_summary(stop.summary, args)
+            stop.kept = f"stopped after {stop.summary.frames} frames"
+        raise
 
 
 def _print_summary(summary, args: argparse.Namespace) -> None:
@@ -168,7 +188,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     pipeline = build_pipeline(options)  # a bad option fails here, before anything is written
     clip = render_clip(args.out / "gt", args.preset, args.frames, args.seed)
     print(f"rendered {clip} ({args.frames} frames, preset {args.preset}) with ground truth")
-    scored = track_and_score(clip, pipeline, args.out / "pred", options.output)
+    with summary_on_stop(args):
+        scored = track_and_score(clip, pipeline, args.out / "pred", options.output)
     _print_summary(scored.summary, args)
     print(scored.report.table())
     line = scored.line()

@@ -195,7 +195,7 @@ class PoseTrackMetrics:
         return {"IDF1": self.total("idf1"), "IDP": self.total("idp"), "IDR": self.total("idr")}
 
     def table(self) -> str:
-        """The two tables poseval prints."""
+        """The two tables poseval prints, each under poseval's title."""
         def cells(values):
             return "".join("{:>5} &".format(f"{v:1.1f}") for v in values[:-1]) + "{:>5} \\\\".format(f"{values[-1]:1.1f}")
         ap = self.grouped("ap")
@@ -204,7 +204,8 @@ class PoseTrackMetrics:
         mot_head = ("& MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTP & Prec & Rec  \\\\\n"
                     "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total& Total& Total& Total\\\\")
         mot_row = [*list(mota.values()), self.total("motp"), self.total("precision"), self.total("recall")]
-        return f"{head}\n&{cells(list(ap.values()))}\n\n{mot_head}\n&{cells(mot_row)}"
+        return (f"Average Precision (AP) metric:\n{head}\n&{cells(list(ap.values()))}\n\n"
+                f"Multiple Object Tracking (MOT) metrics:\n{mot_head}\n&{cells(mot_row)}")
 
 
 def evaluate(pairs: list[tuple[PoseTrackSequence, PoseTrackSequence]]) -> PoseTrackMetrics:

@@ -61,7 +61,8 @@ class TrackingReport:
         parts = [self.poseval.table()] if self.poseval is not None and "poseval" in self.metrics else []
         line = self.headline()
         if set(line) - {"MOTA"} or "poseval" not in self.metrics:
-            parts.append("& " + " & ".join(f"{k:>5}" for k in line) + " \\\\\n& "
+            parts.append("Tracking metrics (keypoints; HOTA as the PoseTrack21 kit computes it):\n"
+                         "& " + " & ".join(f"{k:>5}" for k in line) + " \\\\\n& "
                          + " & ".join(f"{v:5.1f}" for v in line.values()) + " \\\\")
         return "\n\n".join(parts)
 

@@ -115,12 +115,16 @@ def image_id(name: str, index: int) -> int:
 
 
 def frame_entries(name: str, split: str, index: int, frame: PoseTrackFrame, width: int, height: int,
-                  nframes: int | None = None) -> tuple[dict, list[dict]]:
-    """The ``images`` entry and the ``annotations`` of frame ``index`` (``nframes`` may be filled in later)."""
+                  nframes: int | None = None, file: str | None = None) -> tuple[dict, list[dict]]:
+    """The ``images`` entry and the ``annotations`` of frame ``index`` (``nframes`` may be filled in later).
+    ``file``: the image file the frame was read from (an image folder's), written as ``source_file``: PoseTrack's
+    ``file_name`` must stay ``images/<split>/<sequence>/<6 digits>.jpg``, which poseval parses."""
     iid = image_id(name, index)
     image = {"file_name": f"images/{split}/{name}/{index:06d}.jpg", "id": iid, "frame_id": iid,
              "vid_id": name.split("_", 1)[0], "nframes": nframes, "is_labeled": bool(frame.is_labeled),
              "has_no_densepose": True, "width": int(width), "height": int(height)}
+    if file is not None:
+        image["source_file"] = file
     if frame.ignore_regions:
         image["ignore_regions_x"] = [[_r(v) for v in poly[:, 0]] for poly in frame.ignore_regions]
         image["ignore_regions_y"] = [[_r(v) for v in poly[:, 1]] for poly in frame.ignore_regions]

@@ -6,9 +6,10 @@ reconnected the same way everywhere.
   warning and listed in ``damaged``; the frames after it keep their place in the video, from the container's time
   stamp of the next frame decoded, so results match the video frame for frame. A video that stops decoding before
   the end its container announces sets ``broken_at``.
-- ``FolderSource``: an image folder, sorted by name; an unreadable image (or one outside the size range) is
-  skipped with a warning and listed in ``skipped``, the others keep their place in the folder as their index. Images
-  may differ in size: each frame has its own.
+- ``FolderSource``: an image folder, sorted by name; an unreadable image (a truncated JPEG, or one outside the size
+  range) is skipped with a warning and listed in ``skipped``, the others keep their place in the folder as their
+  index and their file name (``Frame.file``, which every output that has a place for it names). Images may differ
+  in size: each frame has its own.
 - ``LiveSource``: a camera index, or a URL OpenCV's FFmpeg backend opens (``rtsp://``, ``rtmp://``, ``http(s)://``
   MJPEG included, ``tcp://``, ``udp://``, ``srt://``; used exactly as given). Frames keep the source's numbering
   (a frame's ``index`` counts every frame decoded, dropped ones included). A live source that breaks off is reopened
@@ -41,7 +42,7 @@ import numpy as np
 
 from posetrack.errors import PosetrackError
 from posetrack.options import RuntimeOptions, queue_size
-from posetrack.types import Frame, Size
+from posetrack.types import Frame, Size, Span
 
 log = logging.getLogger("posetrack")
 
@@ -81,6 +82,9 @@ class Source:
         skipped: image files skipped so far. damaged: indices of a video's frames skipped as undecodable.
         dropped: live frames replaced by a newer one before the pipeline took them. reconnects: reopenings.
         broken_at: the frame where a video broke off before its announced end, or None.
+        files: an image folder's file names, by frame index (empty for other sources).
+        span: the frames taken (``--start``/``--end``/``--stride``); the others are read past (a folder's are not
+            even read), and ``frame_count`` counts the span's.
     """
 
     live = False
@@ -94,6 +98,8 @@ class Source:
         self.damaged: list[int] = []
         self.dropped = self.reconnects = 0
         self.broken_at: int | None = None
+        self.files: list[str] = []
+        self.span = Span()
         self._first: Frame | None = None
         self._closed = threading.Event()
 
@@ -113,7 +119,21 @@ class Source:
     def __iter__(self) -> Iterator[Frame]:
         if self._first is None:
             raise RuntimeError("iterate an opened source (open_source)")
-        return self._newest() if self.buffer == "latest" else self._frames()
+        frames = self._newest() if self.buffer == "latest" else self._frames()
+        return frames if self.span.everything else self._within(frames)
+
+    def _within(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            if self.span.past(frame.index):
+                return
+            if frame.index in self.span:
+                yield frame
+
+    def select(self, span: Span) -> None:
+        """Take only the frames of ``span`` (before iterating)."""
+        self.span = span
+        if self.frame_count is not None:
+            self.frame_count = span.count(self.frame_count)
 
     def _first_frame(self) -> Frame:
         """The frame read on opening. A file's is stamped again now: it was read before the pipeline was built,
@@ -184,6 +204,7 @@ class FolderSource(Source):
         if not self._files:
             raise PosetrackError(f"{self.path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self.frame_count = len(self._files)
+        self.files = [p.name for p in self._files]
         first = next(self._images(0), None)
         if first is None:
             raise PosetrackError(f"{self.path}: no usable image (e.g. {self._why_skipped})")
@@ -197,17 +218,18 @@ class FolderSource(Source):
     def _images(self, start: int) -> Iterator[Frame]:
         """The folder's readable images from index ``start``; the others are skipped with a warning."""
         for i in range(start, len(self._files)):
-            if self._closed.is_set():
+            if self._closed.is_set() or (self._first is not None and self.span.past(i)):
                 return
+            if self._first is not None and i not in self.span:
+                continue  # outside --start/--end/--stride: not even read
             path = self._files[i]
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            reason = "unreadable image" if image is None else size_problem(image)
-            if image is None or reason:
+            image, reason = read_image(path)
+            if image is None:
                 self.skipped.append(path)
                 self._why_skipped = f"{path.name}: {reason}"
                 log.warning("skipped %s: %s", path, reason)
                 continue
-            yield Frame(i, i / self.fps, image)
+            yield Frame(i, i / self.fps, image, file=path.name)
 
 
 class _CaptureSource(Source):
@@ -349,7 +371,13 @@ def open_source(source: str | int | Path, runtime: RuntimeOptions | None = None)
         opened = FolderSource(path, buffer) if path.is_dir() else FileSource(path, buffer)
     opened.queue_size = queue_size(runtime, opened.buffer)
     try:
-        return opened.open()
+        opened.open()
+        span = Span.of(runtime.start, runtime.end, runtime.stride, opened.fps)
+        if opened.frame_count is not None and span.count(opened.frame_count) == 0:
+            raise PosetrackError(f"{opened.name}: no frame from --start {runtime.start} (frame {span.start}); it has "
+                                 f"{opened.frame_count} frames")
+        opened.select(span)
+        return opened
     except BaseException:
         opened.close()
         raise
@@ -360,6 +388,23 @@ def _capture_of(target: str | int) -> cv2.VideoCapture:
     if isinstance(target, str) and is_stream(target):
         return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
     return cv2.VideoCapture(target)
+
+
+def read_image(path: Path) -> tuple[np.ndarray | None, str]:
+    """(the image BGR, "") or (None, why it is refused). A JPEG without its end-of-image marker (a copy cut off) is
+    refused before decoding: libjpeg would fill in the rest grey, and print "Premature end of JPEG file" on
+    stderr."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    if path.suffix.lower() in (".jpg", ".jpeg") and bytes(data[-64:]).rstrip(b"\0 \r\n")[-2:] != b"\xff\xd9":
+        return None, "truncated JPEG (no end-of-image marker)"
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        return None, "unreadable image"
+    reason = size_problem(image)
+    return (None, reason) if reason else (image, "")
 
 
 def size_problem(image: np.ndarray) -> str:

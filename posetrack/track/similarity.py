@@ -60,9 +60,11 @@ def on_box(keypoints: np.ndarray, scores: np.ndarray, boxes: np.ndarray, min_key
 def pose_trust(tracks: Tracks, poses: Poses, shared: np.ndarray, min_keypoint_score: float) -> np.ndarray:
     """(T, N) in [0, 1]: how far the two poses of each pair can tell who is who: the share of all joints both hold
     confidently, times how well the less convincing of the two lies on its box (``on_box``). A track the previous
-    frame did not see has a pose only moved along with its box, not seen: it tells nothing (0)."""
+    frame did not see has a pose only moved along with its box, not seen, and a pose found only by the pose model
+    (recovered at the track's box, no detector agreeing) may be anything: either tells nothing (0)."""
     k = poses.skeleton.num_joints
-    track_on = on_box(tracks.keypoints, tracks.scores, tracks.boxes, min_keypoint_score) * (tracks.since_seen == 0)
+    fresh = (tracks.since_seen == 0) & tracks.detected
+    track_on = on_box(tracks.keypoints, tracks.scores, tracks.boxes, min_keypoint_score) * fresh
     pose_on = on_box(poses.keypoints, poses.scores, poses.boxes.astype(np.float32), min_keypoint_score)
     return (shared / k) * np.minimum(track_on[:, None], pose_on[None, :])
 

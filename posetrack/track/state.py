@@ -21,6 +21,7 @@ class Tracks:
     mean: np.ndarray  # (T, 8) float64 Kalman state: box centre, width, height and their velocities (``kalman``)
     cov: np.ndarray  # (T, 8, 8) float64 its covariance
     since_seen: np.ndarray  # (T,) int64 frames since the last match (ByteTrack's time_since_update)
+    detected: np.ndarray  # (T,) bool: the last match's pose was estimated in a detector's box (not only recovered)
     hits: np.ndarray  # (T,) int64 consecutive frames matched up to the last match
     confirmed: np.ndarray  # (T,) bool: matched often enough to be output (tentative tracks are not)
     appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused
@@ -35,7 +36,8 @@ class Tracks:
         n = len(rows)
         appearance = (signatures[rows] if signatures is not None else np.zeros((n, SIGNATURE))).astype(np.float32)
         return cls(np.asarray(ids, np.int64), poses.keypoints[rows].astype(np.float32),
-                   poses.scores[rows].astype(np.float32), mean, cov, np.zeros(n, np.int64), np.ones(n, np.int64),
+                   poses.scores[rows].astype(np.float32), mean, cov, np.zeros(n, np.int64), np.ones(n, bool),
+                   np.ones(n, np.int64),
                    np.broadcast_to(np.asarray(confirmed, bool), (n,)).copy(), appearance,
                    poses.box_scores[rows].astype(np.float32))
 
@@ -56,7 +58,8 @@ class Tracks:
         return len(self.ids)
 
 
-FIELDS = ("ids", "keypoints", "scores", "mean", "cov", "since_seen", "hits", "confirmed", "appearance", "box_scores")
+FIELDS = ("ids", "keypoints", "scores", "mean", "cov", "since_seen", "detected", "hits", "confirmed", "appearance",
+          "box_scores")
 
 
 def concat(a: Tracks, b: Tracks) -> Tracks:

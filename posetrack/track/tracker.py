@@ -32,7 +32,8 @@ One frame, in order:
    can be re-identified after an occlusion; then it ends. Identities are never reused;
 7. recovery (optional, ``update(recover=...)``): the tracks seen in the previous frame that found no pose are
    offered to a function you pass in, which may find their people at their predicted boxes (the keyframe policy,
-   ``track.follow``, does: people the detector missed); what it finds continues those tracks.
+   ``track.follow``, does: people the detector missed); what it finds continues those tracks, and is output, but
+   is not trusted to tell people apart in the next frame (only the pose model vouches for it).
 
 The output box of a person is their track's Kalman estimate after this frame's box (``box="smoothed"``: steadier,
 and on the real MOT clips it scores higher), or the box their pose was estimated in (``"detector"``).
@@ -258,7 +259,7 @@ class PoseTracker:
             if len(found_ids):
                 tracked = concat_poses(tracked, self._reclaim(found_ids, recovered))
                 missing = self._missing()
-        return TrackUpdate(tracked, kept, self.proposals(), missing)
+        return TrackUpdate(self._smoothed(tracked), kept, self.proposals(), missing)
 
     def _sure(self, new: Poses, first_frame: bool) -> np.ndarray:
         """(N,) bool: which new tracks are output at once: all in a video's first frame (nobody is tracked yet) or
@@ -273,16 +274,21 @@ class PoseTracker:
 
     def _output(self, poses: Poses, kept: np.ndarray, ids: np.ndarray, hidden: np.ndarray) -> TrackedPoses:
         """The poses ``kept`` with their identities: a person hidden behind a collapsed pose with no scored joint
-        (their box and id stand; the pose found there is another's), smoothed where configured."""
+        (their box and id stand; the pose found there is another's)."""
         out = poses.take(kept)
         scores = np.where(hidden[kept][:, None], 0.0, out.scores).astype(np.float32)
-        keypoints = out.keypoints
-        if self._smoother is not None:
-            keypoints = np.array([self._smoother(int(i), kp) for i, kp in zip(ids[kept], out.keypoints)],
-                                 np.float32).reshape(out.keypoints.shape)
-            assert self._tracks is not None
-            self._smoother.forget(set(self._tracks.ids.tolist()))
-        return TrackedPoses(keypoints, scores, out.boxes, out.box_scores, out.skeleton, ids[kept])
+        return TrackedPoses(out.keypoints, scores, out.boxes, out.box_scores, out.skeleton, ids[kept])
+
+    def _smoothed(self, tracked: TrackedPoses) -> TrackedPoses:
+        """The frame's output keypoints smoothed per track where configured (all of them: found by the detector or
+        recovered, so that each track's filter sees every frame it is output in)."""
+        if self._smoother is None or len(tracked) == 0:
+            return tracked
+        keypoints = np.array([self._smoother(int(i), kp) for i, kp in zip(tracked.track_ids, tracked.keypoints)],
+                             np.float32).reshape(tracked.keypoints.shape)
+        assert self._tracks is not None
+        self._smoother.forget(set(self._tracks.ids.tolist()))
+        return replace(tracked, keypoints=keypoints)
 
     def _associate(self, tracks: Tracks, poses: Poses, signatures: np.ndarray | None) -> Matches:
         """Steps 2-5 of the module docstring."""
@@ -328,11 +334,13 @@ class PoseTracker:
         return Proposals(t.ids[rows].copy(), t.boxes[rows], t.box_scores[rows].copy())
 
     def _reclaim(self, ids: np.ndarray, poses: Poses) -> TrackedPoses:
-        """The missing tracks ``ids`` take the poses found at their boxes in this frame, as if they had matched."""
+        """The missing tracks ``ids`` take the poses found at their boxes in this frame, as if they had matched,
+        except that such a pose is not trusted to tell people apart next frame (no detector confirmed it: a pose
+        model finds confident poses on anything, lampposts included; ``similarity.pose_trust``)."""
         t = self._tracks
         assert t is not None
         row_of = {int(i): r for r, i in enumerate(t.ids)}
-        self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)))
+        self._absorb(t, np.array([row_of[int(i)] for i in ids], int), poses, np.arange(len(ids)), detected=False)
         return TrackedPoses(poses.keypoints, poses.scores, poses.boxes, poses.box_scores, poses.skeleton,
                             np.asarray(ids, np.int64))
 
@@ -354,10 +362,11 @@ class PoseTracker:
         return self._similarity(tracks, poses)
 
     def _absorb(self, tracks: Tracks, rows: np.ndarray, poses: Poses, cols: np.ndarray,
-                signatures: np.ndarray | None = None, known: np.ndarray | None = None) -> None:
+                signatures: np.ndarray | None = None, known: np.ndarray | None = None, detected: bool = True) -> None:
         """Tracks ``rows`` take poses ``cols``: their Kalman filters are corrected by the poses' boxes, their
         colours go into their running signatures, their poses become the tracks' (where ``known``; a hidden copy's
-        pose is another person's, so such a track's pose becomes unknown), and they are seen this frame."""
+        pose is another person's, so such a track's pose becomes unknown; ``detected``: the poses were estimated
+        in detector boxes), and they are seen this frame."""
         tracks.mean[rows], tracks.cov[rows] = kalman.update(tracks.mean[rows], tracks.cov[rows], poses.boxes[cols])
         if signatures is not None:
             tracks.appearance[rows] = 0.8 * tracks.appearance[rows] + 0.2 * signatures[cols]
@@ -366,6 +375,7 @@ class PoseTracker:
         tracks.scores[rows[known]] = poses.scores[cols[known]]
         tracks.scores[rows[~known]] = 0.0
         tracks.box_scores[rows] = poses.box_scores[cols]
+        tracks.detected[rows] = detected
         tracks.since_seen[rows] = 0
         tracks.hits[rows] += 1
         tracks.confirmed[rows] |= tracks.hits[rows] >= self.config.min_hits
