@@ -8,9 +8,10 @@ shift $(( $# < 3 ? $# : 3 ))
 for round in $(seq "$rounds"); do
   for side in old new; do
     tree=${!side}
-    line=$(POSETRACK_ENGINES="${TMPDIR:-/tmp}/alternating-engines-$side" PYTHONPATH="$tree" \
-           python -m posetrack.cli demo --out "${TMPDIR:-/tmp}/alternating-$side" "$@" 2>&1 | grep -E "FPS end to end|mAP" |
-           tr '\n' ' ')
+    # run from the tree itself: Python puts the working folder before PYTHONPATH on sys.path
+    line=$(cd "$tree" && POSETRACK_ENGINES="${TMPDIR:-/tmp}/alternating-engines-$side" PYTHONPATH="$tree" \
+           python -m posetrack.cli demo --out "${TMPDIR:-/tmp}/alternating-$side" "$@" 2>&1 |
+           grep -E "FPS end to end|mAP" | tr '\n' ' ')
     echo "round $round $side: $line"
   done
 done

@@ -15,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks" / "real"))
 from convert import convert
 
 RESULTS = Path(__file__).parents[1] / "benchmarks" / "real" / "results.json"
-SCORES = ("mota", "motp", "idf1", "hota", "idsw", "fp", "fn")
+COUNTS = ("mota", "idf1", "idsw", "fp", "fn")  # from counts of matches: exact
+OVERLAPS = ("motp", "hota")  # mean IoUs: the camera's motion (OpenCV's flow) may differ in the last digits between
+# processors (AVX2, AVX-512), and with it the tracks' boxes
 
 
 def recorded(sequence: str, input_: str, tracker: str = "posetrack") -> dict:
@@ -35,8 +37,10 @@ def scored(cli, sequence: str, mot: Path, tmp_path: Path) -> dict:
 
 
 def assert_recorded(scores: dict, expected: dict) -> None:
-    for name in SCORES:
-        assert scores[name] == pytest.approx(expected[name], abs=1e-6), name
+    for name in COUNTS:
+        assert scores[name] == pytest.approx(expected[name], abs=1e-9), name
+    for name in OVERLAPS:
+        assert scores[name] == pytest.approx(expected[name], abs=1e-3), name
 
 
 def test_given_real_poses_track_offline_to_the_recorded_scores(cli, tmp_path):
@@ -76,7 +80,7 @@ def test_end_to_end_with_the_real_detector_to_the_recorded_scores(cli, tmp_path)
 
 def test_mot_output_numbers_frames_and_ids_from_one(cli, clip_factory, tmp_path):
     """``--mot FILE`` writes ``frame,id,x,y,w,h,score,-1,-1,-1`` with frames and ids from 1, one line per tracked
-    person, the same people as the PoseTrack JSON; ``--mot FOLDER`` writes FOLDER/<stem>.txt."""
+    person, the same people as the PoseTrack JSON."""
     video, _ = clip_factory("crossing", 12)
     r = cli("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "a.txt")
     assert r.returncode == 0, r.stderr
@@ -85,22 +89,28 @@ def test_mot_output_numbers_frames_and_ids_from_one(cli, clip_factory, tmp_path)
     assert rows[:, 0].min() == 1 and rows[:, 0].max() <= 12 and rows[:, 1].min() >= 1
     result = json.loads((tmp_path / "out" / f"{video.stem}.json").read_text())
     assert len(rows) == len(result["annotations"])
-    r = cli("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path / "out2", "--mot", tmp_path / "folder")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "folder" / f"{video.stem}.txt").read_text() == (tmp_path / "a.txt").read_text()
+
+
+def test_mot_and_csv_targets_are_a_file_or_a_folder_of_one_per_video():
+    from posetrack.track_video import file_or_folder
+
+    assert file_or_folder("out/run.txt", "clip", ".txt") == Path("out/run.txt")
+    assert file_or_folder("out", "clip", ".txt") == Path("out/clip.txt")
+    assert file_or_folder("out/tables", "clip", ".csv") == Path("out/tables/clip.csv")
+    assert file_or_folder("out/run.TXT", "clip", ".txt") == Path("out/run.TXT")
 
 
 def test_a_mot_det_file_is_read_as_detections(cli, tmp_path):
     """``--detections`` recognises MOTChallenge ``det.txt`` by its content (1-based frames, x, y, w, h, score)."""
     real = real_data()
     r = cli("run", real / "TUD-Campus" / "img1", "--detections", real / "TUD-Campus" / "det.txt", "--pose-model",
-            "demo", "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "mot.txt", "--json",
-            tmp_path / "summary.json")
+            "demo", "--end", "12", "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "mot.txt")
     assert r.returncode == 0, r.stderr
-    boxes = {}
+    boxes: dict[int, int] = {}
     for line in (real / "TUD-Campus" / "det.txt").read_text().splitlines():
-        frame, *_ = line.split(",")
-        boxes[int(frame)] = boxes.get(int(frame), 0) + 1
+        frame = int(line.split(",")[0])
+        if frame <= 12:
+            boxes[frame] = boxes.get(frame, 0) + 1
     out = np.loadtxt(tmp_path / "mot.txt", delimiter=",", ndmin=2)
     assert set(out[:, 0].astype(int)) <= set(boxes) and len(out) > 0.5 * sum(boxes.values())
 

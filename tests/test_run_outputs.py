@@ -169,7 +169,13 @@ def display():
         for _ in range(50):
             if os.path.exists(f"/tmp/.X11-unix/X{name[1:]}"):
                 break
+            if server.poll() is not None:
+                break
             time.sleep(0.1)
+        else:
+            pytest.skip(f"Xvfb {name} did not come up")
+        if server.poll() is not None:
+            pytest.skip(f"Xvfb {name} exited at once (display in use?)")
         yield name
     finally:
         server.terminate()

@@ -32,13 +32,13 @@ def open_window(name: str) -> Window:
     """A window titled ``name``, or ``PosetrackError`` in one line saying why there can be none and what to do."""
     if opencv_has_gui():
         return OpenCvWindow(name)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise PosetrackError("--show needs a display, and there is none ($DISPLAY is not set: over SSH use ssh -X; "
+                             "in a container pass the X socket); the files in --out need none")
     try:
         import tkinter
     except ImportError:
         raise PosetrackError(NO_TOOLKIT) from None
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise PosetrackError("--show needs a display, and there is none ($DISPLAY is not set: over SSH use ssh -X; "
-                             "in a container pass the X socket); the files in --out need none")
     try:
         return TkWindow(name, tkinter.Tk())
     except tkinter.TclError as exc:

@@ -1,5 +1,4 @@
-"""PoseTrack-style identities: each person's box followed by a Kalman filter (with the camera's own motion taken out),
-each person's pose carried into the next frame by optical flow, the frame's poses compared with the tracks by the
+"""PoseTrack-style identities: each person's box followed by a Kalman filter, each person's pose carried into the next frame by optical flow, the frame's poses compared with the tracks by the
 IoU of the predicted boxes blended with the OKS of the carried poses as far as the poses can be trusted, and
 assigned optimally in ByteTrack's passes.
 
@@ -9,9 +8,9 @@ that wants the optical flow computed while the frame's poses are still being est
 first and hands the ``Prediction`` (a value, checked to be of the current state) to ``update``.
 
 One frame, in order:
-1. predict: the camera's motion is measured on the background (``track.camera``) and taken out of every track's
-   Kalman state, which then moves one frame on (``track.kalman``); the poses seen last frame follow their joints'
-   optical flow, the others their box;
+1. predict: every track's Kalman state moves one frame on (``track.kalman``), with the camera's motion, measured on
+   the background, taken out first where ``flow.camera`` asks (``track.camera``); the poses seen last frame follow
+   their joints' optical flow, the others their box;
 2. collapsed poses: two poses of the frame that nearly coincide (OKS >= ``duplicate_oks``: the pose model put an
    occluded person's joints on the person in front) are one person's pose. Each pose of such a group is matched
    by its box alone, since its pose cannot tell the people apart, so the people behind keep their tracks (and
