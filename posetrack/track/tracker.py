@@ -1,6 +1,6 @@
-"""PoseTrack-style identities: each person's box followed by a Kalman filter, each person's pose carried into the next frame by optical flow, the frame's poses compared with the tracks by the
-IoU of the predicted boxes blended with the OKS of the carried poses as far as the poses can be trusted, and
-assigned optimally in ByteTrack's passes.
+"""PoseTrack-style identities: each person's box followed by a Kalman filter, each person's pose carried into the
+next frame by optical flow, the frame's poses compared with the tracks by the IoU of the predicted boxes blended
+with the OKS of the carried poses as far as the poses can be trusted, and assigned optimally in ByteTrack's passes.
 
 As norfair's, the tracker is one call a frame: ``update(poses, image)`` returns everything a caller needs
 (``TrackUpdate``: the tracked poses, where each person seen should be next frame, who went missing). A pipeline
