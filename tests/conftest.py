@@ -58,6 +58,26 @@ def cli():
     return posetrack_cli
 
 
+def posetrack_here(capsys, *args: object) -> subprocess.CompletedProcess:
+    """``posetrack ARGS`` run in this process (what it prints and returns are the same; no interpreter start-up
+    and no imports to wait for): a ``CompletedProcess`` of its status and output."""
+    from posetrack.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own exit on a bad option
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+@pytest.fixture
+def here(capsys):
+    """The command-line runner in this process (``posetrack_here``): for tests that read what a run writes and
+    prints, not how a separate process starts, stops or is signalled."""
+    return lambda *args: posetrack_here(capsys, *args)
+
+
 @pytest.fixture(scope="session")
 def clip_factory(tmp_path_factory):
     """``make(preset, frames, size=(320, 192), seed=1) → (video, truth JSON)``: synthetic clips rendered once per

@@ -8,22 +8,9 @@ import sys
 import time
 
 import pytest
-from conftest import as_from_a_terminal, posetrack_cli, posetrack_command
+from conftest import as_from_a_terminal, posetrack_cli, posetrack_command, posetrack_here
 
 from posetrack.models import DEMO_POSE
-
-
-def here(capsys, *args):
-    """The command run in this process (what a parser error prints is the same; no interpreter start-up to wait
-    for): a ``CompletedProcess`` of its status and output."""
-    from posetrack.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's own exit on a bad option
-        code = exc.code
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
 def test_console_script_help_and_version():
@@ -89,7 +76,7 @@ def test_corrupt_weights(tmp_path):
     (["export", "--config", "w99"], "unrecognized option --config"),
 ])
 def test_bad_options(capsys, args, fragment):
-    r = here(capsys, *args)
+    r = posetrack_here(capsys, *args)
     _one_line_error(r, fragment)
 
 
@@ -205,7 +192,7 @@ def test_synth_command_writes_video_and_truth(tmp_path):
     (["--preset", "easy", "--size", "160x96"], "height of at least 129"),
 ])
 def test_synth_bad_options(capsys, tmp_path, args, fragment):
-    _one_line_error(here(capsys, "synth", str(tmp_path), *args), fragment)
+    _one_line_error(posetrack_here(capsys, "synth", str(tmp_path), *args), fragment)
 
 
 @pytest.mark.slow
@@ -250,12 +237,12 @@ def test_the_demo_models_on_real_footage_get_one_warning(tmp_path, clip_factory,
     video, _ = clip_factory("easy", 2)
     real = tmp_path / "street.mp4"
     shutil.copy(video, real)
-    warned = here(capsys, "run", str(real), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
+    warned = posetrack_here(capsys, "run", str(real), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
                   str(tmp_path / "a"))
     lines = [line for line in warned.stderr.splitlines() if line.startswith("posetrack: warning:")]
     assert warned.returncode == 0 and len(lines) == 1
     assert "only this project's synthetic people" in lines[0] and "posetrack models fetch" in lines[0]
-    quiet = here(capsys, "run", str(video), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
+    quiet = posetrack_here(capsys, "run", str(video), "--pose-model", "demo", "--detector", "demo", "--no-video", "--out",
                  str(tmp_path / "b"))
     assert quiet.returncode == 0 and "warning" not in quiet.stderr
 
@@ -264,12 +251,12 @@ def test_models_info_of_a_users_file_says_what_it_is_taken_for(tmp_path, capsys)
     from test_detect import PEOPLE, baked_onnx, post_nms
 
     path = baked_onnx(tmp_path / "mine.onnx", post_nms(PEOPLE))
-    info = here(capsys, "models", "info", str(path))
+    info = posetrack_here(capsys, "models", "info", str(path))
     assert info.returncode == 0, info.stderr
     assert "(your file)" in info.stdout and "shipped" not in info.stdout
     assert "post-nms layout (read from its output [1, 3, 6]" in info.stdout
     assert f"--detector {path}" in info.stdout  # the calibration command names the file, so it works as printed
     assert "mean [0, 0, 0], std [255, 255, 255]" in info.stdout  # no float32 noise
-    pose = here(capsys, "models", "info", "hrnet_w32_posetrack18_256x192")
+    pose = posetrack_here(capsys, "models", "info", "hrnet_w32_posetrack18_256x192")
     assert "with flip test" in pose.stdout and "--flip-test" in pose.stdout
-    assert "with flip test" in here(capsys, "models").stdout
+    assert "with flip test" in posetrack_here(capsys, "models").stdout

@@ -43,19 +43,19 @@ def assert_recorded(scores: dict, expected: dict) -> None:
         assert scores[name] == pytest.approx(expected[name], abs=1e-3), name
 
 
-def test_given_real_poses_track_offline_to_the_recorded_scores(cli, tmp_path):
+def test_given_real_poses_track_offline_to_the_recorded_scores(here, tmp_path):
     """TUD-Campus's public Faster R-CNN boxes with a real pose model's poses: no network is built or fetched (the
     tests' model cache is empty and offline), the MOTChallenge output scores what the benchmark recorded."""
     real = real_data()
     poses = convert(real / "TUD-Campus" / "poses-det.npz", tmp_path / "poses.json")
     mot = tmp_path / "mot" / "TUD-Campus.txt"
-    r = cli("run", real / "TUD-Campus" / "img1", "--poses", poses, "--no-video", "--out", tmp_path / "out", "--mot",
+    r = here("run", real / "TUD-Campus" / "img1", "--poses", poses, "--no-video", "--out", tmp_path / "out", "--mot",
             mot)
     assert r.returncode == 0, r.stderr
     lines = mot.read_text().splitlines()
     frames = {int(line.split(",")[0]) for line in lines}
     assert min(frames) >= 1 and max(frames) <= 71 and all(line.endswith(",-1,-1,-1") for line in lines)
-    assert_recorded(scored(cli, "TUD-Campus", mot, tmp_path), recorded("TUD-Campus", "det"))
+    assert_recorded(scored(here, "TUD-Campus", mot, tmp_path), recorded("TUD-Campus", "det"))
 
 
 @pytest.mark.slow
@@ -78,11 +78,11 @@ def test_end_to_end_with_the_real_detector_to_the_recorded_scores(cli, tmp_path)
     assert scores["posetrack"]["idf1"] >= scores["posetrack box-only"]["idf1"] - 0.02
 
 
-def test_mot_output_numbers_frames_and_ids_from_one(cli, clip_factory, tmp_path):
+def test_mot_output_numbers_frames_and_ids_from_one(here, clip_factory, tmp_path):
     """``--mot FILE`` writes ``frame,id,x,y,w,h,score,-1,-1,-1`` with frames and ids from 1, one line per tracked
     person, the same people as the PoseTrack JSON."""
     video, _ = clip_factory("crossing", 12)
-    r = cli("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "a.txt")
+    r = here("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "a.txt")
     assert r.returncode == 0, r.stderr
     rows = np.loadtxt(tmp_path / "a.txt", delimiter=",", ndmin=2)
     assert rows.shape[1] == 10 and (rows[:, 7:] == -1).all() and (rows[:, 4:6] > 0).all()
@@ -100,10 +100,10 @@ def test_mot_and_csv_targets_are_a_file_or_a_folder_of_one_per_video():
     assert file_or_folder("out/run.TXT", "clip", ".txt") == Path("out/run.TXT")
 
 
-def test_a_mot_det_file_is_read_as_detections(cli, tmp_path):
+def test_a_mot_det_file_is_read_as_detections(here, tmp_path):
     """``--detections`` recognises MOTChallenge ``det.txt`` by its content (1-based frames, x, y, w, h, score)."""
     real = real_data()
-    r = cli("run", real / "TUD-Campus" / "img1", "--detections", real / "TUD-Campus" / "det.txt", "--pose-model",
+    r = here("run", real / "TUD-Campus" / "img1", "--detections", real / "TUD-Campus" / "det.txt", "--pose-model",
             "demo", "--end", "12", "--no-video", "--out", tmp_path / "out", "--mot", tmp_path / "mot.txt")
     assert r.returncode == 0, r.stderr
     boxes: dict[int, int] = {}
@@ -115,7 +115,7 @@ def test_a_mot_det_file_is_read_as_detections(cli, tmp_path):
     assert set(out[:, 0].astype(int)) <= set(boxes) and len(out) > 0.5 * sum(boxes.values())
 
 
-def test_bad_poses_files_are_one_line(cli, clip_factory, tmp_path):
+def test_bad_poses_files_are_one_line(here, clip_factory, tmp_path):
     video, _ = clip_factory("easy", 4)
     cases = {"not-a-list.json": ('{"a": 1}', "expected COCO keypoint results"),
              "short.json": ('[{"image_id": 0, "keypoints": [1, 2, 3]}]', "entry 0: 3 keypoint values"),
@@ -123,6 +123,6 @@ def test_bad_poses_files_are_one_line(cli, clip_factory, tmp_path):
     for name, (text, message) in cases.items():
         path = tmp_path / name
         path.write_text(text)
-        r = cli("run", video, "--poses", path, "--no-video", "--out", tmp_path / "out")
+        r = here("run", video, "--poses", path, "--no-video", "--out", tmp_path / "out")
         lines = r.stderr.strip().splitlines()
         assert r.returncode != 0 and len(lines) == 1 and str(path) in lines[0] and message in lines[0], r.stderr

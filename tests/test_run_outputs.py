@@ -31,10 +31,10 @@ def named_folder(tmp_path_factory):
     return folder, names
 
 
-def test_a_folder_of_named_images_keeps_its_names_in_every_output(cli, named_folder, tmp_path):
+def test_a_folder_of_named_images_keeps_its_names_in_every_output(here, named_folder, tmp_path):
     folder, names = named_folder
     out = tmp_path / "out"
-    r = cli("run", folder, *DEMO_MODELS, "--no-video", "--out", out, "--coco", "--csv", out / "t.csv",
+    r = here("run", folder, *DEMO_MODELS, "--no-video", "--out", out, "--coco", "--csv", out / "t.csv",
             "--stream-json", out / "s.jsonl")
     assert r.returncode == 0, r.stderr
     # the cut-off JPEG is refused by name, before libjpeg could print its own line or fill the rest in grey
@@ -55,7 +55,7 @@ def test_a_folder_of_named_images_keeps_its_names_in_every_output(cli, named_fol
     assert {(row["frame"], row["file"]) for row in rows} == {(i, names[i]) for i in (0, 2, 3, 4)}
 
 
-def test_the_csv_table_of_a_real_run_meets_its_schema(cli, tmp_path):
+def test_the_csv_table_of_a_real_run_meets_its_schema(here, tmp_path):
     """TUD-Campus with a real pose model's poses: a row per person per frame per COCO joint, the same people as
     the PoseTrack JSON, each box the person's, every time stamp the frame's."""
     import sys
@@ -66,7 +66,7 @@ def test_the_csv_table_of_a_real_run_meets_its_schema(cli, tmp_path):
 
     real = real_data()
     poses = convert(real / "TUD-Campus" / "poses-gt.npz", tmp_path / "poses.json")
-    r = cli("run", real / "TUD-Campus" / "img1", "--poses", poses, "--no-video", "--out", tmp_path, "--csv",
+    r = here("run", real / "TUD-Campus" / "img1", "--poses", poses, "--no-video", "--out", tmp_path, "--csv",
             tmp_path / "csv", "--stream-json", tmp_path / "s.jsonl")
     assert r.returncode == 0, r.stderr
     rows = validate_table(tmp_path / "csv" / "img1.csv", "poses-csv")
@@ -96,11 +96,11 @@ def test_smooth_is_a_flag_with_a_default_cutoff():
         parser.parse_args(["run", "v.mp4", "--smooth", "-1"])
 
 
-def test_smoothed_keypoints_jitter_less_with_the_same_identities(cli, clip_factory, tmp_path):
+def test_smoothed_keypoints_jitter_less_with_the_same_identities(here, clip_factory, tmp_path):
     video, _ = clip_factory("easy", 30)
     runs = {}
     for name, extra in {"raw": [], "smooth": ["--smooth"]}.items():
-        r = cli("run", video, *DEMO_MODELS, *extra, "--no-video", "--out", tmp_path / name, "--stream-json",
+        r = here("run", video, *DEMO_MODELS, *extra, "--no-video", "--out", tmp_path / name, "--stream-json",
                 tmp_path / f"{name}.jsonl")
         assert r.returncode == 0, r.stderr
         runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
@@ -118,9 +118,9 @@ def test_smoothed_keypoints_jitter_less_with_the_same_identities(cli, clip_facto
     assert jitter(runs["smooth"]) < 0.7 * jitter(runs["raw"])
 
 
-def test_start_end_and_stride_keep_the_source_frame_numbers(cli, clip_factory, tmp_path):
+def test_start_end_and_stride_keep_the_source_frame_numbers(here, clip_factory, tmp_path):
     video, _ = clip_factory("crossing", 20)
-    r = cli("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path, "--start", "0.2s", "--end", "15",
+    r = here("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path, "--start", "0.2s", "--end", "15",
             "--stride", "3", "--stream-json", tmp_path / "s.jsonl", "--mot", tmp_path / "m.txt", "--json",
             tmp_path / "summary.json")
     assert r.returncode == 0, r.stderr
@@ -138,9 +138,9 @@ def test_start_end_and_stride_keep_the_source_frame_numbers(cli, clip_factory, t
     (["--start", "10", "--end", "4"], "runtime.end = '4' is not after runtime.start = '10'"),
     (["--end", "ten"], "argument --end: must be a frame index (300) or seconds (12.5s), got 'ten'"),
 ])
-def test_a_bad_frame_range_is_one_line(cli, clip_factory, tmp_path, args, message):
+def test_a_bad_frame_range_is_one_line(here, clip_factory, tmp_path, args, message):
     video, _ = clip_factory("crossing", 20)
-    r = cli("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path, *args)
+    r = here("run", video, *DEMO_MODELS, "--no-video", "--out", tmp_path, *args)
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -205,6 +205,7 @@ def test_the_window_shows_each_frame_and_q_stops(display, monkeypatch):
         window.close()
 
 
+@pytest.mark.slow
 def test_a_run_with_show_on_a_display_ends_normally(cli, clip_factory, tmp_path, display):
     pytest.importorskip("tkinter")
     video, _ = clip_factory("easy", 4)

@@ -436,3 +436,14 @@ def test_a_recovered_pose_is_not_trusted_to_tell_people_apart(rng):
     blended, boxes = tracker.similarity(tracks, later), iou_similarity(tracks, later)
     np.testing.assert_allclose(blended[1], boxes[1])  # the recovered track: its box alone
     assert not np.allclose(blended[0], boxes[0])  # the detected one: its pose too
+
+
+def test_recovered_poses_are_smoothed_like_the_others(rng):
+    """A pose found by ``recover`` goes through the track's filter too (it once skipped it, so the filter restarted
+    from a stale state the next frame and smoothing shook the joints more than it steadied them)."""
+    a, b = _person(rng, 100, 200), _person(rng, 400, 200)
+    tracker = PoseTracker(TrackerConfig(flow=None, smoothing=OneEuroConfig()))
+    tracker.update(_poses([a, b]))
+    update = tracker.update(_poses([a]), recover=lambda missing, tracked: (missing.ids, _poses([b + 10])))
+    recovered = update.tracked.keypoints[update.tracked.track_ids.tolist().index(1)]
+    assert np.all(recovered - b > 0.5) and np.all(recovered - b < 9.5)  # between the last pose and the new one
