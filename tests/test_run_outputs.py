@@ -137,6 +137,7 @@ def test_start_end_and_stride_keep_the_source_frame_numbers(here, clip_factory, 
     (["--start", "99"], "no frame from --start 99 (frame 99); it has 20 frames"),
     (["--start", "10", "--end", "4"], "runtime.end = '4' is not after runtime.start = '10'"),
     (["--end", "ten"], "argument --end: must be a frame index (300) or seconds (12.5s), got 'ten'"),
+    (["--start", "12", "--end", "0.4s"], "--end 0.4s (frame 10) is not after --start 12 (frame 12)"),
 ])
 def test_a_bad_frame_range_is_one_line(here, clip_factory, tmp_path, args, message):
     video, _ = clip_factory("crossing", 20)
@@ -211,3 +212,14 @@ def test_a_run_with_show_on_a_display_ends_normally(cli, clip_factory, tmp_path,
     video, _ = clip_factory("easy", 4)
     r = cli("run", video, *DEMO_MODELS, "--show", "--no-video", "--out", tmp_path, env={"DISPLAY": display})
     assert r.returncode == 0 and "4 frames" in r.stdout, r.stderr
+
+
+def test_a_span_counts_and_holds_the_frames_it_takes():
+    from posetrack.types import Span, frame_at, parse_position
+
+    assert parse_position("12.5s") == (12.5, "s") and parse_position("300") == (300.0, "frame")
+    assert parse_position("-1") is None and parse_position("1.5") is None and parse_position("s") is None
+    assert frame_at("12.5s", 25) == 313 and frame_at("12s", 25) == 300 and frame_at("7", 25) == 7
+    span = Span.of("5", "0.6s", 3, 25)  # frames 5, 8, 11, 14 (15 is 0.6 s: not included)
+    assert [i for i in range(30) if i in span] == [5, 8, 11, 14] and span.count(30) == 4 and span.count(12) == 3
+    assert span.past(15) and not span.past(14) and Span().everything and Span().count(None) is None

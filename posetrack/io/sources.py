@@ -373,7 +373,10 @@ def open_source(source: str | int | Path, runtime: RuntimeOptions | None = None)
     try:
         opened.open()
         span = Span.of(runtime.start, runtime.end, runtime.stride, opened.fps)
-        if opened.frame_count is not None and span.count(opened.frame_count) == 0:
+        if span.end is not None and span.end <= span.start:  # one in frames, the other in seconds
+            raise PosetrackError(f"{opened.name}: --end {runtime.end} (frame {span.end}) is not after --start "
+                                 f"{runtime.start} (frame {span.start})")
+        if opened.frame_count is not None and span.start >= opened.frame_count:
             raise PosetrackError(f"{opened.name}: no frame from --start {runtime.start} (frame {span.start}); it has "
                                  f"{opened.frame_count} frames")
         opened.select(span)
