@@ -36,11 +36,15 @@ def scored(cli, sequence: str, mot: Path, tmp_path: Path) -> dict:
     return json.loads((tmp_path / "scores.json").read_text())["sequences"][sequence]
 
 
-def assert_recorded(scores: dict, expected: dict) -> None:
+def assert_recorded(scores: dict, expected: dict, networks: bool = False) -> None:
+    """Equal to the recording: counts exactly, mean IoUs to 1e-3. With ``networks`` (a detector and a pose model in
+    the run, whose float results differ in the last bits between processors and can tip a borderline box) counts
+    within 2 and ratios within 0.01: the same run, not a different tracker."""
     for name in COUNTS:
-        assert scores[name] == pytest.approx(expected[name], abs=1e-9), name
+        slack = (0.01 if name in ("mota", "idf1") else 2) if networks else 1e-9
+        assert scores[name] == pytest.approx(expected[name], abs=slack), name
     for name in OVERLAPS:
-        assert scores[name] == pytest.approx(expected[name], abs=1e-3), name
+        assert scores[name] == pytest.approx(expected[name], abs=1e-2 if networks else 1e-3), name
 
 
 def test_given_real_poses_track_offline_to_the_recorded_scores(here, tmp_path):
@@ -74,7 +78,7 @@ def test_end_to_end_with_the_real_detector_to_the_recorded_scores(cli, tmp_path)
                 "--no-video", "--out", tmp_path / "out", "--mot", mot)
         assert r.returncode == 0, r.stderr
         scores[name] = scored(cli, "TUD-Campus", mot, tmp_path / name.replace(" ", "-"))
-        assert_recorded(scores[name], recorded("TUD-Campus", "run", name))
+        assert_recorded(scores[name], recorded("TUD-Campus", "run", name), networks=True)
     assert scores["posetrack"]["idf1"] >= scores["posetrack box-only"]["idf1"] - 0.02
 
 
