@@ -21,7 +21,7 @@ class Tracks:
     mean: np.ndarray  # (T, 8) float64 Kalman state: box centre, width, height and their velocities (``kalman``)
     cov: np.ndarray  # (T, 8, 8) float64 its covariance
     since_seen: np.ndarray  # (T,) int64 frames since the last match (ByteTrack's time_since_update)
-    detected: np.ndarray  # (T,) bool: the last match's pose was estimated in a detector's box (not only recovered)
+    detected: np.ndarray  # (T,) bool: the last match was a pose of the frame's (not one only ``recover`` found)
     hits: np.ndarray  # (T,) int64 consecutive frames matched up to the last match
     confirmed: np.ndarray  # (T,) bool: matched often enough to be output (tentative tracks are not)
     appearance: np.ndarray  # (T, D) float32 running colour signature (track.appearance), zeros when unused

@@ -364,8 +364,8 @@ class PoseTracker:
                 signatures: np.ndarray | None = None, known: np.ndarray | None = None, detected: bool = True) -> None:
         """Tracks ``rows`` take poses ``cols``: their Kalman filters are corrected by the poses' boxes, their
         colours go into their running signatures, their poses become the tracks' (where ``known``; a hidden copy's
-        pose is another person's, so such a track's pose becomes unknown; ``detected``: the poses were estimated
-        in detector boxes), and they are seen this frame."""
+        pose is another person's, so such a track's pose becomes unknown; ``detected``: the poses are the frame's,
+        False for those only ``recover`` found), and they are seen this frame."""
         tracks.mean[rows], tracks.cov[rows] = kalman.update(tracks.mean[rows], tracks.cov[rows], poses.boxes[cols])
         if signatures is not None:
             tracks.appearance[rows] = 0.8 * tracks.appearance[rows] + 0.2 * signatures[cols]
