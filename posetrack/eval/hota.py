@@ -36,7 +36,7 @@ from posetrack.io.posetrack_json import PoseTrackFrame, PoseTrackSequence
 ALPHAS = np.arange(0.05, 0.99, 0.05)  # the kit's thresholds, bit for bit
 NJ = 15
 KIT_JOINTS = np.array([j for j in range(17) if j not in (3, 4)])  # PoseTrack-17 without the ears
-_EPS = np.finfo(float).eps
+EPS = np.finfo(float).eps
 FIELDS = ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
 
 
@@ -137,7 +137,7 @@ def _sequence(gt_seq: PoseTrackSequence, pr_seq: PoseTrackSequence, fix_empty_fr
         res["FN" if not any(len(s.ids) for s in prs) else "FP"] = np.broadcast_to(
             (gt_joints if not any(len(s.ids) for s in prs) else pr_joints).astype(float), shape).copy()
         res["LocA"] = np.ones(shape)
-        return _with_joint_column(_final(res))
+        return _with_joint_column(final(res))
     gt_count = np.zeros((n_gt_ids, 1, NJ))
     pr_count = np.zeros((1, n_pr_ids, NJ))
     hits: list[tuple[np.ndarray, ...]] = []  # (α index, gt id, predicted id, joint) of every true positive
@@ -157,7 +157,7 @@ def _sequence(gt_seq: PoseTrackSequence, pr_seq: PoseTrackSequence, fix_empty_fr
         cols = np.concatenate([c for _, c in pairs])
         joint = np.repeat(np.arange(NJ), [len(r) for r, _ in pairs])
         s = sim[rows, cols, joint]
-        hit = s[None, :] >= ALPHAS[:, None] - _EPS  # (19, M)
+        hit = s[None, :] >= ALPHAS[:, None] - EPS  # (19, M)
         per_joint = np.eye(NJ)[joint]  # (M, 15)
         tp = hit @ per_joint
         res["TP"] += tp
@@ -169,16 +169,26 @@ def _sequence(gt_seq: PoseTrackSequence, pr_seq: PoseTrackSequence, fix_empty_fr
     matches = np.zeros((len(ALPHAS), n_gt_ids, n_pr_ids, NJ))
     if hits:
         np.add.at(matches, tuple(np.concatenate(parts) for parts in zip(*hits)), 1)
+    return _with_joint_column(finish(res, matches, gt_count, pr_count))
+
+
+def finish(res: dict[str, np.ndarray], matches: np.ndarray, gt_count: np.ndarray,
+           pr_count: np.ndarray) -> dict[str, np.ndarray]:
+    """One sequence's HOTA fields from its counts (``res``: TP, FN, FP and the summed LocA of the true positives,
+    per α) and its identity pairs: ``matches`` (19, G, P, ...) true positives of each ground-truth / predicted
+    identity pair per α, ``gt_count`` (G, 1, ...) and ``pr_count`` (1, P, ...) each identity's detections (TrackEval's
+    and the PoseTrack21 kit's association scores; the trailing axes are the kit's joints, or none for boxes)."""
     tp = np.maximum(1, res["TP"])
     union = np.maximum(1, gt_count + pr_count - matches)
     res["AssA"] = (matches * matches / union).sum((1, 2)) / tp
     res["AssRe"] = (matches * matches / np.maximum(1, gt_count)).sum((1, 2)) / tp
     res["AssPr"] = (matches * matches / np.maximum(1, pr_count)).sum((1, 2)) / tp
     res["LocA"] = np.maximum(1e-10, res["LocA"]) / np.maximum(1e-10, res["TP"])
-    return _with_joint_column(_final(res))
+    return final(res)
 
 
-def _final(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def final(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The detection fields and HOTA = √(DetA · AssA) from the counts and AssA."""
     tp, fn, fp = res["TP"], res["FN"], res["FP"]
     res["DetRe"] = tp / np.maximum(1, tp + fn)
     res["DetPr"] = tp / np.maximum(1, tp + fp)
@@ -193,14 +203,16 @@ def _with_joint_column(res: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             for k, v in res.items()}
 
 
-def _combine(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def combine(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Sequences' HOTA together, as TrackEval's ``combine_sequences`` and the kit do: counts summed, association
+    and localisation weighted by true positives."""
     res = {k: np.sum([r[k] for r in results], axis=0) for k in ("TP", "FN", "FP")}
     weight = np.maximum(1.0, res["TP"])
     for k in ("AssA", "AssRe", "AssPr"):
         res[k] = np.sum([r[k] * r["TP"] for r in results], axis=0) / weight
     loc = np.sum([r["LocA"] * r["TP"] for r in results], axis=0)
     res["LocA"] = np.maximum(1e-10, loc) / np.maximum(1e-10, res["TP"])
-    return _final(res)
+    return final(res)
 
 
 @dataclass
@@ -224,6 +236,6 @@ def evaluate_hota(pairs: list[tuple[PoseTrackSequence, PoseTrackSequence]],
     ``fix_empty_frames``, without its empty-frame bug)."""
     if not pairs:
         raise PosetrackError("no sequences to evaluate")
-    combined = _combine([_sequence(g, p, fix_empty_frames) for g, p in pairs])
+    combined = combine([_sequence(g, p, fix_empty_frames) for g, p in pairs])
     return HotaMetrics({k: combined[k][:, NJ] for k in FIELDS}, {k: combined[k][:, :NJ].mean(0) for k in FIELDS},
                        {k: combined[k][:, NJ] for k in ("TP", "FN", "FP")})

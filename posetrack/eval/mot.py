@@ -37,14 +37,13 @@ from scipy.optimize import linear_sum_assignment
 
 from posetrack.errors import PosetrackError
 from posetrack.eval.clear import MotAccumulator
+from posetrack.eval.hota import ALPHAS, EPS, FIELDS, combine, final, finish
 from posetrack.io.mot import MotBoxes, read_mot, read_seqinfo
 
-ALPHAS = np.arange(0.05, 0.99, 0.05)  # TrackEval's thresholds, bit for bit
 MAX_DISTANCE = 0.5  # 1 - IoU: motmetrics' ``distth``
-EPS = np.finfo(float).eps
 CLEAR = ("mota", "motp", "idf1", "idp", "idr", "recall", "precision", "num_objects", "num_predictions", "tp", "fp",
          "fn", "idsw", "mt", "pt", "ml", "frag", "num_unique_objects")
-HOTA = ("hota", "deta", "assa", "loca", "detre", "detpr", "assre", "asspr")
+HOTA = tuple(f.lower() for f in FIELDS)  # hota, deta, assa, loca, detre, detpr, assre, asspr
 METRICS = CLEAR + HOTA
 
 
@@ -122,13 +121,13 @@ def clear_scores(c: dict[str, float]) -> dict[str, float]:
 
 
 def _hota_sequence(seq: MotSequence) -> dict[str, np.ndarray]:
-    """TrackEval's HOTA of one sequence: per α, the counts and association scores."""
+    """TrackEval's HOTA of one sequence: per α, the counts and the association, localisation and detection fields."""
     n = len(ALPHAS)
-    res = {k: np.zeros(n) for k in ("HOTA_TP", "HOTA_FN", "HOTA_FP", "AssA", "AssRe", "AssPr", "LocA")}
+    res = {k: np.zeros(n) for k in ("TP", "FN", "FP", "LocA")}
     if len(seq.pred) == 0 or len(seq.gt) == 0:
-        res["HOTA_FN" if len(seq.pred) == 0 else "HOTA_FP"][:] = len(seq.gt) or len(seq.pred)
-        res["LocA"][:] = 1.0
-        return res
+        res["FN" if len(seq.pred) == 0 else "FP"][:] = len(seq.gt) or len(seq.pred)
+        res.update({"AssA": np.zeros(n), "AssRe": np.zeros(n), "AssPr": np.zeros(n), "LocA": np.ones(n)})
+        return final(res)
     gt_ids, gt_index = np.unique(seq.gt.ids, return_inverse=True)
     pr_ids, pr_index = np.unique(seq.pred.ids, return_inverse=True)
     frames = []
@@ -146,53 +145,28 @@ def _hota_sequence(seq: MotSequence) -> dict[str, np.ndarray]:
         gt_count[g] += 1
         pr_count[0, p] += 1
     alignment = potential / (gt_count + pr_count - potential)
-    matches = [np.zeros_like(potential) for _ in ALPHAS]
+    matches = np.zeros((n, len(gt_ids), len(pr_ids)))
     for g, p, sim in frames:
         if len(g) == 0 or len(p) == 0:
-            res["HOTA_FP"] += len(p)
-            res["HOTA_FN"] += len(g)
+            res["FP"] += len(p)
+            res["FN"] += len(g)
             continue
         rows, cols = linear_sum_assignment(-(alignment[g[:, None], p[None, :]] * sim))
         for a, alpha in enumerate(ALPHAS):
             ok = sim[rows, cols] >= alpha - EPS
             r, c = rows[ok], cols[ok]
-            res["HOTA_TP"][a] += len(r)
-            res["HOTA_FN"][a] += len(g) - len(r)
-            res["HOTA_FP"][a] += len(p) - len(r)
+            res["TP"][a] += len(r)
+            res["FN"][a] += len(g) - len(r)
+            res["FP"][a] += len(p) - len(r)
             if len(r):
                 res["LocA"][a] += sim[r, c].sum()
                 matches[a][g[r], p[c]] += 1
-    for a in range(n):
-        m = matches[a]
-        tp = max(1.0, res["HOTA_TP"][a])
-        res["AssA"][a] = np.sum(m * m / np.maximum(1, gt_count + pr_count - m)) / tp
-        res["AssRe"][a] = np.sum(m * m / np.maximum(1, gt_count)) / tp
-        res["AssPr"][a] = np.sum(m * m / np.maximum(1, pr_count)) / tp
-    res["LocA"] = np.maximum(1e-10, res["LocA"]) / np.maximum(1e-10, res["HOTA_TP"])
-    return res
-
-
-def _hota_combined(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """TrackEval's ``combine_sequences``: counts summed, association and localisation weighted by true positives."""
-    def total(values: list[np.ndarray]) -> np.ndarray:
-        return np.sum(values, axis=0) if values else np.zeros(len(ALPHAS))
-
-    res = {k: total([r[k] for r in results]) for k in ("HOTA_TP", "HOTA_FN", "HOTA_FP")}
-    for k in ("AssA", "AssRe", "AssPr"):
-        res[k] = total([r[k] * r["HOTA_TP"] for r in results]) / np.maximum(1.0, res["HOTA_TP"])
-    located = total([r["LocA"] * r["HOTA_TP"] for r in results])
-    res["LocA"] = np.maximum(1e-10, located) / np.maximum(1e-10, res["HOTA_TP"])
-    return res
+    return finish(res, matches, gt_count, pr_count)
 
 
 def hota_scores(res: dict[str, np.ndarray]) -> dict[str, float]:
-    """TrackEval's final fields, each the mean over α."""
-    tp, fn, fp = res["HOTA_TP"], res["HOTA_FN"], res["HOTA_FP"]
-    det_a = tp / np.maximum(1, tp + fn + fp)
-    per_alpha = {"hota": np.sqrt(det_a * res["AssA"]), "deta": det_a, "assa": res["AssA"], "loca": res["LocA"],
-                 "detre": tp / np.maximum(1, tp + fn), "detpr": tp / np.maximum(1, tp + fp), "assre": res["AssRe"],
-                 "asspr": res["AssPr"]}
-    return {k: float(np.mean(v)) for k, v in per_alpha.items()}
+    """TrackEval's final fields, each the mean over α, under lower-case names."""
+    return {k.lower(): float(np.mean(res[k])) for k in FIELDS}
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -248,7 +222,7 @@ def evaluate_mot(sequences: list[MotSequence]) -> MotReport:
         hotas.append(h)
         per[seq.name] = _metrics(c, h)
     total_counts = dict(sum((Counter(c) for c in counts), Counter()))
-    total = _metrics({k: total_counts.get(k, 0) for k in counts[0]} if counts else {}, _hota_combined(hotas)) \
+    total = _metrics({k: total_counts.get(k, 0) for k in counts[0]} if counts else {}, combine(hotas)) \
         if counts else {}
     return MotReport(per, total)
 
